@@ -1,0 +1,40 @@
+//! Reading and validating the BFE configuration directory.
+//!
+//! CONTRACT (implemented by the config/route/balance work):
+//! - `ServerConf::load(conf_dir)` parses `bfe.conf` (BFE's INI dialect, keys may
+//!   repeat to form lists) plus ringfront's `[Ringfront]` tuning section.
+//! - `Snapshot::load(conf_dir, &ServerConf)` parses and cross-validates every
+//!   routing and cluster data file into one immutable value. It is `Clone +
+//!   Send`: the control thread builds it once and sends each worker its own
+//!   copy, so workers never share it.
+//! - Errors name file, key (or JSON path) and reason; all problems found are
+//!   returned, not just the first.
+
+mod error;
+pub mod server;
+pub mod cluster;
+
+pub use cluster::{
+    Backend, BackendConf, BalanceMode, CheckConf, Cluster, ClusterBasic, ClusterId, ClusterSet,
+    GslbBasic, HashConf, SubCluster,
+};
+pub use error::{ConfError, ConfErrors};
+pub use server::{ServerConf, Tuning};
+
+use std::path::Path;
+
+/// Everything a worker needs to route and forward, loaded as one unit.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Human-readable versions of the files it was built from.
+    pub version: String,
+    pub route: crate::route::RouteTable,
+    pub clusters: ClusterSet,
+}
+
+impl Snapshot {
+    pub fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, ConfErrors> {
+        let _ = (conf_dir, server);
+        todo!("config: Snapshot::load")
+    }
+}

@@ -1,0 +1,3 @@
+//! The HTTP/1.1 codec.
+pub struct Response;
+pub struct BackendResponse;

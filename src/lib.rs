@@ -1,0 +1,27 @@
+//! ringfront: a BFE-compatible layer-7 reverse proxy, thread-per-core on
+//! io_uring.
+//!
+//! A map of the crate, in the order a request meets it:
+//! - [`server`]: process start-up, the control thread, snapshots, the monitor port.
+//! - [`worker`]: one pinned thread per core with its own monoio runtime,
+//!   listener, module state, pools and counters.
+//! - [`http`]: the zero-copy HTTP/1.1 codec (heads as offsets, body framing).
+//! - [`proxy`]: one client connection's lifecycle and its nine callback points.
+//! - [`module`]: BFE's module framework (points, handler lists, return values).
+//! - [`modules`]: the built-in modules.
+//! - [`route`]: host table, route rules and the condition language.
+//! - [`balance`]: GSLB sub-cluster choice and backend balancing.
+//! - [`upstream`]: per-worker keep-alive pools to backends.
+//! - [`config`]: bfe.conf and the JSON data files, validated into snapshots.
+
+pub mod balance;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod module;
+pub mod modules;
+pub mod proxy;
+pub mod route;
+pub mod server;
+pub mod upstream;
+pub mod worker;

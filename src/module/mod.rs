@@ -1,0 +1,176 @@
+//! The module framework: BFE's callback points, handler-list types and return
+//! values, and the per-worker registry that modules register into.
+//!
+//! The numbers below are part of the contract with BFE users (they appear in
+//! BFE's documentation and in module code ported from it), so they are fixed.
+//! Every worker builds its own [`Callbacks`] by running each enabled module's
+//! `init` on the worker thread: handlers and their state are private to one
+//! core and may use `Rc`/`RefCell` freely.
+
+mod callbacks;
+mod registry;
+
+pub use callbacks::{Callbacks, Handler, HandlerList};
+pub use registry::{ModuleFactory, ModuleRegistry, ModuleSet};
+
+use std::fmt;
+use std::path::Path;
+
+/// The nine callback points, in lifecycle order. The discriminant is BFE's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Point {
+    /// TCP connection with the client accepted. Handler: Accept. `Close` drops
+    /// the connection silently; any other value continues.
+    Accept = 0,
+    /// TLS handshake finished (TLS listeners only). Same semantics as Accept.
+    Handshake = 1,
+    /// Request head read, before the product is located. Handler: Request.
+    /// May rewrite the request (host, path, headers) to steer routing.
+    BeforeLocation = 2,
+    /// Product found (host table, VIP table or default). Handler: Request.
+    FoundProduct = 3,
+    /// Cluster found by the route rules. Handler: Request.
+    AfterLocation = 4,
+    /// Sub-cluster and backend chosen, just before the request is sent; runs
+    /// again on every retry. Handler: Forward; may change the backend.
+    Forward = 5,
+    /// Backend response head received. Handler: Response; the head is mutable.
+    ReadResponse = 6,
+    /// Response fully sent to the client. Handler: Response.
+    RequestFinish = 7,
+    /// Client connection closed; always runs, also after early closes.
+    /// Handler: Finish; the return value is ignored.
+    Finish = 8,
+}
+
+impl Point {
+    pub const ALL: [Point; 9] = [
+        Point::Accept,
+        Point::Handshake,
+        Point::BeforeLocation,
+        Point::FoundProduct,
+        Point::AfterLocation,
+        Point::Forward,
+        Point::ReadResponse,
+        Point::RequestFinish,
+        Point::Finish,
+    ];
+
+    /// BFE's name for the point (`HandleAccept`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Point::Accept => "HandleAccept",
+            Point::Handshake => "HandleHandshake",
+            Point::BeforeLocation => "HandleBeforeLocation",
+            Point::FoundProduct => "HandleFoundProduct",
+            Point::AfterLocation => "HandleAfterLocation",
+            Point::Forward => "HandleForward",
+            Point::ReadResponse => "HandleReadResponse",
+            Point::RequestFinish => "HandleRequestFinish",
+            Point::Finish => "HandleFinish",
+        }
+    }
+
+    /// The handler-list type a point accepts.
+    pub fn handler_type(self) -> HandlerType {
+        match self {
+            Point::Accept | Point::Handshake => HandlerType::Accept,
+            Point::BeforeLocation | Point::FoundProduct | Point::AfterLocation => {
+                HandlerType::Request
+            }
+            Point::Forward => HandlerType::Forward,
+            Point::ReadResponse | Point::RequestFinish => HandlerType::Response,
+            Point::Finish => HandlerType::Finish,
+        }
+    }
+
+    pub fn from_id(id: u8) -> Option<Point> {
+        Point::ALL.get(id as usize).copied()
+    }
+}
+
+impl fmt::Display for Point {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The five handler-list types. A list holds handlers of one type only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum HandlerType {
+    Accept = 0,
+    Request = 1,
+    Forward = 2,
+    Response = 3,
+    Finish = 4,
+}
+
+impl HandlerType {
+    pub fn name(self) -> &'static str {
+        match self {
+            HandlerType::Accept => "HandlersAccept",
+            HandlerType::Request => "HandlersRequest",
+            HandlerType::Forward => "HandlersForward",
+            HandlerType::Response => "HandlersResponse",
+            HandlerType::Finish => "HandlersFinish",
+        }
+    }
+}
+
+/// What a handler tells the proxy to do next. The first handler that returns
+/// anything but `GoOn` ends its list; see each [`Point`] for what the value
+/// means there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Ret {
+    /// Send the response (the handler's, or an error response), then close.
+    Finish = 0,
+    /// Continue with the next handler.
+    GoOn = 1,
+    /// Answer with the redirect set on the request by the handler.
+    Redirect = 2,
+    /// Answer with the handler's response; keep-alive as usual.
+    Response = 3,
+    /// Close the connection at once, sending nothing.
+    Close = 4,
+}
+
+impl Ret {
+    pub const ALL: [Ret; 5] = [Ret::Finish, Ret::GoOn, Ret::Redirect, Ret::Response, Ret::Close];
+
+    pub fn from_id(id: u8) -> Option<Ret> {
+        Ret::ALL.get(id as usize).copied()
+    }
+}
+
+/// Why a module could not start. Start-up stops and names module and file.
+#[derive(Debug, Clone)]
+pub struct ModuleError {
+    pub module: String,
+    pub file: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ModuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.file.is_empty() {
+            write!(f, "module {}: {}", self.module, self.reason)
+        } else {
+            write!(f, "module {}: {}: {}", self.module, self.file, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for ModuleError {}
+
+/// A unit of traffic processing. One instance lives on each worker.
+pub trait Module {
+    /// The name used in `Modules =` lines (`mod_block`, …).
+    fn name(&self) -> &'static str;
+
+    /// Register handlers into this worker's callbacks. `conf_root` is the
+    /// configuration directory; module files are relative to it.
+    fn init(&mut self, cbs: &mut Callbacks, conf_root: &Path) -> Result<(), ModuleError>;
+}

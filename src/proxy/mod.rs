@@ -1,0 +1,3 @@
+//! Proxy lifecycle.
+pub struct Request;
+pub struct Session;
