@@ -1,0 +1,619 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/bench.sh (Python 3 standard library only).
+
+Subcommands:
+  snap PID...            print "cpu_seconds rss_kib pss_kib nprocs" summed over
+                         each PID and all its descendants (threads included:
+                         /proc/PID/stat utime+stime covers every thread).
+  record ...             parse one wrk output file, append a row to samples.csv
+                         and print a one-line summary of that run.
+  idle-record ...        append a row to idle.csv.
+  report DIR             read DIR/samples.csv (and DIR/idle.csv), write
+                         DIR/summary.csv and DIR/chart.svg (DIR/idle.svg),
+                         print the tables.
+  monitor URL            fetch a JSON monitor page and print its connection
+                         counters (keys containing "conn"), flattened.
+  port BASE [N]          print N ports >= BASE that are free on 127.0.0.1
+                         and 0.0.0.0 (bind test).
+  fetch URL              GET URL; print "STATUS BODY_BYTES" (000 0 on error).
+  conns PID LPORT RPORT  TCP sockets owned by PID's process tree, from
+                         /proc/net/tcp{,6}: "client_est client_closewait
+                         upstream_est total" where client = local port LPORT,
+                         upstream = remote port RPORT.
+"""
+
+import csv
+import json
+import math
+import os
+import re
+import socket
+import statistics
+import sys
+import urllib.error
+import urllib.request
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+SAMPLE_FIELDS = [
+    "mode", "workers", "body", "proxy", "round", "threads", "conns",
+    "duration_s", "requests", "rps", "p50_ms", "p99_ms", "non2xx",
+    "sock_errors", "cpu_s", "cpu_s_per_100k", "rss_kib", "pss_kib", "wrk_file",
+]
+IDLE_FIELDS = [
+    "proxy", "workers", "target_conns", "open_conns", "rss_before_kib",
+    "rss_after_kib", "rss_closed_kib", "pss_before_kib", "pss_after_kib",
+    "kib_per_conn", "pss_kib_per_conn",
+]
+PROXY_ORDER = ["nginx", "ringfront"]
+BODY_ORDER = ["small", "4k", "64k"]
+
+
+# ---------------------------------------------------------------- /proc ----
+
+def _children_map():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        rest = st[st.rindex(")") + 2:].split()
+        kids.setdefault(int(rest[1]), []).append(int(d))
+    return kids
+
+
+def _tree(pids):
+    kids = _children_map()
+    seen, todo = [], list(pids)
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.append(p)
+        todo.extend(kids.get(p, []))
+    return seen
+
+
+def _cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        st = f.read()
+    rest = st[st.rindex(")") + 2:].split()
+    # fields 14 and 15 (utime, stime) are rest[11], rest[12]
+    return (int(rest[11]) + int(rest[12])) / CLK_TCK
+
+
+def _kib_field(path, key):
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def snap(pids):
+    cpu = rss = pss = n = 0
+    for p in _tree(pids):
+        try:
+            cpu += _cpu_seconds(p)
+        except OSError:
+            continue
+        rss += _kib_field(f"/proc/{p}/status", "VmRSS")
+        pss += _kib_field(f"/proc/{p}/smaps_rollup", "Pss")
+        n += 1
+    return cpu, rss, pss, n
+
+
+# ------------------------------------------------------------------ wrk ----
+
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+
+
+def _lat_ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s|m|h)$", text)
+    if not m:
+        return float("nan")
+    return float(m.group(1)) * _UNIT_MS[m.group(2)]
+
+
+def parse_wrk(text):
+    r = {"requests": 0, "rps": 0.0, "p50_ms": float("nan"),
+         "p99_ms": float("nan"), "non2xx": 0, "sock_errors": 0,
+         "duration_s": float("nan")}
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h)", text)
+    if m:
+        r["requests"] = int(m.group(1))
+        r["duration_s"] = _lat_ms(m.group(2) + m.group(3)) / 1000.0
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if m:
+        r["rps"] = float(m.group(1))
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        m = re.search(r"^\s+" + pct + r"(?:\.000)?%\s+(\S+)", text, re.M)
+        if m:
+            r[key] = _lat_ms(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if m:
+        r["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                  r"timeout (\d+)", text)
+    if m:
+        r["sock_errors"] = sum(int(x) for x in m.groups())
+    return r
+
+
+def _append(path, fields, row):
+    new = not os.path.exists(path) or os.path.getsize(path) == 0
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def _fmt(x, nd=2):
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "-"
+        return f"{x:.{nd}f}"
+    return str(x)
+
+
+def cmd_record(argv):
+    a = dict(zip(argv[0::2], argv[1::2]))
+    with open(a["--wrk"]) as f:
+        text = f.read()
+    r = parse_wrk(text)
+    cpu = float(a["--cpu-after"]) - float(a["--cpu-before"])
+    per100k = cpu / r["requests"] * 100000 if r["requests"] else float("nan")
+    row = {
+        "mode": a["--mode"], "workers": a["--workers"], "body": a["--body"],
+        "proxy": a["--proxy"], "round": a["--round"],
+        "threads": a["--threads"], "conns": a["--conns"],
+        "duration_s": _fmt(r["duration_s"]), "requests": r["requests"],
+        "rps": _fmt(r["rps"]), "p50_ms": _fmt(r["p50_ms"], 3),
+        "p99_ms": _fmt(r["p99_ms"], 3), "non2xx": r["non2xx"],
+        "sock_errors": r["sock_errors"], "cpu_s": _fmt(cpu, 3),
+        "cpu_s_per_100k": _fmt(per100k, 3), "rss_kib": a["--rss"],
+        "pss_kib": a["--pss"],
+        "wrk_file": os.path.relpath(a["--wrk"], os.path.dirname(a["--samples"])),
+    }
+    _append(a["--samples"], SAMPLE_FIELDS, row)
+    bad = ""
+    if r["requests"] == 0:
+        bad = "  !! no requests completed"
+    elif r["non2xx"] or r["sock_errors"]:
+        bad = f"  !! non2xx={r['non2xx']} sock_errors={r['sock_errors']}"
+    print(f"    {row['mode']:<10} w={row['workers']} {row['body']:<5} "
+          f"round {row['round']} {row['proxy']:<9} {r['rps']:>10.0f} req/s  "
+          f"p50 {_fmt(r['p50_ms'], 3):>7} ms  p99 {_fmt(r['p99_ms'], 3):>7} ms  "
+          f"cpu {_fmt(per100k, 2)} s/100k  rss {int(a['--rss']) // 1024} MiB{bad}")
+
+
+def cmd_idle_record(argv):
+    a = dict(zip(argv[0::2], argv[1::2]))
+    n = int(a["--open"])
+    rb, ra = int(a["--rss-before"]), int(a["--rss-after"])
+    pb, pa = int(a["--pss-before"]), int(a["--pss-after"])
+    row = {
+        "proxy": a["--proxy"], "workers": a["--workers"],
+        "target_conns": a["--target"], "open_conns": n,
+        "rss_before_kib": rb, "rss_after_kib": ra,
+        "rss_closed_kib": a["--rss-closed"], "pss_before_kib": pb,
+        "pss_after_kib": pa,
+        "kib_per_conn": _fmt((ra - rb) / n, 3) if n else "-",
+        "pss_kib_per_conn": _fmt((pa - pb) / n, 3) if n else "-",
+    }
+    _append(a["--csv"], IDLE_FIELDS, row)
+    print(f"    idle {row['proxy']:<9} {n} open: RSS {rb} -> {ra} KiB "
+          f"(+{row['kib_per_conn']} KiB/conn), after close {row['rss_closed_kib']} KiB")
+
+
+# --------------------------------------------------------------- report ----
+
+def _med(xs):
+    xs = [x for x in xs if not math.isnan(x)]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def _f(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _order(key, order):
+    return (order.index(key) if key in order else len(order), key)
+
+
+def summarise(rows):
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["mode"], int(r["workers"]), r["body"], r["proxy"]), []).append(r)
+    out = []
+    for (mode, w, body, proxy), rs in groups.items():
+        rps = [_f(r["rps"]) for r in rs]
+        out.append({
+            "mode": mode, "workers": w, "body": body, "proxy": proxy,
+            "rounds": len(rs), "rps_median": _med(rps),
+            "rps_min": min(rps), "rps_max": max(rps),
+            "cpu_s_per_100k_median": _med([_f(r["cpu_s_per_100k"]) for r in rs]),
+            "p50_ms_median": _med([_f(r["p50_ms"]) for r in rs]),
+            "p99_ms_median": _med([_f(r["p99_ms"]) for r in rs]),
+            "rss_kib_median": _med([_f(r["rss_kib"]) for r in rs]),
+            "pss_kib_median": _med([_f(r["pss_kib"]) for r in rs]),
+            "non2xx_total": sum(int(r["non2xx"]) for r in rs),
+            "sock_errors_total": sum(int(r["sock_errors"]) for r in rs),
+        })
+    # ratio ringfront/nginx per (mode, workers, body): of the medians, and the
+    # spread of per-round ratios (round i of A vs round i of B).
+    for s in out:
+        s["rps_ratio_vs_nginx"] = float("nan")
+        s["cpu_ratio_vs_nginx"] = float("nan")
+        s["round_ratio_min"] = float("nan")
+        s["round_ratio_max"] = float("nan")
+    idx = {(s["mode"], s["workers"], s["body"], s["proxy"]): s for s in out}
+    for (mode, w, body, proxy), s in idx.items():
+        base = idx.get((mode, w, body, "nginx"))
+        if proxy == "nginx" or not base:
+            continue
+        if base["rps_median"]:
+            s["rps_ratio_vs_nginx"] = s["rps_median"] / base["rps_median"]
+        if base["cpu_s_per_100k_median"]:
+            s["cpu_ratio_vs_nginx"] = s["cpu_s_per_100k_median"] / base["cpu_s_per_100k_median"]
+        a = {r["round"]: _f(r["rps"]) for r in groups[(mode, w, body, "nginx")]}
+        b = {r["round"]: _f(r["rps"]) for r in groups[(mode, w, body, proxy)]}
+        rr = [b[k] / a[k] for k in a if k in b and a[k]]
+        if rr:
+            s["round_ratio_min"], s["round_ratio_max"] = min(rr), max(rr)
+    out.sort(key=lambda s: (s["mode"], s["workers"], _order(s["body"], BODY_ORDER),
+                            _order(s["proxy"], PROXY_ORDER)))
+    return out
+
+
+SUMMARY_FIELDS = [
+    "mode", "workers", "body", "proxy", "rounds", "rps_median", "rps_min",
+    "rps_max", "rps_ratio_vs_nginx", "round_ratio_min", "round_ratio_max",
+    "cpu_s_per_100k_median", "cpu_ratio_vs_nginx", "p50_ms_median",
+    "p99_ms_median", "rss_kib_median", "pss_kib_median", "non2xx_total",
+    "sock_errors_total",
+]
+
+
+def print_table(summary):
+    hdr = ["mode", "w", "body", "proxy", "n", "req/s med", "min..max",
+           "rf/nginx", "cpu s/100k", "p50 ms", "p99 ms", "RSS MiB",
+           "non2xx", "sockerr"]
+    rows = []
+    for s in summary:
+        ratio = ""
+        if s["proxy"] != "nginx" and not math.isnan(s["rps_ratio_vs_nginx"]):
+            ratio = f"{s['rps_ratio_vs_nginx']:.3f}"
+            if not math.isnan(s["round_ratio_min"]):
+                ratio += f" ({s['round_ratio_min']:.2f}-{s['round_ratio_max']:.2f})"
+        cpu = _fmt(s["cpu_s_per_100k_median"], 2)
+        if s["proxy"] != "nginx" and not math.isnan(s["cpu_ratio_vs_nginx"]):
+            cpu += f" (x{s['cpu_ratio_vs_nginx']:.2f})"
+        rows.append([
+            s["mode"], str(s["workers"]), s["body"], s["proxy"], str(s["rounds"]),
+            f"{s['rps_median']:.0f}", f"{s['rps_min']:.0f}..{s['rps_max']:.0f}",
+            ratio, cpu, _fmt(s["p50_ms_median"], 3), _fmt(s["p99_ms_median"], 3),
+            _fmt(s["rss_kib_median"] / 1024, 1), str(s["non2xx_total"]),
+            str(s["sock_errors_total"]),
+        ])
+    _print_rows(hdr, rows)
+
+
+def _print_rows(hdr, rows):
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(hdr)]
+    line = "  ".join(h.ljust(w) for h, w in zip(hdr, widths))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join(c.rjust(w) if i >= 4 else c.ljust(w)
+                        for i, (c, w) in enumerate(zip(r, widths))))
+
+
+def _esc(s):
+    return (str(s).replace("&", "&amp;").replace("<", "&lt;")
+            .replace(">", "&gt;").replace('"', "&quot;"))
+
+
+COLORS = {"nginx": "#009639", "ringfront": "#d2691e"}
+
+
+def bar_chart(title, subtitle, groups, unit, path, ratio_label="ringfront/nginx"):
+    """groups: list of (label, {proxy: (value, lo, hi)}, ratio_or_None)."""
+    proxies = [p for p in PROXY_ORDER if any(p in g[1] for g in groups)]
+    proxies += sorted({p for g in groups for p in g[1]} - set(proxies))
+    bw, gap, left, top, height = 46, 34, 80, 70, 300
+    gw = bw * len(proxies) + gap
+    width = max(left + gw * len(groups) + 40, 480)
+    total_h = top + height + 90
+    vmax = max([v[2] for g in groups for v in g[1].values()] + [1.0])
+    step = _nice_step(vmax / 5)
+    vtop = step * math.ceil(vmax / step)
+    y = lambda v: top + height - (v / vtop) * height
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_h}" '
+         f'font-family="sans-serif" font-size="12">',
+         f'<rect width="100%" height="100%" fill="white"/>',
+         f'<text x="{left}" y="24" font-size="16" font-weight="bold">{_esc(title)}</text>',
+         f'<text x="{left}" y="44" fill="#555">{_esc(subtitle)}</text>']
+    t = 0.0
+    while t <= vtop + 1e-9:
+        yy = y(t)
+        o.append(f'<line x1="{left}" y1="{yy:.1f}" x2="{width - 20}" y2="{yy:.1f}" stroke="#ddd"/>')
+        o.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" fill="#333">{_short(t)}</text>')
+        t += step
+    o.append(f'<text x="16" y="{top + height / 2}" transform="rotate(-90 16 {top + height / 2})" '
+             f'text-anchor="middle" fill="#333">{_esc(unit)}</text>')
+    for gi, (label, vals, ratio) in enumerate(groups):
+        gx = left + gap / 2 + gi * gw
+        for pi, p in enumerate(proxies):
+            if p not in vals:
+                continue
+            v, lo, hi = vals[p]
+            x = gx + pi * bw
+            o.append(f'<rect x="{x:.1f}" y="{y(v):.1f}" width="{bw - 6}" height="{top + height - y(v):.1f}" '
+                     f'fill="{COLORS.get(p, "#4477aa")}"><title>{_esc(p)} {_esc(label)}: '
+                     f'median {v:.0f} (min {lo:.0f}, max {hi:.0f})</title></rect>')
+            cx = x + (bw - 6) / 2
+            o.append(f'<line x1="{cx:.1f}" y1="{y(lo):.1f}" x2="{cx:.1f}" y2="{y(hi):.1f}" stroke="#222"/>')
+            o.append(f'<text x="{cx:.1f}" y="{y(hi) - 4:.1f}" text-anchor="middle" font-size="10">{_short(v)}</text>')
+        cx = gx + (bw * len(proxies) - 6) / 2
+        o.append(f'<text x="{cx:.1f}" y="{top + height + 18}" text-anchor="middle">{_esc(label)}</text>')
+        if ratio is not None and not math.isnan(ratio):
+            col = "#006400" if ratio >= 1 else "#b22222"
+            o.append(f'<text x="{cx:.1f}" y="{top + height + 36}" text-anchor="middle" '
+                     f'font-weight="bold" fill="{col}">x{ratio:.2f}</text>')
+    ly = total_h - 22
+    lx = left
+    for p in proxies:
+        o.append(f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" fill="{COLORS.get(p, "#4477aa")}"/>')
+        o.append(f'<text x="{lx + 16}" y="{ly}">{_esc(p)}</text>')
+        lx += 110
+    o.append(f'<text x="{lx}" y="{ly}" fill="#555">bold: {_esc(ratio_label)} (ratio of medians); '
+             f'whiskers: min..max over rounds</text>')
+    o.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(o) + "\n")
+
+
+def _nice_step(x):
+    if x <= 0:
+        return 1.0
+    e = 10 ** math.floor(math.log10(x))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * e >= x:
+            return m * e
+    return 10 * e
+
+
+def _short(v):
+    if v >= 1e6:
+        return f"{v / 1e6:.1f}M"
+    if v >= 1e4:
+        return f"{v / 1e3:.0f}k"
+    if v >= 1e3:
+        return f"{v / 1e3:.1f}k"
+    return f"{v:.0f}" if v >= 10 else f"{v:.2f}"
+
+
+def cmd_report(argv):
+    d = argv[0]
+    meta = {}
+    mp = os.path.join(d, "params.txt")
+    if os.path.exists(mp):
+        with open(mp) as f:
+            for line in f:
+                if "=" in line:
+                    k, v = line.rstrip("\n").split("=", 1)
+                    meta[k] = v
+    sp = os.path.join(d, "samples.csv")
+    if os.path.exists(sp):
+        with open(sp) as f:
+            rows = list(csv.DictReader(f))
+        summary = summarise(rows)
+        with open(os.path.join(d, "summary.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS)
+            w.writeheader()
+            for s in summary:
+                w.writerow({k: _fmt(v, 4) if isinstance(v, float) else v
+                            for k, v in s.items() if k in SUMMARY_FIELDS})
+        print()
+        print("Throughput (median over rounds; rf/nginx = ratio of median req/s, "
+              "per-round ratio range in brackets; cpu = proxy CPU seconds per "
+              "100k requests, ratio vs nginx in brackets)")
+        print_table(summary)
+        groups = []
+        modes = sorted({(s["mode"], s["workers"]) for s in summary})
+        multi = len(modes) > 1
+        for mode, w in modes:
+            for body in sorted({s["body"] for s in summary if (s["mode"], s["workers"]) == (mode, w)},
+                               key=lambda b: _order(b, BODY_ORDER)):
+                vals, ratio = {}, None
+                for s in summary:
+                    if (s["mode"], s["workers"], s["body"]) != (mode, w, body):
+                        continue
+                    vals[s["proxy"]] = (s["rps_median"], s["rps_min"], s["rps_max"])
+                    if s["proxy"] != "nginx":
+                        ratio = s["rps_ratio_vs_nginx"]
+                label = f"{body}" + (f" {mode} w={w}" if multi else f" (w={w})")
+                groups.append((label, vals, ratio))
+        sub = (f"wrk -t{meta.get('threads', '?')} -c{meta.get('conns', '?')} "
+               f"-d{meta.get('duration', '?')}, {meta.get('rounds', '?')} alternating rounds; "
+               f"{meta.get('cpu', '')}")
+        bar_chart("ringfront vs nginx: requests/s (median)", sub, groups, "requests/s",
+                  os.path.join(d, "chart.svg"))
+        print(f"\nchart: {os.path.join(d, 'chart.svg')}")
+    ip = os.path.join(d, "idle.csv")
+    if os.path.exists(ip):
+        with open(ip) as f:
+            rows = list(csv.DictReader(f))
+        print()
+        print("Idle keep-alive connections (RSS summed over all proxy processes)")
+        hdr = ["proxy", "w", "target", "open", "RSS before KiB", "RSS after KiB",
+               "KiB/conn", "PSS KiB/conn", "RSS after close KiB"]
+        _print_rows(hdr, [[r["proxy"], r["workers"], r["target_conns"], r["open_conns"],
+                           r["rss_before_kib"], r["rss_after_kib"], r["kib_per_conn"],
+                           r["pss_kib_per_conn"], r["rss_closed_kib"]] for r in rows])
+        vals = {r["proxy"]: (_f(r["kib_per_conn"]),) * 3 for r in rows}
+        ratio = None
+        if "nginx" in vals and "ringfront" in vals and vals["nginx"][0]:
+            ratio = vals["ringfront"][0] / vals["nginx"][0]
+        bar_chart("RSS growth per idle keep-alive connection", 
+                  f"{rows[0]['target_conns'] if rows else '?'} connections, one request each, then idle",
+                  [("KiB per connection", vals, ratio)], "KiB / connection",
+                  os.path.join(d, "idle.svg"))
+        print(f"\nchart: {os.path.join(d, 'idle.svg')}")
+
+
+# -------------------------------------------------------------- monitor ----
+
+def _flatten(obj, prefix=""):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _flatten(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, obj
+
+
+def cmd_monitor(argv):
+    url = argv[0]
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            body = r.read()
+    except Exception as e:  # noqa: BLE001 - report any failure
+        print(f"    monitor: {url}: {e}")
+        return
+    try:
+        data = json.loads(body)
+    except ValueError:
+        print(f"    monitor: not JSON: {body[:200]!r}")
+        return
+    hits = [(k, v) for k, v in _flatten(data) if "conn" in k.lower()]
+    if not hits:
+        print(f"    monitor: no counters with 'conn' in their name at {url}")
+    for k, v in hits:
+        print(f"    monitor {k} = {v}")
+
+
+# ----------------------------------------------------------------- port ----
+
+def _free(port):
+    for host in ("127.0.0.1", "0.0.0.0"):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def cmd_port(argv):
+    p, n, got = int(argv[0]), int(argv[1]) if len(argv) > 1 else 1, []
+    while len(got) < n and p < 65000:
+        if _free(p):
+            got.append(p)
+        p += 1
+    if len(got) < n:
+        sys.exit("no free ports")
+    print(" ".join(map(str, got)))
+
+
+def cmd_fetch(argv):
+    try:
+        with urllib.request.urlopen(argv[0], timeout=5) as r:
+            print(f"{r.status} {len(r.read())}")
+    except urllib.error.HTTPError as e:
+        print(f"{e.code} {len(e.read())}")
+    except Exception:  # noqa: BLE001 - any failure is "no answer"
+        print("000 0")
+
+
+def _socket_inodes(pids):
+    inodes = set()
+    for p in _tree(pids):
+        try:
+            fds = os.listdir(f"/proc/{p}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{p}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    return inodes
+
+
+def cmd_conns(argv):
+    pid, lport, rport = int(argv[0]), int(argv[1]), int(argv[2])
+    inodes = _socket_inodes([pid])
+    cest = ccw = uest = total = 0
+    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(fn) as f:
+                next(f)
+                for line in f:
+                    c = line.split()
+                    if c[9] not in inodes:
+                        continue
+                    lp = int(c[1].rsplit(":", 1)[1], 16)
+                    rp = int(c[2].rsplit(":", 1)[1], 16)
+                    st = c[3]
+                    if st == "0A":      # listening socket
+                        continue
+                    total += 1
+                    if lp == lport and st == "01":
+                        cest += 1
+                    elif lp == lport and st == "08":
+                        ccw += 1
+                    elif rp == rport and st == "01":
+                        uest += 1
+        except OSError:
+            pass
+    print(f"{cest} {ccw} {uest} {total}")
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    cmd, argv = sys.argv[1], sys.argv[2:]
+    if cmd == "snap":
+        cpu, rss, pss, n = snap([int(p) for p in argv])
+        print(f"{cpu:.3f} {rss} {pss} {n}")
+    elif cmd == "record":
+        cmd_record(argv)
+    elif cmd == "idle-record":
+        cmd_idle_record(argv)
+    elif cmd == "report":
+        cmd_report(argv)
+    elif cmd == "monitor":
+        cmd_monitor(argv)
+    elif cmd == "port":
+        cmd_port(argv)
+    elif cmd == "fetch":
+        cmd_fetch(argv)
+    elif cmd == "conns":
+        cmd_conns(argv)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,657 @@
+#!/usr/bin/env bash
+# ringfront vs nginx benchmark harness (single machine, loopback only).
+#
+#   scripts/bench.sh [--quick] [MODE...] [options]
+#
+# MODE: throughput (default) | idle | scale | all (= throughput idle scale)
+#   throughput  wrk against nginx (proxy) and ringfront in alternation,
+#               A B A B, per body size (small, 4k, 64k)
+#   idle        RSS growth per idle keep-alive connection (10,000 by default)
+#   scale       the throughput run with N workers, N = 1..cores
+#   --quick     foundation smoke check: small body, 3 alternating rounds,
+#               non-2xx / socket errors / leaked connections checked; exits
+#               non-zero when ringfront fails any check
+#
+# Options (environment variable in brackets):
+#   (-t/-c/-d/-r/-w also take the value attached, wrk style: -t1 -c64 -d10s)
+#   -t N            wrk threads            [BENCH_THREADS=1]
+#   -c N            wrk connections        [BENCH_CONNS=64]
+#   -d DUR          wrk duration           [BENCH_DURATION=10s]
+#   -r N            rounds per proxy       [BENCH_ROUNDS=3]
+#   --warmup DUR    unmeasured wrk run before each body size, 0 = none
+#                                          [BENCH_WARMUP=2s]
+#   --bodies LIST   comma list of small,4k,64k [BENCH_BODIES=small,4k,64k]
+#   -w N            proxy workers for throughput/idle [BENCH_WORKERS=1]
+#   --max-workers N upper N for scale      [BENCH_MAX_WORKERS=nproc]
+#   --idle-conns N  idle connections       [BENCH_IDLE_CONNS=10000]
+#   --port-base P   first port to probe    [BENCH_PORT_BASE=28180]
+#   --no-build      skip cargo build       [BENCH_BUILD=0]
+#   --no-pin        do not pin proxy workers / load generator [BENCH_PIN=0]
+#   --keep-tmp      keep the temp dir (confs, logs) for inspection
+#   --results DIR   results root           [BENCH_RESULTS=bench/results]
+#   RINGFRONT_BIN   binary to run          [target/release/ringfront]
+#
+# Results: bench/results/<UTC timestamp>/{params.txt,env.txt,samples.csv,
+# summary.csv,chart.svg,idle.csv,idle.svg,raw/*.txt}.
+set -Eeuo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LIB="$ROOT/bench/benchlib.py"
+IDLE_CLIENT="$ROOT/bench/idle_client.py"
+
+THREADS=${BENCH_THREADS:-1}
+CONNS=${BENCH_CONNS:-64}
+DURATION=${BENCH_DURATION:-10s}
+ROUNDS=${BENCH_ROUNDS:-3}
+WARMUP=${BENCH_WARMUP:-2s}
+BODIES=${BENCH_BODIES:-small,4k,64k}
+WORKERS=${BENCH_WORKERS:-1}
+MAX_WORKERS=${BENCH_MAX_WORKERS:-}
+IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
+PORT_BASE=${BENCH_PORT_BASE:-28180}
+BUILD=${BENCH_BUILD:-1}
+PIN=${BENCH_PIN:-1}
+KEEP_TMP=0
+QUICK=0
+RESULTS_ROOT=${BENCH_RESULTS:-$ROOT/bench/results}
+RINGFRONT_BIN=${RINGFRONT_BIN:-$ROOT/target/release/ringfront}
+MODES=()
+
+usage() { sed -n '2,/^set -E/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
+die() { echo "bench: error: $*" >&2; exit 1; }
+log() { echo "bench: $*"; }
+
+while (($#)); do
+    case "$1" in
+        throughput|idle|scale|quick) MODES+=("$1") ;;
+        all) MODES+=(throughput idle scale) ;;
+        --quick) QUICK=1 ;;
+        -t) THREADS=$2; shift ;;
+        -c) CONNS=$2; shift ;;
+        -d) DURATION=$2; shift ;;
+        -r) ROUNDS=$2; shift ;;
+        -w) WORKERS=$2; shift ;;
+        --warmup) WARMUP=$2; shift ;;
+        --bodies) BODIES=$2; shift ;;
+        --max-workers) MAX_WORKERS=$2; shift ;;
+        --idle-conns) IDLE_CONNS=$2; shift ;;
+        --port-base) PORT_BASE=$2; shift ;;
+        --no-build) BUILD=0 ;;
+        --no-pin) PIN=0 ;;
+        --keep-tmp) KEEP_TMP=1 ;;
+        --results) RESULTS_ROOT=$2; shift ;;
+        -t?*) THREADS=${1#-t} ;;
+        -c?*) CONNS=${1#-c} ;;
+        -d?*) DURATION=${1#-d} ;;
+        -r?*) ROUNDS=${1#-r} ;;
+        -w?*) WORKERS=${1#-w} ;;
+        -h|--help) usage 0 ;;
+        *) echo "bench: unknown argument: $1" >&2; usage 2 >&2 ;;
+    esac
+    shift
+done
+if ((QUICK)); then
+    MODES=(quick)
+    BODIES=small
+fi
+((${#MODES[@]})) || MODES=(throughput)
+NCPU=$(nproc)
+MAX_WORKERS=${MAX_WORKERS:-$NCPU}
+for v in THREADS CONNS ROUNDS WORKERS MAX_WORKERS IDLE_CONNS PORT_BASE; do
+    [[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || die "$v must be a positive integer (got '${!v}')"
+done
+IFS=, read -r -a BODY_LIST <<<"$BODIES"
+for b in "${BODY_LIST[@]}"; do
+    [[ $b == small || $b == 4k || $b == 64k ]] || die "unknown body size '$b' (small, 4k, 64k)"
+done
+
+# "10s" / "1m" / "500ms" / "2" -> whole seconds (rounded up), for timeouts.
+dur_s() {
+    local d=$1
+    case "$d" in
+        *ms) echo $(( (${d%ms} + 999) / 1000 )) ;;
+        *s) echo "${d%s}" ;;
+        *m) echo $(( ${d%m} * 60 )) ;;
+        *h) echo $(( ${d%h} * 3600 )) ;;
+        *) echo "$d" ;;
+    esac
+}
+DUR_S=$(dur_s "$DURATION")
+WARMUP_S=$(dur_s "$WARMUP")
+[[ $DUR_S =~ ^[0-9]+$ && $DUR_S -gt 0 ]] || die "bad duration '$DURATION'"
+
+# ------------------------------------------------------------- tools ----
+
+as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+ensure_tools() {
+    local missing=()
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+    command -v python3 >/dev/null || missing+=(python3)
+    command -v taskset >/dev/null || missing+=(util-linux)
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]} (apt-get)"
+        command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get; install them by hand"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        # policy-rc.d: keep Debian from starting the packaged nginx on :80
+        local prc=/usr/sbin/policy-rc.d created=0
+        if [[ ! -e $prc ]]; then
+            printf '#!/bin/sh\nexit 101\n' | as_root tee "$prc" >/dev/null
+            as_root chmod 755 "$prc"
+            created=1
+        fi
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" || {
+            ((created)) && as_root rm -f "$prc"; die "apt-get install ${missing[*]} failed"; }
+        ((created)) && as_root rm -f "$prc"
+    fi
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+}
+
+raise_nofile() {
+    local want=$((IDLE_CONNS * 2 + 4096))
+    ((want < 65536)) && want=65536
+    ulimit -Hn "$want" 2>/dev/null || true
+    local hard
+    hard=$(ulimit -Hn)
+    [[ $hard == unlimited ]] && hard=$want
+    ((hard < want)) && want=$hard
+    ulimit -Sn "$want" 2>/dev/null || true
+    NOFILE=$(ulimit -Sn)
+    if ((NOFILE < IDLE_CONNS + 1024)) && [[ " ${MODES[*]} " == *" idle "* ]]; then
+        log "warning: open-file limit $NOFILE is below idle connections + 1024; raise 'ulimit -Hn'"
+    fi
+}
+
+# ----------------------------------------------------------- process ----
+
+TMP=""
+PIDS=()          # every long-running process we started (nginx masters, ringfront)
+
+kill_tree() {   # TERM a pid and its children, then KILL what is left after 5 s
+    local pid=$1 kids i
+    kids=$(pgrep -P "$pid" 2>/dev/null || true)
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" $kids 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    for pid in "${PIDS[@]}"; do
+        [[ -n $pid ]] && kill_tree "$pid"
+    done
+    [[ -n ${IDLE_PID:-} ]] && kill -KILL "$IDLE_PID" 2>/dev/null
+    if [[ -n $TMP && -d $TMP ]]; then
+        if ((KEEP_TMP)); then log "temp dir kept: $TMP"; else rm -rf "$TMP"; fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+
+forget_pid() {
+    local pid=$1 i
+    for i in "${!PIDS[@]}"; do
+        if [[ ${PIDS[$i]} == "$pid" ]]; then unset 'PIDS[i]'; fi
+    done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {   # pid port seconds
+    local pid=$1 port=$2 n=$(($3 * 10)) i
+    for ((i = 0; i < n; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        port_open "$port" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# CPU list helpers: proxies on CPUs 0..W-1, load generator and origin on the
+# rest (when there is a rest). Same pinning for both proxies.
+proxy_cpus() { local w=$1; ((w > NCPU)) && w=$NCPU; seq -s, 0 $((w - 1)); }
+loadgen_prefix() {
+    local w=$1
+    if ((PIN)) && ((w < NCPU)); then echo "taskset -c $(seq -s, "$w" $((NCPU - 1)))"; fi
+}
+
+# ------------------------------------------------------------ origin ----
+
+body_path() { echo "/$1"; }
+body_bytes() { case $1 in small) echo 64 ;; 4k) echo 4096 ;; 64k) echo 65536 ;; esac; }
+
+nginx_common() {   # dir
+    cat <<EOF
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+EOF
+    if [[ $(id -u) == 0 ]]; then echo "user root root;"; fi
+}
+
+nginx_temp_paths() {   # dir
+    cat <<EOF
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+EOF
+}
+
+start_nginx() {   # name dir port prefix-cmd... ; sets NGINX_PID
+    local name=$1 dir=$2 port=$3
+    shift 3
+    "$NGINX" -t -q -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/check.log" 2>&1 || {
+        cat "$dir/check.log" "$dir/error.log" >&2 2>/dev/null; die "$name: nginx config test failed"; }
+    "$@" "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    wait_port "$NGINX_PID" "$port" 10 || {
+        cat "$dir/stdout.log" "$dir/error.log" >&2 2>/dev/null; die "$name: nginx did not start on 127.0.0.1:$port"; }
+}
+
+start_origin() {
+    local d=$TMP/origin
+    mkdir -p "$d/www" "$d/tmp"
+    python3 - "$d/www" <<'EOF'
+import sys
+for name, n in (("small", 64), ("4k", 4096), ("64k", 65536)):
+    line = b"ringfront bench origin body, fixed size. 0123456789abcdefghijk\n"
+    data = (line * (n // len(line) + 1))[:n - 1] + b"\n"
+    open(f"{sys.argv[1]}/{name}", "wb").write(data)
+EOF
+    {
+        nginx_common "$d"
+        cat <<EOF
+worker_processes 1;
+worker_rlimit_nofile 65536;
+events { worker_connections 16384; }
+http {
+    access_log off;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nodelay on;
+    keepalive_requests 1000000000;
+    keepalive_timeout 600s;
+    open_file_cache max=64 inactive=600s;
+$(nginx_temp_paths "$d")
+    server {
+        listen 127.0.0.1:$ORIGIN_PORT backlog=4096;
+        root $d/www;
+        location / { }
+    }
+}
+EOF
+    } >"$d/nginx.conf"
+    chmod -R a+rX "$TMP"
+    # shellcheck disable=SC2046
+    start_nginx origin "$d" "$ORIGIN_PORT" $(loadgen_prefix "$WORKERS")
+    ORIGIN_PID=$NGINX_PID
+    local b got
+    for b in small 4k 64k; do
+        got=$(python3 "$LIB" fetch "http://127.0.0.1:$ORIGIN_PORT$(body_path "$b")")
+        [[ $got == "200 $(body_bytes "$b")" ]] || die "origin /$b answered '$got'"
+    done
+    log "origin nginx (1 worker) on 127.0.0.1:$ORIGIN_PORT serving /small (64 B), /4k, /64k"
+}
+
+# ------------------------------------------------------------- proxies ----
+
+start_nginx_proxy() {   # workers worker_connections
+    local w=$1 wc=$2 d=$TMP/nginx-proxy-$1 aff=""
+    mkdir -p "$d/tmp"
+    if ((PIN)); then
+        local i j mask
+        aff="worker_cpu_affinity"
+        for ((i = 0; i < w; i++)); do
+            mask=""
+            for ((j = NCPU - 1; j >= 0; j--)); do
+                if ((j == i % NCPU)); then mask+=1; else mask+=0; fi
+            done
+            aff+=" $mask"
+        done
+        aff+=";"
+    fi
+    {
+        nginx_common "$d"
+        cat <<EOF
+worker_processes $w;
+$aff
+worker_rlimit_nofile $((wc * 2 + 1024));
+events { worker_connections $wc; }
+http {
+    access_log off;
+    keepalive_requests 1000000000;
+    keepalive_timeout 600s;
+$(nginx_temp_paths "$d")
+    upstream origin {
+        server 127.0.0.1:$ORIGIN_PORT;
+        keepalive 1024;
+        keepalive_requests 1000000000;
+        keepalive_timeout 600s;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT backlog=4096;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffers 16 8k;
+            proxy_max_temp_file_size 0;
+        }
+    }
+}
+EOF
+    } >"$d/nginx.conf"
+    chmod -R a+rX "$d"
+    start_nginx "nginx proxy" "$d" "$NGINX_PORT"
+    NGINX_PROXY_PID=$NGINX_PID
+}
+
+write_ringfront_conf() {   # dir workers
+    local d=$1 w=$2
+    mkdir -p "$d/server_data_conf" "$d/cluster_conf"
+    cat >"$d/bfe.conf" <<EOF
+[Server]
+HttpPort = $RF_PORT
+HttpsPort = $RF_HTTPS_PORT
+MonitorPort = $RF_MONITOR_PORT
+MonitorEnabled = true
+MaxCpus = $w
+KeepAliveEnabled = true
+ClientReadTimeout = 600
+ClientWriteTimeout = 600
+GracefulShutdownTimeout = 2
+HostRuleConf = server_data_conf/host_rule.data
+RouteRuleConf = server_data_conf/route_rule.data
+ClusterConf = server_data_conf/cluster_conf.data
+GslbConf = cluster_conf/gslb.data
+ClusterTableConf = cluster_conf/cluster_table.data
+
+[Ringfront]
+$(((PIN)) && echo "CpuList = $(proxy_cpus "$w")")
+MaxConnsPerWorker = 0
+UpstreamIdlePerHost = 1024
+EOF
+    cat >"$d/server_data_conf/host_rule.data" <<'EOF'
+{"Version":"bench","DefaultProduct":"bench","Hosts":{"benchTag":["bench.local"]},"HostTags":{"bench":["benchTag"]}}
+EOF
+    cat >"$d/server_data_conf/vip_rule.data" <<'EOF'
+{"Version":"bench","Vips":{}}
+EOF
+    cat >"$d/server_data_conf/route_rule.data" <<'EOF'
+{"Version":"bench","ProductRule":{"bench":[{"Cond":"default_t()","ClusterName":"origin"}]}}
+EOF
+    cat >"$d/server_data_conf/cluster_conf.data" <<'EOF'
+{"Version":"bench","Config":{"origin":{
+ "BackendConf":{"TimeoutConnSrv":2000,"TimeoutResponseHeader":60000,"MaxIdleConnsPerHost":1024,"RetryLevel":0},
+ "CheckConf":{"Schem":"http","Uri":"/small","Host":"127.0.0.1","StatusCode":200,"FailNum":10,"CheckInterval":1000},
+ "GslbBasic":{"CrossRetry":0,"RetryMax":2,"HashConf":{"HashStrategy":1,"HashHeader":"","SessionSticky":false}},
+ "ClusterBasic":{"TimeoutReadClient":600000,"TimeoutWriteClient":600000,"TimeoutReadClientAgain":600000}}}}
+EOF
+    cat >"$d/cluster_conf/gslb.data" <<'EOF'
+{"Hostname":"bench","Ts":"0","Clusters":{"origin":{"GSLB_BLACKHOLE":0,"origin.sub":100}}}
+EOF
+    cat >"$d/cluster_conf/cluster_table.data" <<EOF
+{"Version":"bench","Config":{"origin":{"origin.sub":[{"Addr":"127.0.0.1","Name":"origin","Port":$ORIGIN_PORT,"Weight":10}]}}}
+EOF
+}
+
+ringfront_fail() {   # message
+    local d=$RF_DIR
+    {
+        echo "bench: ringfront failed: $1"
+        echo "---- command: $RINGFRONT_BIN -c $d/conf -l $d/log"
+        echo "---- bfe.conf:"; cat "$d/conf/bfe.conf"
+        echo "---- stdout/stderr (last 60 lines):"; tail -n 60 "$d/stdout.log" 2>/dev/null
+        local f
+        for f in "$d"/log/*; do
+            [[ -f $f ]] || continue
+            echo "---- $f (last 40 lines):"; tail -n 40 "$f"
+        done
+    } >&2
+    exit 1
+}
+
+start_ringfront() {   # workers
+    local w=$1
+    RF_DIR=$TMP/ringfront-$w
+    mkdir -p "$RF_DIR/log"
+    write_ringfront_conf "$RF_DIR/conf" "$w"
+    [[ -x $RINGFRONT_BIN ]] || die "no ringfront binary at $RINGFRONT_BIN (build it, or set RINGFRONT_BIN)"
+    "$RINGFRONT_BIN" -c "$RF_DIR/conf" -l "$RF_DIR/log" >"$RF_DIR/stdout.log" 2>&1 &
+    RF_PID=$!
+    PIDS+=("$RF_PID")
+    wait_port "$RF_PID" "$RF_PORT" 15 || {
+        if kill -0 "$RF_PID" 2>/dev/null; then
+            ringfront_fail "not listening on 127.0.0.1:$RF_PORT after 15 s"
+        else
+            wait "$RF_PID" 2>/dev/null && rc=0 || rc=$?
+            ringfront_fail "exited with status $rc"
+        fi
+    }
+}
+
+start_proxies() {   # workers worker_connections
+    start_nginx_proxy "$1" "$2"
+    start_ringfront "$1"
+    local b got p
+    for b in "${BODY_LIST[@]}"; do
+        for p in "nginx:$NGINX_PORT" "ringfront:$RF_PORT"; do
+            got=$(python3 "$LIB" fetch "http://127.0.0.1:${p#*:}$(body_path "$b")")
+            if [[ $got != "200 $(body_bytes "$b")" ]]; then
+                [[ ${p%%:*} == ringfront ]] && ringfront_fail "GET /$b answered '$got' (want '200 $(body_bytes "$b")')"
+                die "${p%%:*} GET /$b answered '$got'"
+            fi
+        done
+    done
+    log "proxies up with $1 worker(s): nginx 127.0.0.1:$NGINX_PORT (pid $NGINX_PROXY_PID), ringfront 127.0.0.1:$RF_PORT (pid $RF_PID)$( ((PIN)) && echo ", workers pinned to CPU $(proxy_cpus "$1")")"
+}
+
+stop_proxies() {
+    kill_tree "$NGINX_PROXY_PID"; forget_pid "$NGINX_PROXY_PID"
+    kill_tree "$RF_PID"; forget_pid "$RF_PID"
+    local i
+    for ((i = 0; i < 50; i++)); do
+        port_open "$NGINX_PORT" || port_open "$RF_PORT" || break
+        sleep 0.1
+    done
+}
+
+# --------------------------------------------------------- throughput ----
+
+run_wrk() {   # proxy port body outfile duration workers
+    local port=$2 body=$3 out=$4 dur=$5 w=$6
+    # shellcheck disable=SC2046
+    timeout -k 5 $(($(dur_s "$dur") + 30)) $(loadgen_prefix "$w") \
+        wrk -t"$THREADS" -c"$CONNS" -d"$dur" --latency "http://127.0.0.1:$port$(body_path "$body")" \
+        >"$out" 2>&1 || { echo "bench: wrk failed against $1:" >&2; cat "$out" >&2; return 1; }
+}
+
+measure() {   # mode workers body proxy round
+    local mode=$1 w=$2 body=$3 proxy=$4 round=$5 pid port out before after
+    if [[ $proxy == nginx ]]; then pid=$NGINX_PROXY_PID port=$NGINX_PORT; else pid=$RF_PID port=$RF_PORT; fi
+    kill -0 "$pid" 2>/dev/null || { [[ $proxy == ringfront ]] && ringfront_fail "process died"; die "$proxy died"; }
+    out=$RESULTS/raw/${mode}_w${w}_${body}_${proxy}_r${round}.txt
+    read -r before _ <<<"$(python3 "$LIB" snap "$pid")"
+    run_wrk "$proxy" "$port" "$body" "$out" "$DURATION" "$w"
+    read -r after rss pss _ <<<"$(python3 "$LIB" snap "$pid")"
+    kill -0 "$pid" 2>/dev/null || { [[ $proxy == ringfront ]] && ringfront_fail "process died during the run"; die "$proxy died"; }
+    python3 "$LIB" record --samples "$RESULTS/samples.csv" --wrk "$out" --mode "$mode" \
+        --workers "$w" --body "$body" --proxy "$proxy" --round "$round" --threads "$THREADS" \
+        --conns "$CONNS" --cpu-before "$before" --cpu-after "$after" --rss "$rss" --pss "$pss"
+}
+
+throughput() {   # mode workers
+    local mode=$1 w=$2 body r
+    for body in "${BODY_LIST[@]}"; do
+        if ((WARMUP_S > 0)); then
+            run_wrk nginx "$NGINX_PORT" "$body" "$RESULTS/raw/warmup_nginx.txt" "$WARMUP" "$w"
+            run_wrk ringfront "$RF_PORT" "$body" "$RESULTS/raw/warmup_ringfront.txt" "$WARMUP" "$w"
+        fi
+        for ((r = 1; r <= ROUNDS; r++)); do
+            measure "$mode" "$w" "$body" nginx "$r"
+            measure "$mode" "$w" "$body" ringfront "$r"
+        done
+    done
+}
+
+# Foundation check after the quick run: no client connection may stay open
+# on ringfront once wrk has exited.
+QUICK_FAIL=0
+leak_check() {
+    local p pid port est cw up total i
+    echo
+    log "connections left open after wrk exited (client = accepted from wrk, upstream = to the origin):"
+    for p in nginx ringfront; do
+        if [[ $p == nginx ]]; then pid=$NGINX_PROXY_PID port=$NGINX_PORT; else pid=$RF_PID port=$RF_PORT; fi
+        for ((i = 0; i < 50; i++)); do   # up to 5 s for closes to be noticed
+            read -r est cw up total <<<"$(python3 "$LIB" conns "$pid" "$port" "$ORIGIN_PORT")"
+            ((est == 0 && cw == 0)) && break
+            sleep 0.1
+        done
+        printf '    %-9s client established %s, client close-wait %s, upstream established %s (pool), sockets total %s\n' \
+            "$p" "$est" "$cw" "$up" "$total"
+        if [[ $p == ringfront ]] && ((est + cw > 0)); then
+            QUICK_FAIL=1
+            echo "    !! ringfront still holds $((est + cw)) client connection(s): leak"
+        fi
+        if [[ $p == ringfront ]] && ((up > CONNS * WORKERS + 64)); then
+            QUICK_FAIL=1
+            echo "    !! ringfront holds $up upstream connections for $CONNS client connections"
+        fi
+    done
+    python3 "$LIB" monitor "http://127.0.0.1:$RF_MONITOR_PORT/monitor/proxy_state?format=json"
+    local bad
+    bad=$(awk -F, 'NR > 1 && $4 == "ringfront" && ($13 > 0 || $14 > 0 || $9 == 0) {n++} END {print n + 0}' "$RESULTS/samples.csv")
+    if ((bad > 0)); then
+        QUICK_FAIL=1
+        echo "    !! $bad ringfront run(s) had non-2xx responses, socket errors or no requests"
+    fi
+}
+
+# --------------------------------------------------------------- idle ----
+
+IDLE_PID=""
+idle_run() {   # workers
+    local w=$1 p pid port ready before rssb pssb after rssa pssa closed ok failed est i
+    for p in nginx ringfront; do
+        if [[ $p == nginx ]]; then pid=$NGINX_PROXY_PID port=$NGINX_PORT; else pid=$RF_PID port=$RF_PORT; fi
+        sleep 1
+        read -r _ rssb pssb _ <<<"$(python3 "$LIB" snap "$pid")"
+        ready=$TMP/idle-$p.ready
+        rm -f "$ready"
+        # shellcheck disable=SC2046
+        timeout -k 5 300 $(loadgen_prefix "$w") python3 "$IDLE_CLIENT" --port "$port" --conns "$IDLE_CONNS" \
+            --path /small --ready "$ready" --hold 120 >"$RESULTS/raw/idle_$p.txt" 2>&1 &
+        IDLE_PID=$!
+        for ((i = 0; i < 1800; i++)); do
+            [[ -f $ready ]] && break
+            kill -0 "$IDLE_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        [[ -f $ready ]] || { cat "$RESULTS/raw/idle_$p.txt" >&2; die "idle client against $p did not finish opening connections"; }
+        read -r ok failed <"$ready"
+        sleep 2   # let the proxy settle
+        read -r est _ _ _ <<<"$(python3 "$LIB" conns "$pid" "$port" "$ORIGIN_PORT")"
+        read -r _ rssa pssa _ <<<"$(python3 "$LIB" snap "$pid")"
+        kill -TERM "$IDLE_PID" 2>/dev/null || true
+        wait "$IDLE_PID" 2>/dev/null || true
+        IDLE_PID=""
+        sleep 2
+        read -r _ closed _ _ <<<"$(python3 "$LIB" snap "$pid")"
+        ((failed > 0)) && log "warning: $failed of $IDLE_CONNS idle connections to $p failed (see raw/idle_$p.txt)"
+        ((est < ok)) && log "warning: $p shows $est established client sockets, client holds $ok"
+        python3 "$LIB" idle-record --csv "$RESULTS/idle.csv" --proxy "$p" --workers "$w" \
+            --target "$IDLE_CONNS" --open "$est" --rss-before "$rssb" --rss-after "$rssa" \
+            --rss-closed "$closed" --pss-before "$pssb" --pss-after "$pssa"
+    done
+}
+
+# --------------------------------------------------------------- main ----
+
+main() {
+    ensure_tools
+    raise_nofile
+    if ((BUILD)); then
+        log "cargo build --release"
+        (cd "$ROOT" && cargo build --release) || die "cargo build --release failed"
+    fi
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/ringfront-bench.XXXXXX")
+    chmod 755 "$TMP"
+    read -r ORIGIN_PORT NGINX_PORT RF_PORT RF_MONITOR_PORT RF_HTTPS_PORT \
+        <<<"$(python3 "$LIB" port "$PORT_BASE" 5)"
+
+    RESULTS=$RESULTS_ROOT/$(date -u +%Y%m%dT%H%M%SZ)
+    mkdir -p "$RESULTS/raw"
+    local cpu_model
+    cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+    cat >"$RESULTS/params.txt" <<EOF
+modes=${MODES[*]}
+threads=$THREADS
+conns=$CONNS
+duration=$DURATION
+rounds=$ROUNDS
+warmup=$WARMUP
+bodies=$BODIES
+workers=$WORKERS
+max_workers=$MAX_WORKERS
+idle_conns=$IDLE_CONNS
+pin=$PIN
+cpu=$NCPU x ${cpu_model:-unknown CPU}
+EOF
+    {
+        echo "date: $(date -u +%FT%TZ)"
+        echo "host: $(uname -srm)"
+        echo "cpus: $NCPU x ${cpu_model:-?}"
+        echo "nginx: $("$NGINX" -v 2>&1)"
+        echo "wrk: $(wrk -v 2>&1 | head -1)"
+        echo "ringfront: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') $RINGFRONT_BIN"
+        echo "nofile: $NOFILE"
+        echo "ports: origin $ORIGIN_PORT nginx $NGINX_PORT ringfront $RF_PORT monitor $RF_MONITOR_PORT"
+    } >"$RESULTS/env.txt"
+    sed 's/^/bench: /' "$RESULTS/env.txt"
+    log "wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS alternating rounds (nginx, ringfront, ...), bodies: $BODIES"
+
+    start_origin
+    local wc=$((CONNS * 2 + 2048)) mode n
+    for mode in "${MODES[@]}"; do
+        echo
+        log "=== $mode ==="
+        case $mode in
+            quick|throughput)
+                start_proxies "$WORKERS" "$wc"
+                throughput "$mode" "$WORKERS"
+                [[ $mode == quick ]] && leak_check
+                stop_proxies ;;
+            idle)
+                start_proxies "$WORKERS" $((IDLE_CONNS + 2048))
+                idle_run "$WORKERS"
+                stop_proxies ;;
+            scale)
+                for ((n = 1; n <= MAX_WORKERS; n++)); do
+                    start_proxies "$n" "$wc"
+                    throughput scale "$n"
+                    stop_proxies
+                done ;;
+        esac
+    done
+    python3 "$LIB" report "$RESULTS"
+    echo
+    log "results in $RESULTS"
+    if [[ " ${MODES[*]} " == *" quick "* ]]; then
+        if ((QUICK_FAIL)); then log "quick check: FAILED"; exit 1; fi
+        log "quick check: passed (ringfront: no non-2xx, no socket errors, no leaked connections)"
+    fi
+}
+
+main
