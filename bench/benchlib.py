@@ -272,7 +272,11 @@ def summarise(rows):
         rr = [b[k] / a[k] for k in a if k in b and a[k]]
         if rr:
             s["round_ratio_min"], s["round_ratio_max"] = min(rr), max(rr)
-    out.sort(key=lambda s: (s["mode"], s["workers"], _order(s["body"], BODY_ORDER),
+    mode_order = []
+    for r in rows:
+        if r["mode"] not in mode_order:
+            mode_order.append(r["mode"])
+    out.sort(key=lambda s: (mode_order.index(s["mode"]), s["workers"], _order(s["body"], BODY_ORDER),
                             _order(s["proxy"], PROXY_ORDER)))
     return out
 
@@ -329,14 +333,16 @@ def _esc(s):
 COLORS = {"nginx": "#009639", "ringfront": "#d2691e"}
 
 
-def bar_chart(title, subtitle, groups, unit, path, ratio_label="ringfront/nginx"):
-    """groups: list of (label, {proxy: (value, lo, hi)}, ratio_or_None)."""
+def bar_chart(title, subtitle, groups, unit, path, ratio_label="ringfront/nginx",
+              higher_better=True, note="ratio of medians; whiskers: min..max over rounds"):
+    """groups: list of (label, {proxy: (value, lo, hi)}, ratio_or_None);
+    a label may hold two lines separated by a newline."""
     proxies = [p for p in PROXY_ORDER if any(p in g[1] for g in groups)]
     proxies += sorted({p for g in groups for p in g[1]} - set(proxies))
-    bw, gap, left, top, height = 46, 34, 80, 70, 300
+    bw, gap, left, top, height = 46, 44, 80, 70, 300
     gw = bw * len(proxies) + gap
-    width = max(left + gw * len(groups) + 40, 480)
-    total_h = top + height + 90
+    width = max(left + gw * len(groups) + 40, 720)
+    total_h = top + height + 120
     vmax = max([v[2] for g in groups for v in g[1].values()] + [1.0])
     step = _nice_step(vmax / 5)
     vtop = step * math.ceil(vmax / step)
@@ -368,19 +374,24 @@ def bar_chart(title, subtitle, groups, unit, path, ratio_label="ringfront/nginx"
             o.append(f'<line x1="{cx:.1f}" y1="{y(lo):.1f}" x2="{cx:.1f}" y2="{y(hi):.1f}" stroke="#222"/>')
             o.append(f'<text x="{cx:.1f}" y="{y(hi) - 4:.1f}" text-anchor="middle" font-size="10">{_short(v)}</text>')
         cx = gx + (bw * len(proxies) - 6) / 2
-        o.append(f'<text x="{cx:.1f}" y="{top + height + 18}" text-anchor="middle">{_esc(label)}</text>')
+        lines = label.split("\n")
+        for li, text in enumerate(lines):
+            style = "" if li == 0 else ' fill="#555" font-size="11"'
+            o.append(f'<text x="{cx:.1f}" y="{top + height + 18 + 14 * li}" text-anchor="middle"'
+                     f'{style}>{_esc(text)}</text>')
         if ratio is not None and not math.isnan(ratio):
-            col = "#006400" if ratio >= 1 else "#b22222"
-            o.append(f'<text x="{cx:.1f}" y="{top + height + 36}" text-anchor="middle" '
+            good = ratio >= 1 if higher_better else ratio <= 1
+            col = "#006400" if good else "#b22222"
+            o.append(f'<text x="{cx:.1f}" y="{top + height + 22 + 14 * len(lines)}" text-anchor="middle" '
                      f'font-weight="bold" fill="{col}">x{ratio:.2f}</text>')
-    ly = total_h - 22
+    ly = total_h - 38
     lx = left
     for p in proxies:
         o.append(f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" fill="{COLORS.get(p, "#4477aa")}"/>')
         o.append(f'<text x="{lx + 16}" y="{ly}">{_esc(p)}</text>')
         lx += 110
-    o.append(f'<text x="{lx}" y="{ly}" fill="#555">bold: {_esc(ratio_label)} (ratio of medians); '
-             f'whiskers: min..max over rounds</text>')
+    o.append(f'<text x="{left}" y="{ly + 20}" fill="#555">bold: {_esc(ratio_label)} '
+             f'({"higher" if higher_better else "lower"} is better); {_esc(note)}</text>')
     o.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(o) + "\n")
@@ -403,6 +414,8 @@ def _short(v):
         return f"{v / 1e3:.0f}k"
     if v >= 1e3:
         return f"{v / 1e3:.1f}k"
+    if v == 0:
+        return "0"
     return f"{v:.0f}" if v >= 10 else f"{v:.2f}"
 
 
@@ -432,27 +445,34 @@ def cmd_report(argv):
               "per-round ratio range in brackets; cpu = proxy CPU seconds per "
               "100k requests, ratio vs nginx in brackets)")
         print_table(summary)
-        groups = []
-        modes = sorted({(s["mode"], s["workers"]) for s in summary})
-        multi = len(modes) > 1
-        for mode, w in modes:
-            for body in sorted({s["body"] for s in summary if (s["mode"], s["workers"]) == (mode, w)},
-                               key=lambda b: _order(b, BODY_ORDER)):
+        modes = []
+        for s in summary:
+            if s["mode"] not in modes:
+                modes.append(s["mode"])
+        sub = (f"wrk -t{meta.get('threads', '?')} -c{meta.get('conns', '?')} "
+               f"-d{meta.get('duration', '?')}, {meta.get('rounds', '?')} alternating rounds; "
+               f"{meta.get('cpu', '')}")
+        print()
+        for mode in modes:
+            groups = []
+            ms = [s for s in summary if s["mode"] == mode]
+            keys = []
+            for s in ms:
+                if (s["workers"], s["body"]) not in keys:
+                    keys.append((s["workers"], s["body"]))
+            for w, body in keys:
                 vals, ratio = {}, None
-                for s in summary:
-                    if (s["mode"], s["workers"], s["body"]) != (mode, w, body):
+                for s in ms:
+                    if (s["workers"], s["body"]) != (w, body):
                         continue
                     vals[s["proxy"]] = (s["rps_median"], s["rps_min"], s["rps_max"])
                     if s["proxy"] != "nginx":
                         ratio = s["rps_ratio_vs_nginx"]
-                label = f"{body}" + (f" {mode} w={w}" if multi else f" (w={w})")
-                groups.append((label, vals, ratio))
-        sub = (f"wrk -t{meta.get('threads', '?')} -c{meta.get('conns', '?')} "
-               f"-d{meta.get('duration', '?')}, {meta.get('rounds', '?')} alternating rounds; "
-               f"{meta.get('cpu', '')}")
-        bar_chart("ringfront vs nginx: requests/s (median)", sub, groups, "requests/s",
-                  os.path.join(d, "chart.svg"))
-        print(f"\nchart: {os.path.join(d, 'chart.svg')}")
+                groups.append((f"{body} body\n{w} worker{'s' if w > 1 else ''}", vals, ratio))
+            name = "chart.svg" if mode in ("throughput", "quick") else f"chart_{mode}.svg"
+            bar_chart(f"ringfront vs nginx ({mode}): requests/s, median", sub, groups,
+                      "requests/s", os.path.join(d, name))
+            print(f"chart: {os.path.join(d, name)}")
     ip = os.path.join(d, "idle.csv")
     if os.path.exists(ip):
         with open(ip) as f:
@@ -471,7 +491,8 @@ def cmd_report(argv):
         bar_chart("RSS growth per idle keep-alive connection", 
                   f"{rows[0]['target_conns'] if rows else '?'} connections, one request each, then idle",
                   [("KiB per connection", vals, ratio)], "KiB / connection",
-                  os.path.join(d, "idle.svg"))
+                  os.path.join(d, "idle.svg"), higher_better=False,
+                  note="RSS summed over all proxy processes, one measurement")
         print(f"\nchart: {os.path.join(d, 'idle.svg')}")
 
 
