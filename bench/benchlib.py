@@ -15,6 +15,7 @@ Subcommands:
                          counters (keys containing "conn"), flattened.
   port BASE [N]          print N ports >= BASE that are free on 127.0.0.1
                          and 0.0.0.0 (bind test).
+  children PID           print the pids of PID's descendants.
   fetch URL              GET URL; print "STATUS BODY_BYTES" (000 0 on error).
   conns PID LPORT RPORT  TCP sockets owned by PID's process tree, from
                          /proc/net/tcp{,6}: "client_est client_closewait
@@ -628,6 +629,8 @@ def main():
         cmd_monitor(argv)
     elif cmd == "port":
         cmd_port(argv)
+    elif cmd == "children":
+        print(" ".join(str(p) for p in _tree([int(argv[0])])[1:]))
     elif cmd == "fetch":
         cmd_fetch(argv)
     elif cmd == "conns":

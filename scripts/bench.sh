@@ -23,6 +23,7 @@
 #   --bodies LIST   comma list of small,4k,64k [BENCH_BODIES=small,4k,64k]
 #   -w N            proxy workers for throughput/idle [BENCH_WORKERS=1]
 #   --max-workers N upper N for scale      [BENCH_MAX_WORKERS=nproc]
+#   --origin-workers N  origin nginx workers [BENCH_ORIGIN_WORKERS=1]
 #   --idle-conns N  idle connections       [BENCH_IDLE_CONNS=10000]
 #   --port-base P   first port to probe    [BENCH_PORT_BASE=28180]
 #   --no-build      skip cargo build       [BENCH_BUILD=0]
@@ -48,6 +49,7 @@ BODIES=${BENCH_BODIES:-small,4k,64k}
 WORKERS=${BENCH_WORKERS:-1}
 MAX_WORKERS=${BENCH_MAX_WORKERS:-}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
+ORIGIN_WORKERS=${BENCH_ORIGIN_WORKERS:-1}
 PORT_BASE=${BENCH_PORT_BASE:-28180}
 BUILD=${BENCH_BUILD:-1}
 PIN=${BENCH_PIN:-1}
@@ -75,6 +77,7 @@ while (($#)); do
         --bodies) BODIES=$2; shift ;;
         --max-workers) MAX_WORKERS=$2; shift ;;
         --idle-conns) IDLE_CONNS=$2; shift ;;
+        --origin-workers) ORIGIN_WORKERS=$2; shift ;;
         --port-base) PORT_BASE=$2; shift ;;
         --no-build) BUILD=0 ;;
         --no-pin) PIN=0 ;;
@@ -97,7 +100,7 @@ fi
 ((${#MODES[@]})) || MODES=(throughput)
 NCPU=$(nproc)
 MAX_WORKERS=${MAX_WORKERS:-$NCPU}
-for v in THREADS CONNS ROUNDS WORKERS MAX_WORKERS IDLE_CONNS PORT_BASE; do
+for v in THREADS CONNS ROUNDS WORKERS MAX_WORKERS IDLE_CONNS ORIGIN_WORKERS PORT_BASE; do
     [[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || die "$v must be a positive integer (got '${!v}')"
 done
 IFS=, read -r -a BODY_LIST <<<"$BODIES"
@@ -170,7 +173,7 @@ PIDS=()          # every long-running process we started (nginx masters, ringfro
 
 kill_tree() {   # TERM a pid and its children, then KILL what is left after 5 s
     local pid=$1 kids i
-    kids=$(pgrep -P "$pid" 2>/dev/null || true)
+    kids=$(python3 "$LIB" children "$pid" 2>/dev/null || true)
     kill -TERM "$pid" 2>/dev/null || return 0
     for ((i = 0; i < 50; i++)); do
         kill -0 "$pid" 2>/dev/null || break
@@ -187,13 +190,14 @@ cleanup() {
     for pid in "${PIDS[@]}"; do
         [[ -n $pid ]] && kill_tree "$pid"
     done
-    [[ -n ${IDLE_PID:-} ]] && kill -KILL "$IDLE_PID" 2>/dev/null
+    if [[ -n ${IDLE_PID:-} ]]; then kill -TERM "$IDLE_PID" 2>/dev/null; wait "$IDLE_PID" 2>/dev/null; fi
     if [[ -n $TMP && -d $TMP ]]; then
         if ((KEEP_TMP)); then log "temp dir kept: $TMP"; else rm -rf "$TMP"; fi
     fi
     exit "$rc"
 }
 trap cleanup EXIT
+trap 'echo "bench: error: command failed (line $LINENO): $BASH_COMMAND" >&2' ERR
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 
 forget_pid() {
@@ -272,7 +276,7 @@ EOF
     {
         nginx_common "$d"
         cat <<EOF
-worker_processes 1;
+worker_processes $ORIGIN_WORKERS;
 worker_rlimit_nofile 65536;
 events { worker_connections 16384; }
 http {
@@ -301,7 +305,7 @@ EOF
         got=$(python3 "$LIB" fetch "http://127.0.0.1:$ORIGIN_PORT$(body_path "$b")")
         [[ $got == "200 $(body_bytes "$b")" ]] || die "origin /$b answered '$got'"
     done
-    log "origin nginx (1 worker) on 127.0.0.1:$ORIGIN_PORT serving /small (64 B), /4k, /64k"
+    log "origin nginx ($ORIGIN_WORKERS worker(s)) on 127.0.0.1:$ORIGIN_PORT serving /small (64 B), /4k, /64k"
 }
 
 # ------------------------------------------------------------- proxies ----
@@ -413,12 +417,14 @@ ringfront_fail() {   # message
         echo "---- command: $RINGFRONT_BIN -c $d/conf -l $d/log"
         echo "---- bfe.conf:"; cat "$d/conf/bfe.conf"
         echo "---- stdout/stderr (last 60 lines):"; tail -n 60 "$d/stdout.log" 2>/dev/null
+        echo "---- $RINGFRONT_BIN -c $d/conf -t:"
+        { timeout 10 "$RINGFRONT_BIN" -c "$d/conf" -t 2>&1 || true; } | tail -n 20
         local f
         for f in "$d"/log/*; do
             [[ -f $f ]] || continue
             echo "---- $f (last 40 lines):"; tail -n 40 "$f"
         done
-    } >&2
+    } >&2 || true
     exit 1
 }
 
@@ -472,7 +478,7 @@ stop_proxies() {
 run_wrk() {   # proxy port body outfile duration workers
     local port=$2 body=$3 out=$4 dur=$5 w=$6
     # shellcheck disable=SC2046
-    timeout -k 5 $(($(dur_s "$dur") + 30)) $(loadgen_prefix "$w") \
+    timeout --foreground -k 5 $(($(dur_s "$dur") + 30)) $(loadgen_prefix "$w") \
         wrk -t"$THREADS" -c"$CONNS" -d"$dur" --latency "http://127.0.0.1:$port$(body_path "$body")" \
         >"$out" 2>&1 || { echo "bench: wrk failed against $1:" >&2; cat "$out" >&2; return 1; }
 }
@@ -583,6 +589,7 @@ main() {
     ensure_tools
     raise_nofile
     if ((BUILD)); then
+        command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) or pass --no-build with RINGFRONT_BIN"
         log "cargo build --release"
         (cd "$ROOT" && cargo build --release) || die "cargo build --release failed"
     fi
@@ -606,6 +613,7 @@ bodies=$BODIES
 workers=$WORKERS
 max_workers=$MAX_WORKERS
 idle_conns=$IDLE_CONNS
+origin_workers=$ORIGIN_WORKERS
 pin=$PIN
 cpu=$NCPU x ${cpu_model:-unknown CPU}
 EOF
@@ -614,7 +622,7 @@ EOF
         echo "host: $(uname -srm)"
         echo "cpus: $NCPU x ${cpu_model:-?}"
         echo "nginx: $("$NGINX" -v 2>&1)"
-        echo "wrk: $(wrk -v 2>&1 | head -1)"
+        echo "wrk: $({ wrk -v 2>&1 || true; } | head -1)"
         echo "ringfront: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') $RINGFRONT_BIN"
         echo "nofile: $NOFILE"
         echo "ports: origin $ORIGIN_PORT nginx $NGINX_PORT ringfront $RF_PORT monitor $RF_MONITOR_PORT"
