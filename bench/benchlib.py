@@ -189,11 +189,12 @@ def cmd_record(argv):
     if r["requests"] == 0:
         bad = "  !! no requests completed"
     elif r["non2xx"] or r["sock_errors"]:
-        bad = f"  !! non2xx={r['non2xx']} sock_errors={r['sock_errors']}"
+        bad = "  !!"
     print(f"    {row['mode']:<10} w={row['workers']} {row['body']:<5} "
           f"round {row['round']} {row['proxy']:<9} {r['rps']:>10.0f} req/s  "
           f"p50 {_fmt(r['p50_ms'], 3):>7} ms  p99 {_fmt(r['p99_ms'], 3):>7} ms  "
-          f"cpu {_fmt(per100k, 2)} s/100k  rss {int(a['--rss']) // 1024} MiB{bad}")
+          f"cpu {_fmt(per100k, 2)} s/100k  rss {int(a['--rss']) // 1024} MiB  "
+          f"non2xx {r['non2xx']} sockerr {r['sock_errors']}{bad}")
 
 
 def cmd_idle_record(argv):
