@@ -11,8 +11,10 @@ Subcommands:
   report DIR             read DIR/samples.csv (and DIR/idle.csv), write
                          DIR/summary.csv and DIR/chart.svg (DIR/idle.svg),
                          print the tables.
-  monitor URL            fetch a JSON monitor page and print its connection
-                         counters (keys containing "conn"), flattened.
+  monitor URL [KEY...]   fetch a JSON monitor page and print KEY... (default:
+                         connection / active / idle counters), flattened.
+  monitor-get URL KEY    print one top-level value of a JSON monitor page
+                         ("-" when it cannot be read).
   port BASE [N]          print N ports >= BASE that are free on 127.0.0.1
                          and 0.0.0.0 (bind test).
   children PID           print the pids of PID's descendants.
@@ -524,7 +526,10 @@ def cmd_monitor(argv):
     except ValueError:
         print(f"    monitor: not JSON: {body[:200]!r}")
         return
-    hits = [(k, v) for k, v in _flatten(data) if "conn" in k.lower()]
+    keys = argv[1:] or None
+    hits = [(k, v) for k, v in _flatten(data)
+            if (k in keys if keys else ("conn" in k.lower() or k.endswith("_active")
+                                       or "idle" in k.lower()))]
     if not hits:
         print(f"    monitor: no counters with 'conn' in their name at {url}")
     for k, v in hits:
@@ -626,6 +631,12 @@ def main():
         cmd_idle_record(argv)
     elif cmd == "report":
         cmd_report(argv)
+    elif cmd == "monitor-get":
+        try:
+            with urllib.request.urlopen(argv[0], timeout=5) as r:
+                print(json.loads(r.read()).get(argv[1], "-"))
+        except Exception:  # noqa: BLE001
+            print("-")
     elif cmd == "monitor":
         cmd_monitor(argv)
     elif cmd == "port":

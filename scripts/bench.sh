@@ -376,6 +376,8 @@ ClientReadTimeout = 600
 ClientWriteTimeout = 600
 GracefulShutdownTimeout = 2
 HostRuleConf = server_data_conf/host_rule.data
+VipRuleConf = server_data_conf/vip_rule.data
+NameConf = server_data_conf/name_conf.data
 RouteRuleConf = server_data_conf/route_rule.data
 ClusterConf = server_data_conf/cluster_conf.data
 GslbConf = cluster_conf/gslb.data
@@ -391,6 +393,9 @@ EOF
 EOF
     cat >"$d/server_data_conf/vip_rule.data" <<'EOF'
 {"Version":"bench","Vips":{}}
+EOF
+    cat >"$d/server_data_conf/name_conf.data" <<'EOF'
+{"Version":"bench","Config":{}}
 EOF
     cat >"$d/server_data_conf/route_rule.data" <<'EOF'
 {"Version":"bench","ProductRule":{"bench":[{"Cond":"default_t()","ClusterName":"origin"}]}}
@@ -536,7 +541,19 @@ leak_check() {
             echo "    !! ringfront holds $up upstream connections for $CONNS client connections"
         fi
     done
-    python3 "$LIB" monitor "http://127.0.0.1:$RF_MONITOR_PORT/monitor/proxy_state?format=json"
+    local url="http://127.0.0.1:$RF_MONITOR_PORT/monitor/proxy_state?format=json" active
+    for ((i = 0; i < 50; i++)); do
+        active=$(python3 "$LIB" monitor-get "$url" conn_active)
+        [[ $active == 0 || $active == - ]] && break
+        sleep 0.1
+    done
+    python3 "$LIB" monitor "$url"
+    if [[ $active == - ]]; then
+        echo "    (monitor: conn_active not readable at $url)"
+    elif ((active > 0)); then
+        QUICK_FAIL=1
+        echo "    !! ringfront monitor reports conn_active = $active after wrk exited: leak"
+    fi
     local bad
     bad=$(awk -F, 'NR > 1 && $4 == "ringfront" && ($13 > 0 || $14 > 0 || $9 == 0) {n++} END {print n + 0}' "$RESULTS/samples.csv")
     if ((bad > 0)); then
