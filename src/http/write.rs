@@ -123,7 +123,9 @@ pub struct ResponseFraming {
 
 /// The head sent to the client for a backend response.
 pub fn response_head(out: &mut Vec<u8>, buf: &[u8], head: &ResponseHead, edits: &HeaderEdits, f: ResponseFraming) {
-    let _ = write!(out, "{} {} ", f.client_version.as_str(), f.status);
+    // Responses carry the highest version ringfront speaks (RFC 9110
+    // §6.2); the client's version only decides framing and keep-alive.
+    let _ = write!(out, "HTTP/1.1 {} ", f.status);
     if f.status == head.status && !head.reason.is_empty() {
         out.extend_from_slice(head.reason.get(buf));
     } else {
@@ -152,13 +154,7 @@ fn close_framing(out: &mut Vec<u8>, f: ResponseFraming) {
 /// A response made by ringfront (handler answer, redirect, error page),
 /// head and body. `head_only` drops the body for HEAD requests.
 pub fn response(out: &mut Vec<u8>, res: &Response, client_version: Version, keep_alive: bool, head_only: bool) {
-    let _ = write!(
-        out,
-        "{} {} {}\r\n",
-        client_version.as_str(),
-        res.status,
-        status_reason(res.status)
-    );
+    let _ = write!(out, "HTTP/1.1 {} {}\r\n", res.status, status_reason(res.status));
     for (n, v) in &res.headers {
         if is_hop_by_hop(n.as_bytes()) {
             continue;

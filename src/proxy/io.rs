@@ -67,9 +67,9 @@ pub(crate) async fn write_from<S: AsyncWriteRent>(
 /// connection and destroy the answer before the client reads it.
 pub(crate) async fn linger_close<S: AsyncReadRent + AsyncWriteRent>(mut s: S, mut scratch: Vec<u8>) -> Vec<u8> {
     let _ = s.shutdown().await;
-    let deadline = std::time::Instant::now() + Duration::from_millis(500);
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
     let mut drained = 0usize;
-    while drained < 256 * 1024 {
+    while drained < 4 * 1024 * 1024 {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
             break;
