@@ -10,9 +10,10 @@
 //! - Errors name file, key (or JSON path) and reason; all problems found are
 //!   returned, not just the first.
 
-mod error;
-pub mod server;
 pub mod cluster;
+mod error;
+pub mod ini;
+pub mod server;
 
 pub use cluster::{
     Backend, BackendConf, BalanceMode, CheckConf, Cluster, ClusterBasic, ClusterId, ClusterSet,
