@@ -3,6 +3,11 @@
 //! CONTRACT (implemented by the config/route/balance work): `RouteTable` is
 //! built by `Snapshot::load`; lookups never allocate.
 
+pub mod bytes;
+pub mod condition;
+#[cfg(test)]
+pub(crate) mod test_req;
+
 use crate::config::ClusterId;
 use std::net::IpAddr;
 
@@ -54,7 +59,11 @@ impl RouteTable {
 
     /// The product's BasicRule (host+path), then its ProductRule list in
     /// order; first match wins.
-    pub fn find_cluster<R: RequestFacts + ?Sized>(&self, product: ProductId, req: &R) -> Option<ClusterId> {
+    pub fn find_cluster<R: RequestFacts + ?Sized>(
+        &self,
+        product: ProductId,
+        req: &R,
+    ) -> Option<ClusterId> {
         let _ = (product, req);
         todo!("route: find_cluster")
     }
