@@ -42,7 +42,12 @@ impl Balancer {
 
     /// Next backend of the sub-cluster, skipping the indexes in `tried` and
     /// backends marked down.
-    pub fn pick_backend(&mut self, cluster: ClusterId, sub: usize, tried: &[usize]) -> Option<BackendPick> {
+    pub fn pick_backend(
+        &mut self,
+        cluster: ClusterId,
+        sub: usize,
+        tried: &[usize],
+    ) -> Option<BackendPick> {
         let _ = (cluster, sub, tried);
         todo!("balance: pick_backend")
     }
