@@ -83,7 +83,7 @@ pub fn random_key() -> u64 {
 }
 
 /// The value of cookie `name` across all `Cookie` headers.
-fn cookie<'r, R: RequestFacts + ?Sized>(req: &'r R, name: &[u8]) -> Option<u64> {
+fn cookie<R: RequestFacts + ?Sized>(req: &R, name: &[u8]) -> Option<u64> {
     let mut found = None;
     req.each_header(&mut |k, v| {
         if !k.eq_ignore_ascii_case(b"cookie") {

@@ -94,7 +94,7 @@ impl PathTable {
             return Err(format!("path {pattern:?} is given twice"));
         }
         list.push((key.into_bytes().into_boxed_slice(), target));
-        self.prefix.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.prefix.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         Ok(())
     }
 

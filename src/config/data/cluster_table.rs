@@ -11,21 +11,27 @@ pub struct BackendEntry {
     pub weight: u32,
 }
 
+/// Sub-cluster name and its backends in file order.
+pub type SubBackends = (String, Vec<BackendEntry>);
+
 #[derive(Debug, Default)]
 pub struct ClusterTable {
     pub version: String,
     /// cluster -> (sub-cluster -> backends in file order).
-    pub clusters: Vec<(String, Vec<(String, Vec<BackendEntry>)>)>,
+    pub clusters: Vec<(String, Vec<SubBackends>)>,
 }
 
 pub fn parse(j: &mut J, v: &Value) -> Option<ClusterTable> {
     let root = j.obj(v, "")?;
-    let mut out = ClusterTable::default();
-    out.version = j
+    let version = j
         .need(root, "Version", "")
         .and_then(|v| j.str(v, "Version"))
         .unwrap_or_default()
         .to_string();
+    let mut out = ClusterTable {
+        version,
+        ..Default::default()
+    };
     let config = j
         .need(root, "Config", "")
         .and_then(|v| j.obj(v, "Config"))?;

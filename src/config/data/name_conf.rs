@@ -13,12 +13,15 @@ pub struct NameConf {
 
 pub fn parse(j: &mut J, v: &Value) -> Option<NameConf> {
     let root = j.obj(v, "")?;
-    let mut out = NameConf::default();
-    out.version = j
+    let version = j
         .need(root, "Version", "")
         .and_then(|v| j.str(v, "Version"))
         .unwrap_or_default()
         .to_string();
+    let mut out = NameConf {
+        version,
+        ..Default::default()
+    };
     let config = j
         .need(root, "Config", "")
         .and_then(|v| j.obj(v, "Config"))?;

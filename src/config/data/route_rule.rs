@@ -31,12 +31,15 @@ pub struct RouteRule {
 
 pub fn parse(j: &mut J, v: &Value) -> Option<RouteRule> {
     let root = j.obj(v, "")?;
-    let mut out = RouteRule::default();
-    out.version = j
+    let version = j
         .need(root, "Version", "")
         .and_then(|v| j.str(v, "Version"))
         .unwrap_or_default()
         .to_string();
+    let mut out = RouteRule {
+        version,
+        ..Default::default()
+    };
     let basic = field(root, "BasicRule");
     let advanced = field(root, "ProductRule");
     if basic.is_none() && advanced.is_none() {
