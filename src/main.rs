@@ -1,1 +1,106 @@
-fn main() {}
+//! `ringfront -c CONF_DIR [-l LOG_DIR] [-t]`
+
+use ringfront::server::{self, ServerOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const USAGE: &str = "usage: ringfront -c CONF_DIR [-l LOG_DIR] [-t]
+  -c CONF_DIR   configuration directory (holds bfe.conf); default ./conf
+  -l LOG_DIR    write the log to LOG_DIR/ringfront.log instead of stderr
+  -t            check the configuration, print every problem, and exit
+  -v            print the version and exit";
+
+fn main() -> ExitCode {
+    let mut conf_dir = PathBuf::from("conf");
+    let mut log_dir = None;
+    let mut test_only = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-c" => match args.next() {
+                Some(v) => conf_dir = PathBuf::from(v),
+                None => return usage_error("-c needs a directory"),
+            },
+            "-l" => match args.next() {
+                Some(v) => log_dir = Some(PathBuf::from(v)),
+                None => return usage_error("-l needs a directory"),
+            },
+            "-t" => test_only = true,
+            "-v" | "--version" => {
+                println!("ringfront {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => return usage_error(&format!("unknown argument {other}")),
+        }
+    }
+    let opts = ServerOptions::new(conf_dir);
+    if test_only {
+        return match server::check(&opts) {
+            Ok(_) => {
+                println!("configuration OK");
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                eprintln!("configuration has {} problem(s)", errors.len());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Err(e) = ringfront::logging::init(log_dir.as_deref()) {
+        eprintln!("ringfront: cannot open log: {e}");
+        return ExitCode::FAILURE;
+    }
+    // Block the stop signals before any thread starts, so every thread
+    // inherits the mask and only this one receives them, in sigwait.
+    let signals = stop_signals();
+    let handle = match server::start(opts) {
+        Ok(h) => h,
+        Err(e) => {
+            log::error!("start-up failed:\n{e}");
+            eprintln!("ringfront: start-up failed:\n{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let sig = wait_for(&signals);
+    log::info!("signal {sig}: shutting down gracefully");
+    handle.shutdown();
+    ExitCode::SUCCESS
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("ringfront: {msg}\n{USAGE}");
+    ExitCode::from(2)
+}
+
+fn stop_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset, and
+    // pthread_sigmask only reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+fn wait_for(set: &libc::sigset_t) -> i32 {
+    let mut sig = 0;
+    // SAFETY: `set` was initialised by stop_signals; sigwait writes `sig`.
+    unsafe {
+        libc::sigwait(set, &mut sig);
+    }
+    sig
+}

@@ -10,16 +10,22 @@
 //! - Errors name file, key (or JSON path) and reason; all problems found are
 //!   returned, not just the first.
 
-mod error;
-pub mod server;
 pub mod cluster;
+pub mod data;
+mod error;
+pub mod ini;
+pub mod server;
+mod snapshot;
+#[cfg(test)]
+mod snapshot_tests;
 
 pub use cluster::{
     Backend, BackendConf, BalanceMode, CheckConf, Cluster, ClusterBasic, ClusterId, ClusterSet,
     GslbBasic, HashConf, SubCluster,
 };
 pub use error::{ConfError, ConfErrors};
-pub use server::{ServerConf, Tuning};
+pub use server::{HttpsBasic, ServerConf, SessionTicket, Tuning};
+pub use snapshot::NameInstance;
 
 use std::path::Path;
 
@@ -30,11 +36,12 @@ pub struct Snapshot {
     pub version: String,
     pub route: crate::route::RouteTable,
     pub clusters: ClusterSet,
+    /// name_conf.data: service name → instances (empty when the file is absent).
+    pub names: std::collections::HashMap<String, Vec<NameInstance>>,
 }
 
 impl Snapshot {
     pub fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, ConfErrors> {
-        let _ = (conf_dir, server);
-        todo!("config: Snapshot::load")
+        snapshot::load(conf_dir, server)
     }
 }

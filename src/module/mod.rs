@@ -138,7 +138,13 @@ pub enum Ret {
 }
 
 impl Ret {
-    pub const ALL: [Ret; 5] = [Ret::Finish, Ret::GoOn, Ret::Redirect, Ret::Response, Ret::Close];
+    pub const ALL: [Ret; 5] = [
+        Ret::Finish,
+        Ret::GoOn,
+        Ret::Redirect,
+        Ret::Response,
+        Ret::Close,
+    ];
 
     pub fn from_id(id: u8) -> Option<Ret> {
         Ret::ALL.get(id as usize).copied()

@@ -73,7 +73,10 @@ impl ModuleSet {
     }
 
     /// Instantiate and init every module on the calling (worker) thread.
-    pub fn build_callbacks(&self, conf_root: &Path) -> Result<(Callbacks, Vec<Box<dyn Module>>), ModuleError> {
+    pub fn build_callbacks(
+        &self,
+        conf_root: &Path,
+    ) -> Result<(Callbacks, Vec<Box<dyn Module>>), ModuleError> {
         let mut cbs = Callbacks::new();
         let mut modules = Vec::with_capacity(self.chosen.len());
         for (name, factory) in &self.chosen {

@@ -1,3 +1,29 @@
-//! Proxy lifecycle.
-pub struct Request;
-pub struct Session;
+//! The proxy lifecycle of one client connection, callback point by
+//! callback point (see [`crate::module::Point`] for what each may do):
+//!
+//! 1. accept → `HandleAccept`
+//! 2. read a request head (malformed → 400, too large → 431, URI → 414)
+//! 3. `HandleBeforeLocation` → find the product → `HandleFoundProduct`
+//! 4. find the cluster → `HandleAfterLocation`
+//! 5. choose sub-cluster and backend → `HandleForward` → send (with retries)
+//! 6. response head → `HandleReadResponse` → stream the response
+//! 7. `HandleRequestFinish` → next request on the connection, or close
+//! 8. `HandleFinish` when the connection ends
+//!
+//! [`conn`] holds steps 1–2 and 7–8, [`route_request`] steps 3–4,
+//! [`forward`] steps 5–6, [`reply`] the answers ringfront makes itself.
+
+mod body;
+mod conn;
+mod context;
+mod forward;
+mod io;
+mod reply;
+mod request;
+mod route_request;
+mod session;
+
+pub use conn::serve;
+pub use context::Context;
+pub use request::{Redirect, Request};
+pub use session::Session;

@@ -3,7 +3,20 @@
 //! CONTRACT (implemented by the config/route/balance work): `RouteTable` is
 //! built by `Snapshot::load`; lookups never allocate.
 
+pub mod bytes;
+pub mod condition;
+#[cfg(test)]
+pub(crate) mod test_req;
+
+mod basic_rule;
+mod host_table;
+
+pub use basic_rule::{BasicRules, Target};
+pub use condition::{Cond, CondError};
+
 use crate::config::ClusterId;
+use host_table::HostTable;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// What routing conditions and hash strategies may ask of a request. The
@@ -36,26 +49,168 @@ pub trait RequestFacts {
 /// Index of a product in the route table; stable within one snapshot only.
 pub type ProductId = usize;
 
+/// Everything one product routes by.
+#[derive(Debug, Clone)]
+pub struct ProductRoutes {
+    pub name: String,
+    pub basic: Option<BasicRules>,
+    /// ProductRule list: first condition that holds wins.
+    pub rules: Vec<(Cond, ClusterId)>,
+}
+
 #[derive(Debug, Clone, Default)]
-pub struct RouteTable {}
+pub struct RouteTable {
+    products: Vec<ProductRoutes>,
+    by_name: HashMap<String, ProductId>,
+    hosts: HostTable,
+    vips: HashMap<IpAddr, ProductId>,
+    default_product: Option<ProductId>,
+}
 
 impl RouteTable {
     /// Host (port stripped, case-insensitive; exact before `*.` wildcard) →
     /// VIP table → DefaultProduct.
     pub fn find_product(&self, host: &[u8], vip: IpAddr) -> Option<ProductId> {
-        let _ = (host, vip);
-        todo!("route: find_product")
+        self.hosts
+            .find(bytes::strip_port(host))
+            .or_else(|| self.vips.get(&canonical_ip(vip)).copied())
+            .or(self.default_product)
     }
 
+    /// Empty for an id that did not come from this table.
     pub fn product_name(&self, id: ProductId) -> &str {
-        let _ = id;
-        todo!("route: product_name")
+        self.products.get(id).map_or("", |p| &p.name)
     }
 
     /// The product's BasicRule (host+path), then its ProductRule list in
     /// order; first match wins.
-    pub fn find_cluster<R: RequestFacts + ?Sized>(&self, product: ProductId, req: &R) -> Option<ClusterId> {
-        let _ = (product, req);
-        todo!("route: find_cluster")
+    pub fn find_cluster<R: RequestFacts + ?Sized>(
+        &self,
+        product: ProductId,
+        req: &R,
+    ) -> Option<ClusterId> {
+        let p = self.products.get(product)?;
+        if let Some(basic) = &p.basic {
+            if let Some(Target::Cluster(c)) = basic.find(req.host(), req.path()) {
+                return Some(c);
+            }
+        }
+        p.rules
+            .iter()
+            .find(|(cond, _)| cond.eval(req))
+            .map(|(_, c)| *c)
+    }
+
+    pub fn product_id(&self, name: &str) -> Option<ProductId> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn products(&self) -> &[ProductRoutes] {
+        &self.products
+    }
+
+    /// Registers a product (or returns the existing id).
+    pub fn add_product(&mut self, name: &str) -> ProductId {
+        if let Some(&id) = self.by_name.get(name) {
+            return id;
+        }
+        let id = self.products.len();
+        self.products.push(ProductRoutes {
+            name: name.to_string(),
+            basic: None,
+            rules: Vec::new(),
+        });
+        self.by_name.insert(name.to_string(), id);
+        id
+    }
+
+    /// `pattern`: a host name, `*.suffix` or `*` (already validated).
+    pub fn add_host(&mut self, pattern: &str, product: ProductId) {
+        let norm = pattern.trim_end_matches('.').to_ascii_lowercase();
+        self.hosts.insert(&norm, product);
+    }
+
+    pub fn add_vip(&mut self, vip: IpAddr, product: ProductId) {
+        self.vips.insert(canonical_ip(vip), product);
+    }
+
+    pub fn set_default_product(&mut self, product: Option<ProductId>) {
+        self.default_product = product;
+    }
+
+    pub fn product_mut(&mut self, id: ProductId) -> Option<&mut ProductRoutes> {
+        self.products.get_mut(id)
+    }
+}
+
+/// IPv4-mapped IPv6 addresses compare as the IPv4 address they carry, so a
+/// dual-stack listener still finds `10.0.0.1` in vip_rule.data.
+fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_req::Req;
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn table() -> RouteTable {
+        let mut t = RouteTable::default();
+        let p = t.add_product("p");
+        let q = t.add_product("q");
+        t.add_host("a.com", p);
+        t.add_host("*.a.com", q);
+        t.add_vip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)), q);
+        let mut basic = BasicRules::default();
+        basic
+            .insert(&["a.com".into()], &["/static*".into()], Target::Cluster(7))
+            .unwrap();
+        basic
+            .insert(&["a.com".into()], &["/adv*".into()], Target::Advanced)
+            .unwrap();
+        let pm = t.product_mut(p).unwrap();
+        pm.basic = Some(basic);
+        pm.rules.push((
+            Cond::compile(r#"req_path_prefix_in("/api", false)"#).unwrap(),
+            1,
+        ));
+        pm.rules.push((Cond::compile("default_t()").unwrap(), 2));
+        t
+    }
+
+    #[test]
+    fn product_lookup_order() {
+        let t = table();
+        let vip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9));
+        let other = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(t.find_product(b"A.COM:8080", other), Some(0));
+        assert_eq!(t.find_product(b"x.a.com", other), Some(1));
+        assert_eq!(t.find_product(b"nope.org", vip), Some(1));
+        let mapped: IpAddr = "::ffff:10.0.0.9".parse().unwrap();
+        assert_eq!(t.find_product(b"nope.org", mapped), Some(1));
+        assert_eq!(t.find_product(b"nope.org", other), None);
+        let mut t2 = t.clone();
+        t2.set_default_product(Some(0));
+        assert_eq!(t2.find_product(b"nope.org", other), Some(0));
+        assert_eq!(t.product_name(1), "q");
+        assert_eq!(t.product_id("q"), Some(1));
+    }
+
+    #[test]
+    fn basic_then_product_rules() {
+        let t = table();
+        assert_eq!(
+            t.find_cluster(0, &Req::get("a.com", "/static/x.js")),
+            Some(7)
+        );
+        assert_eq!(t.find_cluster(0, &Req::get("a.com", "/adv/api")), Some(2));
+        assert_eq!(t.find_cluster(0, &Req::get("a.com", "/api/v1")), Some(1));
+        assert_eq!(t.find_cluster(0, &Req::get("a.com", "/other")), Some(2));
+        assert_eq!(t.find_cluster(1, &Req::get("x.a.com", "/")), None);
+        assert_eq!(t.find_cluster(9, &Req::get("x.a.com", "/")), None);
     }
 }

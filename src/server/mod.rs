@@ -1,1 +1,184 @@
-//! server
+//! Process start-up and the control plane.
+//!
+//! [`start`] validates the whole configuration directory, starts one worker
+//! per core (the first binds the HTTP port, the rest join it with
+//! `SO_REUSEPORT`) and the control thread, which owns the monitor port and
+//! hands new configuration snapshots to the workers.
+
+mod control;
+mod monitor;
+
+use crate::config::{ServerConf, Snapshot};
+use crate::module::ModuleRegistry;
+use crate::worker::{self, WorkerCmd, WorkerSpec};
+use crossbeam_channel::{bounded, unbounded, Sender};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// What to run.
+#[derive(Clone)]
+pub struct ServerOptions {
+    pub conf_dir: PathBuf,
+    /// The modules the binary knows; `Modules =` lines choose among them.
+    pub modules: ModuleRegistry,
+}
+
+impl ServerOptions {
+    pub fn new(conf_dir: impl Into<PathBuf>) -> Self {
+        ServerOptions {
+            conf_dir: conf_dir.into(),
+            modules: ModuleRegistry::builtin(),
+        }
+    }
+}
+
+/// A running server.
+pub struct ServerHandle {
+    pub http_addr: SocketAddr,
+    pub monitor_addr: Option<SocketAddr>,
+    pub workers: usize,
+    commands: Vec<Sender<WorkerCmd>>,
+    threads: Vec<JoinHandle<()>>,
+    control: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl ServerHandle {
+    /// Stop accepting, let requests in flight finish (within
+    /// GracefulShutdownTimeout), and join every thread.
+    pub fn shutdown(mut self) {
+        self.stop_all();
+    }
+
+    fn stop_all(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for c in &self.commands {
+            let _ = c.send(WorkerCmd::Shutdown);
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        if let Some(c) = self.control.take() {
+            let _ = c.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+/// Validate a configuration directory the way start-up does: every
+/// problem found, each naming file, key and reason.
+pub fn check(opts: &ServerOptions) -> Result<(ServerConf, Snapshot), Vec<String>> {
+    let conf = ServerConf::load(&opts.conf_dir).map_err(|e| e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    let mut errors = Vec::new();
+    if let Err(e) = opts.modules.select(&conf.modules) {
+        errors.push(e.to_string());
+    }
+    match Snapshot::load(&opts.conf_dir, &conf) {
+        Ok(s) if errors.is_empty() => Ok((conf, s)),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.extend(e.0.iter().map(|e| e.to_string()));
+            Err(errors)
+        }
+    }
+}
+
+/// Start the server. Returns once every worker listens.
+pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
+    let (conf, snapshot) = check(&opts).map_err(|e| e.join("\n"))?;
+    let modules = opts.modules.select(&conf.modules).map_err(|e| e.to_string())?;
+    let cores = pick_cores(&conf);
+    let n = cores.len();
+    let mut listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), conf.http_port);
+    let mut handle = ServerHandle {
+        http_addr: listen,
+        monitor_addr: None,
+        workers: n,
+        commands: Vec::with_capacity(n),
+        threads: Vec::with_capacity(n),
+        control: None,
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    for (id, core) in cores.into_iter().enumerate() {
+        let (tx, rx) = unbounded();
+        let (ready_tx, ready_rx) = bounded(1);
+        let spec = WorkerSpec {
+            id,
+            core,
+            conf: conf.clone(),
+            snapshot: snapshot.clone(),
+            modules: modules.clone(),
+            listen,
+            commands: rx,
+        };
+        let t = worker::spawn(spec, ready_tx).map_err(|e| format!("cannot start worker {id}: {e}"))?;
+        handle.commands.push(tx);
+        handle.threads.push(t);
+        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(addr)) => {
+                // The first worker resolved port 0; the rest join its port.
+                listen = addr;
+                handle.http_addr = addr;
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(format!("worker {id} did not start")),
+        }
+    }
+    let monitor = if conf.monitor_enabled {
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), conf.monitor_port);
+        let l = std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on monitor port {addr}: {e}"))?;
+        handle.monitor_addr = l.local_addr().ok();
+        Some(l)
+    } else {
+        None
+    };
+    let ctl = control::Control::new(opts.conf_dir.clone(), conf, handle.commands.clone(), handle.stop.clone());
+    handle.control = Some(
+        std::thread::Builder::new()
+            .name("ringfront-control".into())
+            .spawn(move || ctl.run(monitor))
+            .map_err(|e| format!("cannot start control thread: {e}"))?,
+    );
+    log::info!(
+        "ringfront listening on {} with {} worker(s){}",
+        handle.http_addr,
+        n,
+        handle
+            .monitor_addr
+            .map(|a| format!(", monitor on {a}"))
+            .unwrap_or_default()
+    );
+    Ok(handle)
+}
+
+/// Which CPU each worker is pinned to. `MaxCpus` sets the count (0: one per
+/// online core); `[Ringfront] CpuList` sets the CPUs, in order.
+fn pick_cores(conf: &ServerConf) -> Vec<Option<core_affinity::CoreId>> {
+    let online = core_affinity::get_core_ids().unwrap_or_default();
+    let list: Vec<core_affinity::CoreId> = if conf.tuning.cpu_list.is_empty() {
+        online
+    } else {
+        conf.tuning
+            .cpu_list
+            .iter()
+            .map(|&id| core_affinity::CoreId { id })
+            .collect()
+    };
+    let n = if conf.max_cpus > 0 {
+        conf.max_cpus
+    } else {
+        list.len().max(1)
+    };
+    (0..n)
+        .map(|i| if list.is_empty() { None } else { Some(list[i % list.len()]) })
+        .collect()
+}

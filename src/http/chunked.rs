@@ -1,0 +1,279 @@
+//! Streaming chunked coding: a decoder that never buffers and an encoder
+//! that frames each piece it is handed.
+//!
+//! The decoder is fed whatever bytes arrived and hands back at most one
+//! event per call plus how much input it consumed; data events borrow the
+//! input, so body bytes are never copied by the decoder. Chunk extensions
+//! are skipped (bounded), trailers are passed through as raw lines
+//! (bounded), and every size or framing error is refused rather than
+//! guessed at.
+
+use std::io::Write;
+
+/// Longest chunk-size line (size, extensions, CRLF) accepted.
+pub const MAX_CHUNK_LINE: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkError {
+    /// A chunk size that is not hex, empty, or overflows 64 bits.
+    BadSize,
+    /// Chunk extensions or a size line longer than [`MAX_CHUNK_LINE`].
+    LineTooLong,
+    /// Missing CRLF after chunk data, bare CR/LF, or a malformed trailer.
+    BadFraming,
+    /// Trailer section larger than the decoder's limit.
+    TrailersTooLarge,
+}
+
+/// One thing the decoder found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// Body bytes, in order.
+    Data(&'a [u8]),
+    /// Raw trailer-section bytes (field lines with their CRLFs), possibly a
+    /// piece of a line; the terminating empty line is not included.
+    Trailer(&'a [u8]),
+    /// The message ended (last chunk and trailer section consumed).
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Size,
+    SizeLf,
+    Ext,
+    Data,
+    DataCr,
+    DataLf,
+    TrailerStart,
+    TrailerLine,
+    TrailerLf,
+    EndLf,
+    Done,
+}
+
+/// The decoder for one body.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    state: State,
+    /// Digits seen in the current size line.
+    digits: u32,
+    /// Bytes left in the current chunk, or the size being read.
+    size: u64,
+    line_len: usize,
+    trailer_len: usize,
+    max_trailer: usize,
+}
+
+impl Decoder {
+    pub fn new(max_trailer: usize) -> Self {
+        Decoder {
+            state: State::Size,
+            digits: 0,
+            size: 0,
+            line_len: 0,
+            trailer_len: 0,
+            max_trailer,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Consume from `input`; returns bytes consumed and the event found, if
+    /// any. `(n, None)` with `n == input.len()` means: feed more input.
+    pub fn feed<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Option<Event<'a>>), ChunkError> {
+        let mut i = 0;
+        while i < input.len() {
+            let b = input[i];
+            match self.state {
+                State::Size => {
+                    self.line_len += 1;
+                    match b {
+                        b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                            let v = (b as char).to_digit(16).unwrap_or(0) as u64;
+                            if self.digits >= 16 {
+                                return Err(ChunkError::BadSize);
+                            }
+                            self.size = self.size << 4 | v;
+                            self.digits += 1;
+                        }
+                        b'\r' if self.digits > 0 => self.state = State::SizeLf,
+                        b';' | b' ' | b'\t' if self.digits > 0 => self.state = State::Ext,
+                        _ => return Err(ChunkError::BadSize),
+                    }
+                }
+                State::Ext => {
+                    self.line_len += 1;
+                    if self.line_len > MAX_CHUNK_LINE {
+                        return Err(ChunkError::LineTooLong);
+                    }
+                    match b {
+                        b'\r' => self.state = State::SizeLf,
+                        b'\n' => return Err(ChunkError::BadFraming),
+                        0..=8 | 0x0b..=0x1f | 0x7f => return Err(ChunkError::BadFraming),
+                        _ => {}
+                    }
+                }
+                State::SizeLf => {
+                    if b != b'\n' {
+                        return Err(ChunkError::BadFraming);
+                    }
+                    self.line_len = 0;
+                    self.digits = 0;
+                    self.state = if self.size == 0 {
+                        State::TrailerStart
+                    } else {
+                        State::Data
+                    };
+                }
+                State::Data => {
+                    let avail = (input.len() - i) as u64;
+                    let take = avail.min(self.size) as usize;
+                    self.size -= take as u64;
+                    if self.size == 0 {
+                        self.state = State::DataCr;
+                    }
+                    return Ok((i + take, Some(Event::Data(&input[i..i + take]))));
+                }
+                State::DataCr => {
+                    if b != b'\r' {
+                        return Err(ChunkError::BadFraming);
+                    }
+                    self.state = State::DataLf;
+                }
+                State::DataLf => {
+                    if b != b'\n' {
+                        return Err(ChunkError::BadFraming);
+                    }
+                    self.state = State::Size;
+                }
+                State::TrailerStart => {
+                    if b == b'\r' {
+                        self.state = State::EndLf;
+                    } else {
+                        self.state = State::TrailerLine;
+                        continue;
+                    }
+                }
+                State::EndLf => {
+                    if b != b'\n' {
+                        return Err(ChunkError::BadFraming);
+                    }
+                    self.state = State::Done;
+                    return Ok((i + 1, Some(Event::End)));
+                }
+                State::TrailerLine | State::TrailerLf => {
+                    // Pass trailer bytes through up to the end of the line.
+                    let start = i;
+                    let mut j = i;
+                    while j < input.len() {
+                        let c = input[j];
+                        if self.state == State::TrailerLf {
+                            if c != b'\n' {
+                                return Err(ChunkError::BadFraming);
+                            }
+                            j += 1;
+                            self.state = State::TrailerStart;
+                            break;
+                        }
+                        match c {
+                            b'\r' => self.state = State::TrailerLf,
+                            b'\n' | 0 => return Err(ChunkError::BadFraming),
+                            _ => {}
+                        }
+                        j += 1;
+                    }
+                    self.trailer_len += j - start;
+                    if self.trailer_len > self.max_trailer {
+                        return Err(ChunkError::TrailersTooLarge);
+                    }
+                    return Ok((j, Some(Event::Trailer(&input[start..j]))));
+                }
+                State::Done => return Ok((i, Some(Event::End))),
+            }
+            i += 1;
+        }
+        Ok((i, None))
+    }
+}
+
+/// Append the chunk header for `len` data bytes (`len` must be > 0).
+pub fn write_chunk_header(out: &mut Vec<u8>, len: usize) {
+    let _ = write!(out, "{len:x}\r\n");
+}
+
+/// The CRLF that closes a chunk's data.
+pub const CHUNK_END: &[u8] = b"\r\n";
+
+/// The last chunk; trailers (if any) and the final CRLF follow it.
+pub const LAST_CHUNK: &[u8] = b"0\r\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decode a whole body fed in pieces of `step` bytes.
+    fn decode(input: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>, bool), ChunkError> {
+        let mut d = Decoder::new(1024);
+        let (mut data, mut trailers, mut ended) = (Vec::new(), Vec::new(), false);
+        for piece in input.chunks(step) {
+            let mut off = 0;
+            while off < piece.len() && !ended {
+                let (n, ev) = d.feed(&piece[off..])?;
+                off += n;
+                match ev {
+                    Some(Event::Data(b)) => data.extend_from_slice(b),
+                    Some(Event::Trailer(b)) => trailers.extend_from_slice(b),
+                    Some(Event::End) => ended = true,
+                    None => {}
+                }
+            }
+        }
+        Ok((data, trailers, ended))
+    }
+
+    #[test]
+    fn decodes_in_any_split() {
+        let body = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-T: 1\r\n\r\n";
+        for step in 1..body.len() {
+            let (d, t, end) = decode(body, step).unwrap();
+            assert_eq!(d, b"hello world");
+            assert_eq!(t, b"X-T: 1\r\n");
+            assert!(end);
+        }
+    }
+
+    #[test]
+    fn refuses_bad_input() {
+        assert_eq!(decode(b"zz\r\n", 4).unwrap_err(), ChunkError::BadSize);
+        assert_eq!(decode(b"\r\n", 4).unwrap_err(), ChunkError::BadSize);
+        assert_eq!(
+            decode(b"11111111111111111\r\n", 64).unwrap_err(),
+            ChunkError::BadSize
+        );
+        assert_eq!(decode(b"1\r\nab\r\n", 64).unwrap_err(), ChunkError::BadFraming);
+        assert_eq!(decode(b"1\nab", 64).unwrap_err(), ChunkError::BadSize);
+        let mut long = b"1;".to_vec();
+        long.extend(std::iter::repeat(b'x').take(MAX_CHUNK_LINE + 1));
+        assert_eq!(decode(&long, 64).unwrap_err(), ChunkError::LineTooLong);
+    }
+
+    #[test]
+    fn trailer_limit() {
+        let mut body = b"0\r\n".to_vec();
+        for _ in 0..200 {
+            body.extend_from_slice(b"X-Trailer: aaaaaaaa\r\n");
+        }
+        body.extend_from_slice(b"\r\n");
+        assert_eq!(decode(&body, 100).unwrap_err(), ChunkError::TrailersTooLarge);
+    }
+
+    #[test]
+    fn header_encoding() {
+        let mut v = Vec::new();
+        write_chunk_header(&mut v, 255);
+        assert_eq!(v, b"ff\r\n");
+    }
+}

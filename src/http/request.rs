@@ -1,0 +1,401 @@
+//! Request heads: parsed in place, kept as spans, framing decided once.
+
+use super::framing::BodyKind;
+use super::head::{has_token, parse_content_length, trim, HeaderSpan, Span, Version};
+use super::MAX_HEADERS;
+
+/// Size limits from bfe.conf (`MaxHeaderBytes`, `MaxHeaderUriBytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    pub max_header_bytes: usize,
+    pub max_uri_bytes: usize,
+}
+
+/// Why a request head was refused; each maps to one status code, and the
+/// connection is always closed after it because framing is in doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// 400, with the reason logged and counted.
+    BadRequest(&'static str),
+    /// 414.
+    UriTooLong,
+    /// 431.
+    HeaderTooLarge,
+    /// 501: a transfer coding or method ringfront cannot forward.
+    NotImplemented(&'static str),
+    /// 417: an `Expect` other than `100-continue`.
+    ExpectationFailed,
+}
+
+impl ParseError {
+    pub fn status(&self) -> u16 {
+        match self {
+            ParseError::BadRequest(_) => 400,
+            ParseError::UriTooLong => 414,
+            ParseError::HeaderTooLarge => 431,
+            ParseError::NotImplemented(_) => 501,
+            ParseError::ExpectationFailed => 417,
+        }
+    }
+
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ParseError::BadRequest(r) | ParseError::NotImplemented(r) => r,
+            ParseError::UriTooLong => "request URI too long",
+            ParseError::HeaderTooLarge => "request head too large",
+            ParseError::ExpectationFailed => "unsupported Expect",
+        }
+    }
+}
+
+/// A parsed request head. Every span points into the buffer the head was
+/// parsed from; the struct is reused for every request of a connection.
+#[derive(Debug, Default)]
+pub struct RequestHead {
+    pub method: Span,
+    /// The request target as received.
+    pub target: Span,
+    /// Path part of the target (origin-form path, or the path of an
+    /// absolute-form target), without the query.
+    pub path: Span,
+    /// Query without the `?`; empty when absent.
+    pub query: Span,
+    pub version: Version,
+    pub headers: Vec<HeaderSpan>,
+    /// Bytes of the buffer the head occupies, final CRLF included.
+    pub head_len: usize,
+    pub host: Option<Span>,
+    pub body: BodyKind,
+    /// Whether the client wants the connection kept after this request.
+    pub keep_alive: bool,
+    pub expect_continue: bool,
+}
+
+impl RequestHead {
+    pub fn method_is(&self, buf: &[u8], m: &[u8]) -> bool {
+        self.method.get(buf) == m
+    }
+
+    /// First value of a header, name case-insensitive.
+    pub fn header<'a>(&self, buf: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.get(buf).eq_ignore_ascii_case(name))
+            .map(|h| h.value.get(buf))
+    }
+}
+
+/// Parse a request head at the start of `buf`.
+///
+/// Returns `Ok(false)` while the head is incomplete (read more and call
+/// again) and `Ok(true)` once `head` is filled in. Limits are enforced on
+/// partial input too, so a client can never make the buffer grow past them.
+pub fn parse_request(
+    buf: &[u8],
+    limits: &RequestLimits,
+    head: &mut RequestHead,
+) -> Result<bool, ParseError> {
+    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut raw);
+    let status = match req.parse(buf) {
+        Ok(s) => s,
+        Err(httparse::Error::TooManyHeaders) => return Err(ParseError::HeaderTooLarge),
+        Err(httparse::Error::Version) => {
+            return Err(ParseError::BadRequest("unsupported HTTP version"))
+        }
+        Err(httparse::Error::Token) => return Err(ParseError::BadRequest("invalid token")),
+        Err(httparse::Error::HeaderName) => {
+            return Err(ParseError::BadRequest("invalid header name"))
+        }
+        Err(httparse::Error::HeaderValue) => {
+            return Err(ParseError::BadRequest("invalid header value"))
+        }
+        Err(httparse::Error::NewLine) => return Err(ParseError::BadRequest("invalid line ending")),
+        Err(_) => return Err(ParseError::BadRequest("malformed request head")),
+    };
+    let head_len = match status {
+        httparse::Status::Partial => {
+            check_partial(buf, limits)?;
+            return Ok(false);
+        }
+        httparse::Status::Complete(n) => n,
+    };
+    if head_len > limits.max_header_bytes {
+        return Err(ParseError::HeaderTooLarge);
+    }
+    // httparse fills every field once the head is complete; the fallbacks
+    // below only keep the code free of panics.
+    let method = req.method.unwrap_or("");
+    let target = req.path.unwrap_or("");
+    if target.len() > limits.max_uri_bytes {
+        return Err(ParseError::UriTooLong);
+    }
+    head.version = match req.version {
+        Some(0) => Version::Http10,
+        Some(1) => Version::Http11,
+        _ => return Err(ParseError::BadRequest("unsupported HTTP version")),
+    };
+    head.method = Span::of(buf, method.as_bytes());
+    head.target = Span::of(buf, target.as_bytes());
+    head.head_len = head_len;
+    split_target(buf, method.as_bytes(), target.as_bytes(), head)?;
+
+    head.headers.clear();
+    head.host = None;
+    head.expect_continue = false;
+    let mut content_length: Option<u64> = None;
+    let mut chunked = false;
+    let mut saw_te = false;
+    let mut conn_close = false;
+    let mut conn_keep_alive = false;
+    for h in req.headers.iter() {
+        let name = h.name.as_bytes();
+        let value = h.value;
+        let span = HeaderSpan {
+            name: Span::of(buf, name),
+            value: Span::of(buf, value),
+        };
+        head.headers.push(span);
+        if name.eq_ignore_ascii_case(b"host") {
+            if head.host.is_some() {
+                return Err(ParseError::BadRequest("repeated Host header"));
+            }
+            head.host = Some(span.value);
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            for part in value.split(|&b| b == b',') {
+                let n = parse_content_length(trim(part))
+                    .ok_or(ParseError::BadRequest("invalid Content-Length"))?;
+                if content_length.is_some_and(|c| c != n) {
+                    return Err(ParseError::BadRequest("conflicting Content-Length"));
+                }
+                content_length = Some(n);
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            // Only exactly one `chunked` coding is forwardable: anything
+            // else would need decoding ringfront does not do, and guessing
+            // is how requests get smuggled.
+            if saw_te || !trim(value).eq_ignore_ascii_case(b"chunked") {
+                if has_token(value, b"chunked") || saw_te {
+                    return Err(ParseError::BadRequest("invalid Transfer-Encoding"));
+                }
+                return Err(ParseError::NotImplemented("unsupported transfer coding"));
+            }
+            saw_te = true;
+            chunked = true;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            conn_close |= has_token(value, b"close");
+            conn_keep_alive |= has_token(value, b"keep-alive");
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            if trim(value).eq_ignore_ascii_case(b"100-continue") {
+                head.expect_continue = head.version == Version::Http11;
+            } else {
+                return Err(ParseError::ExpectationFailed);
+            }
+        }
+    }
+    if chunked && content_length.is_some() {
+        return Err(ParseError::BadRequest(
+            "both Content-Length and Transfer-Encoding",
+        ));
+    }
+    if chunked && head.version == Version::Http10 {
+        return Err(ParseError::BadRequest("Transfer-Encoding in HTTP/1.0"));
+    }
+    if head.version == Version::Http11 && head.host.is_none() {
+        return Err(ParseError::BadRequest("missing Host header"));
+    }
+    head.body = if chunked {
+        BodyKind::Chunked
+    } else {
+        match content_length {
+            Some(0) | None => BodyKind::None,
+            Some(n) => BodyKind::Length(n),
+        }
+    };
+    head.keep_alive = match head.version {
+        Version::Http11 => !conn_close,
+        Version::Http10 => conn_keep_alive && !conn_close,
+    };
+    Ok(true)
+}
+
+/// Limits on a head that has not ended yet: a request line longer than the
+/// URI limit is 414, anything longer than the head limit is 431.
+fn check_partial(buf: &[u8], limits: &RequestLimits) -> Result<(), ParseError> {
+    let line_end = buf.iter().position(|&b| b == b'\n');
+    // The request line holds method, target and version: allow for them.
+    let line_budget = limits.max_uri_bytes + 64;
+    match line_end {
+        None if buf.len() > line_budget => Err(ParseError::UriTooLong),
+        _ if buf.len() > limits.max_header_bytes => Err(ParseError::HeaderTooLarge),
+        _ => Ok(()),
+    }
+}
+
+/// Find path and query in the target, by its form (RFC 9112 §3.2).
+fn split_target(
+    buf: &[u8],
+    method: &[u8],
+    target: &[u8],
+    head: &mut RequestHead,
+) -> Result<(), ParseError> {
+    let path_and_query: &[u8] = if target.first() == Some(&b'/') {
+        target
+    } else if target == b"*" {
+        if method != b"OPTIONS" {
+            return Err(ParseError::BadRequest("asterisk-form outside OPTIONS"));
+        }
+        target
+    } else if method == b"CONNECT" {
+        return Err(ParseError::NotImplemented("CONNECT is not supported"));
+    } else {
+        absolute_path(target).ok_or(ParseError::BadRequest("invalid request target"))?
+    };
+    match path_and_query.iter().position(|&b| b == b'?') {
+        Some(q) => {
+            head.path = Span::of(buf, &path_and_query[..q]);
+            head.query = Span::of(buf, &path_and_query[q + 1..]);
+        }
+        None => {
+            head.path = Span::of(buf, path_and_query);
+            head.query = Span {
+                start: head.path.start + head.path.len,
+                len: 0,
+            };
+        }
+    }
+    Ok(())
+}
+
+/// The path-and-query of an absolute-form target (`http://host/p?q`); an
+/// absent path is the empty suffix, which callers forward as `/`.
+fn absolute_path(target: &[u8]) -> Option<&[u8]> {
+    let rest = if target.len() > 7 && target[..7].eq_ignore_ascii_case(b"http://") {
+        &target[7..]
+    } else if target.len() > 8 && target[..8].eq_ignore_ascii_case(b"https://") {
+        &target[8..]
+    } else {
+        return None;
+    };
+    let end = rest
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(rest.len());
+    if end == 0 {
+        return None;
+    }
+    Some(&rest[end..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: RequestLimits = RequestLimits {
+        max_header_bytes: 4096,
+        max_uri_bytes: 256,
+    };
+
+    fn parse(s: &[u8]) -> Result<(bool, RequestHead), ParseError> {
+        let mut h = RequestHead::default();
+        let done = parse_request(s, &LIMITS, &mut h)?;
+        Ok((done, h))
+    }
+
+    #[test]
+    fn simple_get() {
+        let b = b"GET /a/b?x=1 HTTP/1.1\r\nHost: Example.org:80\r\nX-A: 1\r\n\r\nrest";
+        let (done, h) = parse(b).unwrap();
+        assert!(done);
+        assert_eq!(h.method.get(b), b"GET");
+        assert_eq!(h.path.get(b), b"/a/b");
+        assert_eq!(h.query.get(b), b"x=1");
+        assert_eq!(h.host.unwrap().get(b), b"Example.org:80");
+        assert_eq!(h.header(b, b"x-a"), Some(&b"1"[..]));
+        assert_eq!(&b[h.head_len..], b"rest");
+        assert_eq!(h.body, BodyKind::None);
+        assert!(h.keep_alive);
+    }
+
+    #[test]
+    fn partial_then_complete() {
+        let b = b"GET / HTTP/1.1\r\nHost: a\r\n";
+        assert!(!parse(b).unwrap().0);
+    }
+
+    #[test]
+    fn framing_rules() {
+        let cl = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(parse(cl).unwrap().1.body, BodyKind::Length(5));
+        let ch = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(parse(ch).unwrap().1.body, BodyKind::Chunked);
+        let both = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(parse(both).unwrap_err().status(), 400);
+        let gz = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n";
+        assert_eq!(parse(gz).unwrap_err().status(), 501);
+        let two = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n";
+        assert_eq!(parse(two).unwrap_err().status(), 400);
+        let same = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n";
+        assert_eq!(parse(same).unwrap().1.body, BodyKind::Length(5));
+        let sign = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n";
+        assert_eq!(parse(sign).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn versions_and_connection() {
+        let h10 = b"GET / HTTP/1.0\r\n\r\n";
+        let (_, h) = parse(h10).unwrap();
+        assert_eq!(h.version, Version::Http10);
+        assert!(!h.keep_alive);
+        let h10ka = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+        assert!(parse(h10ka).unwrap().1.keep_alive);
+        let close = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        assert!(!parse(close).unwrap().1.keep_alive);
+        let nohost = b"GET / HTTP/1.1\r\n\r\n";
+        assert_eq!(parse(nohost).unwrap_err().status(), 400);
+        let twohost = b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n";
+        assert_eq!(parse(twohost).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn expect() {
+        let c = b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n";
+        assert!(parse(c).unwrap().1.expect_continue);
+        let bad = b"POST / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n";
+        assert_eq!(parse(bad).unwrap_err().status(), 417);
+    }
+
+    #[test]
+    fn limits() {
+        let mut long = b"GET /".to_vec();
+        long.extend(std::iter::repeat(b'a').take(400));
+        assert_eq!(parse(&long).unwrap_err().status(), 414);
+        long.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(parse(&long).unwrap_err().status(), 414);
+        let mut big = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        while big.len() < 5000 {
+            big.extend_from_slice(b"X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        assert_eq!(parse(&big).unwrap_err().status(), 431);
+    }
+
+    #[test]
+    fn malformed() {
+        assert_eq!(parse(b"GET / HTTP/1.1\r\nHost a\r\n\r\n").unwrap_err().status(), 400);
+        assert_eq!(parse(b"GET /\r\n\r\n").unwrap_err().status(), 400);
+        assert_eq!(parse(b"GET / HTTP/2.0\r\n\r\n").unwrap_err().status(), 400);
+        assert_eq!(parse(b"GET * HTTP/1.1\r\nHost: a\r\n\r\n").unwrap_err().status(), 400);
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n").unwrap_err().status(),
+            400
+        );
+    }
+
+    #[test]
+    fn absolute_form() {
+        let b = b"GET http://example.org/p?q HTTP/1.1\r\nHost: example.org\r\n\r\n";
+        let (_, h) = parse(b).unwrap();
+        assert_eq!(h.path.get(b), b"/p");
+        assert_eq!(h.query.get(b), b"q");
+    }
+}

@@ -1,0 +1,231 @@
+//! Backend response heads, and the mutable view handlers get of them.
+
+use super::edits::HeaderEdits;
+use super::framing::{response_has_body, BodyKind};
+use super::head::{has_token, parse_content_length, trim, HeaderSpan, Span, Version};
+use super::MAX_HEADERS;
+
+/// A parsed response head; spans point into the upstream read buffer.
+#[derive(Debug, Default, Clone)]
+pub struct ResponseHead {
+    pub version: Version,
+    pub status: u16,
+    pub reason: Span,
+    pub headers: Vec<HeaderSpan>,
+    pub head_len: usize,
+    pub body: BodyKind,
+    /// Whether the backend connection may be reused after this response.
+    pub keep_alive: bool,
+}
+
+impl ResponseHead {
+    pub fn header<'a>(&self, buf: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.get(buf).eq_ignore_ascii_case(name))
+            .map(|h| h.value.get(buf))
+    }
+}
+
+/// Parse a response head from a backend. `Ok(false)` means incomplete;
+/// errors (malformed, too large, ambiguous framing) make the response
+/// unusable: the client gets 502 and the backend connection is dropped.
+pub fn parse_response(
+    buf: &[u8],
+    request_is_head: bool,
+    max_bytes: usize,
+    head: &mut ResponseHead,
+) -> Result<bool, &'static str> {
+    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut raw);
+    let head_len = match res.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > max_bytes {
+                return Err("response head too large");
+            }
+            return Ok(false);
+        }
+        Err(_) => return Err("malformed response head"),
+    };
+    if head_len > max_bytes {
+        return Err("response head too large");
+    }
+    head.status = res.code.unwrap_or(0);
+    if !(100..=999).contains(&head.status) {
+        return Err("invalid status code");
+    }
+    head.version = if res.version == Some(0) {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    head.reason = Span::of(buf, res.reason.unwrap_or("").as_bytes());
+    head.head_len = head_len;
+    head.headers.clear();
+    let mut content_length: Option<u64> = None;
+    let mut te_chunked_last = false;
+    let mut saw_te = false;
+    let mut close = head.version == Version::Http10;
+    for h in res.headers.iter() {
+        let name = h.name.as_bytes();
+        let value = h.value;
+        head.headers.push(HeaderSpan {
+            name: Span::of(buf, name),
+            value: Span::of(buf, value),
+        });
+        if name.eq_ignore_ascii_case(b"content-length") {
+            for part in value.split(|&b| b == b',') {
+                let n = parse_content_length(trim(part)).ok_or("invalid Content-Length")?;
+                if content_length.is_some_and(|c| c != n) {
+                    return Err("conflicting Content-Length");
+                }
+                content_length = Some(n);
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            saw_te = true;
+            let last = value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+            te_chunked_last = trim(last).eq_ignore_ascii_case(b"chunked");
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            if has_token(value, b"close") {
+                close = true;
+            } else if has_token(value, b"keep-alive") {
+                close = false;
+            }
+        }
+    }
+    if saw_te && content_length.is_some() {
+        return Err("both Content-Length and Transfer-Encoding");
+    }
+    head.body = if !response_has_body(request_is_head, head.status) {
+        BodyKind::None
+    } else if saw_te {
+        if te_chunked_last {
+            BodyKind::Chunked
+        } else {
+            BodyKind::UntilClose
+        }
+    } else {
+        match content_length {
+            Some(0) => BodyKind::None,
+            Some(n) => BodyKind::Length(n),
+            None => BodyKind::UntilClose,
+        }
+    };
+    // A body-less response to HEAD may still carry the length of the body
+    // a GET would get; that is fine for reuse.
+    head.keep_alive = !close && head.body != BodyKind::UntilClose;
+    Ok(true)
+}
+
+/// The backend response as handlers see it at HandleReadResponse and
+/// HandleRequestFinish: the parsed head over the upstream buffer, plus
+/// edits and a status override.
+#[derive(Debug, Default)]
+pub struct BackendResponse {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) head: ResponseHead,
+    pub(crate) edits: HeaderEdits,
+    pub(crate) status: u16,
+}
+
+impl BackendResponse {
+    pub(crate) fn new(buf: Vec<u8>, head: ResponseHead) -> Self {
+        let status = head.status;
+        BackendResponse {
+            buf,
+            head,
+            edits: HeaderEdits::default(),
+            status,
+        }
+    }
+
+    /// Stands for a response ringfront made itself (error page, redirect),
+    /// so HandleRequestFinish handlers see its status.
+    pub(crate) fn synthetic(status: u16) -> Self {
+        BackendResponse {
+            status,
+            ..Default::default()
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    pub fn set_status(&mut self, status: u16) {
+        self.status = status;
+    }
+
+    /// The header's value after edits.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        match self.edits.lookup(name.as_bytes()) {
+            Some(v) => v,
+            None => self.head.header(&self.buf, name.as_bytes()),
+        }
+    }
+
+    pub fn set_header(&mut self, name: &str, value: &str) {
+        self.edits.set(name, value);
+    }
+
+    pub fn add_header(&mut self, name: &str, value: &str) {
+        self.edits.add(name, value);
+    }
+
+    pub fn del_header(&mut self, name: &str) {
+        self.edits.del(name);
+    }
+
+    pub fn head(&self) -> &ResponseHead {
+        &self.head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(b: &[u8], head_req: bool) -> Result<ResponseHead, &'static str> {
+        let mut h = ResponseHead::default();
+        assert!(parse_response(b, head_req, 8192, &mut h)?);
+        Ok(h)
+    }
+
+    #[test]
+    fn framing() {
+        let h = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", false).unwrap();
+        assert_eq!(h.body, BodyKind::Length(3));
+        assert!(h.keep_alive);
+        let h = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", true).unwrap();
+        assert_eq!(h.body, BodyKind::None);
+        let h = parse(b"HTTP/1.1 204 No Content\r\n\r\n", false).unwrap();
+        assert_eq!(h.body, BodyKind::None);
+        let h = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false).unwrap();
+        assert_eq!(h.body, BodyKind::Chunked);
+        let h = parse(b"HTTP/1.1 200 OK\r\n\r\n", false).unwrap();
+        assert_eq!(h.body, BodyKind::UntilClose);
+        assert!(!h.keep_alive);
+        let h = parse(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", false).unwrap();
+        assert!(!h.keep_alive);
+        assert!(parse(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            false
+        )
+        .is_err());
+        assert!(parse(b"HTTP/1.1 2000 OK\r\n\r\n", false).is_err());
+    }
+
+    #[test]
+    fn edits_win() {
+        let b = b"HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n".to_vec();
+        let mut h = ResponseHead::default();
+        parse_response(&b, false, 8192, &mut h).unwrap();
+        let mut r = BackendResponse::new(b, h);
+        assert_eq!(r.header("x-a"), Some(&b"1"[..]));
+        r.set_header("X-A", "2");
+        assert_eq!(r.header("x-a"), Some(&b"2"[..]));
+        r.del_header("x-a");
+        assert_eq!(r.header("x-a"), None);
+    }
+}

@@ -1,0 +1,217 @@
+//! Writing heads out: every forwarded message is re-framed canonically
+//! (hop-by-hop headers dropped, framing headers written by ringfront from
+//! the body it will actually send) into a buffer reused per connection.
+
+use super::edits::HeaderEdits;
+use super::framing::BodyKind;
+use super::head::{has_token, is_hop_by_hop, HeaderSpan, Version};
+use super::message::{status_reason, Response};
+use super::request::RequestHead;
+use super::response::ResponseHead;
+use std::io::Write;
+use std::net::IpAddr;
+
+/// `100 Continue`, sent when the body of an `Expect: 100-continue` request
+/// is about to be read.
+pub const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn framing(out: &mut Vec<u8>, body: BodyKind) {
+    match body {
+        BodyKind::Length(n) => {
+            let _ = write!(out, "Content-Length: {n}\r\n");
+        }
+        BodyKind::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        BodyKind::None | BodyKind::UntilClose => {}
+    }
+}
+
+/// Whether a header is named as hop-by-hop by a `Connection` header.
+fn listed_in_connection(buf: &[u8], headers: &[HeaderSpan], name: &[u8]) -> bool {
+    headers.iter().any(|h| {
+        h.name.get(buf).eq_ignore_ascii_case(b"connection") && has_token(h.value.get(buf), name)
+    })
+}
+
+/// Copy the end-to-end headers of a head, minus those edits replace.
+fn end_to_end(out: &mut Vec<u8>, buf: &[u8], headers: &[HeaderSpan], edits: &HeaderEdits, skip: &[&[u8]]) {
+    let custom_hops = headers.iter().any(|h| {
+        let n = h.name.get(buf);
+        n.eq_ignore_ascii_case(b"connection")
+            && h.value
+                .get(buf)
+                .split(|&b| b == b',')
+                .any(|t| {
+                    let t = super::head::trim(t);
+                    !t.eq_ignore_ascii_case(b"close") && !t.eq_ignore_ascii_case(b"keep-alive")
+                })
+    });
+    for h in headers {
+        let name = h.name.get(buf);
+        if is_hop_by_hop(name)
+            || skip.iter().any(|s| name.eq_ignore_ascii_case(s))
+            || (!edits.is_empty() && edits.hides(name))
+            || (custom_hops && listed_in_connection(buf, headers, name))
+        {
+            continue;
+        }
+        header(out, name, h.value.get(buf));
+    }
+    for (n, v) in edits.added() {
+        header(out, n, v);
+    }
+}
+
+/// The head sent to a backend: origin-form target, HTTP/1.1, end-to-end
+/// headers, `X-Forwarded-For` with the client appended, ringfront's framing.
+pub fn request_head(
+    out: &mut Vec<u8>,
+    buf: &[u8],
+    head: &RequestHead,
+    edits: &HeaderEdits,
+    path: Option<&[u8]>,
+    client_ip: IpAddr,
+    body: BodyKind,
+) {
+    out.extend_from_slice(head.method.get(buf));
+    out.push(b' ');
+    let path = path.unwrap_or_else(|| head.path.get(buf));
+    if path.is_empty() {
+        out.push(b'/');
+    } else {
+        out.extend_from_slice(path);
+    }
+    if !head.query.is_empty() || buf.get(head.path.start as usize + head.path.len as usize) == Some(&b'?') {
+        out.push(b'?');
+        out.extend_from_slice(head.query.get(buf));
+    }
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    // Expect is answered by ringfront itself (it sends 100 Continue when it
+    // starts reading the body), so the backend never sees it.
+    end_to_end(out, buf, &head.headers, edits, &[b"x-forwarded-for", b"expect"]);
+    // Prior proxies' entries first, in order, then this client.
+    out.extend_from_slice(b"X-Forwarded-For: ");
+    for h in &head.headers {
+        if h.name.get(buf).eq_ignore_ascii_case(b"x-forwarded-for") && !edits.hides(b"x-forwarded-for") {
+            out.extend_from_slice(h.value.get(buf));
+            out.extend_from_slice(b", ");
+        }
+    }
+    let _ = write!(out, "{client_ip}\r\n");
+    framing(out, body);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// How a response head presents itself to the client.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseFraming {
+    pub client_version: Version,
+    pub status: u16,
+    /// The framing ringfront will use for the body it sends.
+    pub body: BodyKind,
+    /// For bodies that are absent by rule (HEAD, 304): the backend's
+    /// Content-Length, which describes the representation, is relayed.
+    pub relay_length: Option<u64>,
+    pub keep_alive: bool,
+}
+
+/// The head sent to the client for a backend response.
+pub fn response_head(out: &mut Vec<u8>, buf: &[u8], head: &ResponseHead, edits: &HeaderEdits, f: ResponseFraming) {
+    // Responses carry the highest version ringfront speaks (RFC 9110
+    // §6.2); the client's version only decides framing and keep-alive.
+    let _ = write!(out, "HTTP/1.1 {} ", f.status);
+    if f.status == head.status && !head.reason.is_empty() {
+        out.extend_from_slice(head.reason.get(buf));
+    } else {
+        out.extend_from_slice(status_reason(f.status).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    end_to_end(out, buf, &head.headers, edits, &[]);
+    close_framing(out, f);
+}
+
+fn close_framing(out: &mut Vec<u8>, f: ResponseFraming) {
+    match (f.body, f.relay_length) {
+        (BodyKind::None, Some(n)) => {
+            let _ = write!(out, "Content-Length: {n}\r\n");
+        }
+        (b, _) => framing(out, b),
+    }
+    if !f.keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if f.client_version == Version::Http10 {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A response made by ringfront (handler answer, redirect, error page),
+/// head and body. `head_only` drops the body for HEAD requests.
+pub fn response(out: &mut Vec<u8>, res: &Response, client_version: Version, keep_alive: bool, head_only: bool) {
+    let _ = write!(out, "HTTP/1.1 {} {}\r\n", res.status, status_reason(res.status));
+    for (n, v) in &res.headers {
+        if is_hop_by_hop(n.as_bytes()) {
+            continue;
+        }
+        header(out, n.as_bytes(), v.as_bytes());
+    }
+    let has_body = super::framing::response_has_body(false, res.status);
+    let f = ResponseFraming {
+        client_version,
+        status: res.status,
+        body: if has_body {
+            BodyKind::Length(res.body.len() as u64)
+        } else {
+            BodyKind::None
+        },
+        relay_length: None,
+        keep_alive,
+    };
+    close_framing(out, f);
+    if !head_only && has_body {
+        out.extend_from_slice(&res.body);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::{parse_request, RequestLimits};
+
+    const LIMITS: RequestLimits = RequestLimits {
+        max_header_bytes: 4096,
+        max_uri_bytes: 1024,
+    };
+
+    #[test]
+    fn request_is_reframed() {
+        let b = b"POST /p?q=1 HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\nX-Forwarded-For: 1.1.1.1\r\nTransfer-Encoding: chunked\r\nX-End: 2\r\n\r\n";
+        let mut h = RequestHead::default();
+        assert!(parse_request(b, &LIMITS, &mut h).unwrap());
+        let mut out = Vec::new();
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        request_head(&mut out, b, &h, &HeaderEdits::default(), None, ip, BodyKind::Chunked);
+        let s = String::from_utf8(out).unwrap();
+        assert_eq!(
+            s,
+            "POST /p?q=1 HTTP/1.1\r\nHost: a\r\nX-End: 2\r\nX-Forwarded-For: 1.1.1.1, 10.0.0.9\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn generated_response() {
+        let mut out = Vec::new();
+        response(&mut out, &Response::error(502), Version::Http11, false, false);
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.starts_with("HTTP/1.1 502 Bad Gateway\r\n"));
+        assert!(s.contains("Content-Length: 16\r\n"));
+        assert!(s.contains("Connection: close\r\n"));
+        assert!(s.ends_with("\r\n\r\n502 Bad Gateway\n"));
+    }
+}

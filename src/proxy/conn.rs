@@ -1,0 +1,197 @@
+//! One client connection: accept, read request heads, hand each request to
+//! the lifecycle, keep the connection alive or close it, and always run
+//! HandleFinish at the end.
+
+use super::io::{linger_close, read_more, IoErr};
+use super::reply;
+use super::request::Request;
+use super::route_request;
+use super::session::Session;
+use crate::http::{parse_request, ParseError, RequestHead, Response, Version};
+use crate::module::{Point, Ret};
+use crate::worker::{Stats, Worker};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio::net::TcpStream;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// The client side of a connection: the stream and the bytes read from it
+/// that no request has consumed yet (pipelined requests live here).
+pub(crate) struct ClientConn<S> {
+    pub stream: S,
+    pub buf: Vec<u8>,
+}
+
+/// A client stream: plain TCP, or TLS over it.
+pub trait ClientIo: AsyncReadRent + AsyncWriteRent + 'static {
+    /// Wait until the client sends something, holding no buffer meanwhile.
+    /// Streams that may already hold decoded bytes (TLS) return at once.
+    fn wait_readable(&self) -> impl std::future::Future<Output = std::io::Result<()>>;
+}
+
+impl ClientIo for TcpStream {
+    fn wait_readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> {
+        self.readable(false)
+    }
+}
+
+/// Serve one accepted client connection to its end.
+pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+    let local = stream.local_addr().unwrap_or(peer);
+    let _ = stream.set_nodelay(true);
+    Stats::inc(&w.stats.conn_accepted);
+    Stats::inc(&w.stats.conn_active);
+    let ses = Session::new(w.next_conn_id(), w.id, peer, local);
+    serve_session(&w, stream, ses).await;
+    Stats::dec(&w.stats.conn_active);
+}
+
+/// Serve a connection whose session is set up (TLS handshake done, if any).
+pub(crate) async fn serve_session<S: ClientIo>(w: &Worker, stream: S, mut ses: Session) {
+    let mut conn = ClientConn {
+        stream,
+        buf: Vec::new(),
+    };
+    let linger = if w.cbs.run_accept(Point::Accept, &mut ses) == Ret::Close {
+        Stats::inc(&w.stats.err_handler_abort);
+        false
+    } else {
+        let (s, linger) = request_loop(w, &mut conn, ses).await;
+        ses = s;
+        linger
+    };
+    w.cbs.run_finish(&mut ses);
+    let ClientConn { stream, buf } = conn;
+    let buf = if linger {
+        linger_close(stream, buf).await
+    } else {
+        drop(stream);
+        buf
+    };
+    w.bufs.borrow_mut().give(buf);
+}
+
+/// How reading a request head ended.
+enum HeadRead {
+    Ready,
+    /// The client closed or went idle between requests: close quietly.
+    Idle,
+    /// The client stopped mid-head.
+    Stalled(IoErr),
+    Bad(ParseError),
+}
+
+/// Serve requests until the connection should close. Returns the session
+/// and whether to linger before closing (an error answer was sent).
+async fn request_loop<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, mut ses: Session) -> (Session, bool) {
+    let mut head = RequestHead::default();
+    let mut idle_timeout = w.conf.client_read_timeout;
+    loop {
+        match read_head(w, conn, &mut head, idle_timeout).await {
+            HeadRead::Ready => {}
+            HeadRead::Idle => return (ses, false),
+            HeadRead::Stalled(e) => {
+                match e {
+                    IoErr::Timeout => Stats::inc(&w.stats.err_client_timeout),
+                    _ => Stats::inc(&w.stats.err_client_closed),
+                }
+                return (ses, false);
+            }
+            HeadRead::Bad(e) => {
+                Stats::inc(&w.stats.err_bad_request);
+                let version = if head.version == Version::Http10 { Version::Http10 } else { Version::Http11 };
+                let res = Response::error(e.status());
+                let mut out = w.bufs.borrow_mut().take();
+                crate::http::write::response(&mut out, &res, version, false, false);
+                w.stats.count_status(res.status);
+                let (_, out) = super::io::write_from(&mut conn.stream, out, 0, w.conf.client_write_timeout).await;
+                w.bufs.borrow_mut().give(out);
+                return (ses, true);
+            }
+        }
+        Stats::inc(&w.stats.req_total);
+        Stats::inc(&w.stats.req_active);
+        let gen = w.current();
+        let buf = std::mem::take(&mut conn.buf);
+        let mut req = Request::new(ses, buf, std::mem::take(&mut head), gen);
+        let keep_alive = route_request::run(w, conn, &mut req).await
+            && w.conf.keep_alive_enabled
+            && !w.shutting_down.get();
+        Stats::dec(&w.stats.req_active);
+        if let Some(c) = req.cluster_conf() {
+            idle_timeout = c.basic.timeout_read_client_again;
+        }
+        let Request {
+            ses: s,
+            buf: mut rbuf,
+            head: h,
+            consumed,
+            carry,
+            body_done,
+            ..
+        } = req;
+        ses = s;
+        head = h;
+        ses.requests += 1;
+        if !keep_alive || !body_done {
+            conn.buf = rbuf;
+            return (ses, false);
+        }
+        // Keep what follows this request (pipelined requests) for the next
+        // round, then whatever was read past the body from the socket.
+        rbuf.drain(..consumed.min(rbuf.len()));
+        rbuf.extend_from_slice(&carry);
+        conn.buf = rbuf;
+    }
+}
+
+/// Read and parse one request head into `head`. While the connection is
+/// idle it holds no buffer: it waits for readability first, and only then
+/// takes a buffer from the worker's pool.
+async fn read_head<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, head: &mut RequestHead, idle_timeout: Duration) -> HeadRead {
+    if conn.buf.is_empty() {
+        if conn.buf.capacity() > 0 {
+            w.bufs.borrow_mut().give(std::mem::take(&mut conn.buf));
+        }
+        match monoio::time::timeout(idle_timeout, conn.stream.wait_readable()).await {
+            Ok(Ok(())) => {}
+            _ => return HeadRead::Idle,
+        }
+        if w.shutting_down.get() {
+            return HeadRead::Idle;
+        }
+        conn.buf = w.bufs.borrow_mut().take();
+    }
+    let deadline = std::time::Instant::now() + w.conf.client_read_timeout;
+    loop {
+        if !conn.buf.is_empty() {
+            match parse_request(&conn.buf, &w.limits, head) {
+                Ok(true) => return HeadRead::Ready,
+                Ok(false) => {}
+                Err(e) => return HeadRead::Bad(e),
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let limit = w.limits.max_header_bytes + 1 - conn.buf.len().min(w.limits.max_header_bytes);
+        match read_more(&mut conn.stream, &mut conn.buf, limit, left).await {
+            Ok(_) => {}
+            Err(IoErr::Closed) if conn.buf.is_empty() => return HeadRead::Idle,
+            Err(e) => return HeadRead::Stalled(e),
+        }
+    }
+}
+
+/// Answer `res` on the connection and report whether it stays open.
+/// HandleRequestFinish runs after it, as after any response.
+pub(crate) async fn answer<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    req: &mut Request,
+    res: Response,
+    close: bool,
+) -> bool {
+    let keep = !close && req.head.keep_alive && req.body_done;
+    let keep = reply::send(w, &mut conn.stream, req, &res, keep).await;
+    super::forward::finish_local(w, req, keep)
+}

@@ -1,0 +1,489 @@
+//! Forwarding: choose a sub-cluster and backend, run HandleForward, send the
+//! request (retrying where it is safe), read the response head, run
+//! HandleReadResponse, stream the response, run HandleRequestFinish.
+
+use super::body::Pump;
+use super::conn::{answer, ClientConn, ClientIo};
+use super::io::{read_more, write_from, IoErr};
+use super::reply::{self, redirect_response};
+use super::request::Request;
+use crate::balance::{hash_key, SubClusterPick};
+use crate::config::Cluster;
+use crate::http::write::{self, ResponseFraming, CONTINUE_100};
+use crate::http::{parse_response, BackendResponse, BodyKind, ResponseHead, Response, Version};
+use crate::module::{Point, Ret};
+use crate::upstream;
+use crate::worker::{Stats, Worker};
+use monoio::net::TcpStream;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Largest read from a backend or client body at once.
+const BODY_READ: usize = 64 * 1024;
+
+/// How one attempt on one backend ended.
+enum Outcome {
+    /// Response relayed; keep the client connection?
+    Done(bool),
+    /// Could not connect: try another backend.
+    ConnectFailed,
+    /// A pooled connection turned out closed before anything was received:
+    /// the same request may be sent again on a fresh connection.
+    Stale,
+    /// The backend failed; `retriable` when nothing was received and the
+    /// request could be sent again (RetryLevel 1).
+    Failed { status: u16, retriable: bool },
+    /// Finished without a backend response to relay (client gone, handler
+    /// closed, or an answer was already sent); keep the connection?
+    Ended(bool),
+}
+
+pub(crate) async fn run<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, req: &mut Request) -> bool {
+    let gen = req.gen.clone();
+    let Some(cid) = req.cluster else {
+        return answer(w, conn, req, Response::error(500), false).await;
+    };
+    let cluster = gen.snapshot.clusters.get(cid);
+    let key = hash_key(&cluster.gslb.hash, req);
+    let pick = gen.balancer.borrow_mut().pick_subcluster(cid, key);
+    let sub = match pick {
+        SubClusterPick::Sub(s) => s,
+        SubClusterPick::Blackhole => {
+            Stats::inc(&w.stats.err_blackhole);
+            return false;
+        }
+        SubClusterPick::Unavailable => {
+            Stats::inc(&w.stats.err_backend_unavailable);
+            return answer(w, conn, req, Response::error(502), false).await;
+        }
+    };
+    req.subcluster = Some(sub);
+    let mut body = Pump::new(req.head.body, req.head.body == BodyKind::Chunked);
+    let replayable = req.head.body.is_none();
+    let max_attempts = cluster.gslb.retry_max.saturating_add(1);
+    let mut tried: Vec<usize> = Vec::new();
+    let mut fresh = false;
+    let mut last_status = 502;
+    while req.attempts < max_attempts {
+        let picked = if fresh {
+            req.backend
+        } else {
+            gen.balancer.borrow_mut().pick_backend(cid, sub, &tried)
+        };
+        let Some(picked) = picked else { break };
+        req.backend = Some(picked);
+        if !fresh {
+            req.attempts += 1;
+            if req.attempts > 1 {
+                Stats::inc(&w.stats.retries);
+            }
+            if w.cbs.run_forward(req) == Ret::Finish {
+                Stats::inc(&w.stats.err_handler_abort);
+                return answer(w, conn, req, Response::error(500), true).await;
+            }
+        }
+        let Some(target) = req.backend else { break };
+        let outcome = attempt(w, conn, req, &mut body, target.addr, cluster, fresh).await;
+        let was_fresh = fresh;
+        fresh = false;
+        match outcome {
+            Outcome::Done(keep) => {
+                gen.balancer.borrow_mut().report_success(cid, sub, picked.index);
+                return keep;
+            }
+            Outcome::Ended(keep) => return keep,
+            Outcome::Stale if !was_fresh => fresh = true,
+            Outcome::Stale | Outcome::ConnectFailed => {
+                Stats::inc(&w.stats.err_backend_connect);
+                gen.balancer.borrow_mut().report_failure(cid, sub, picked.index);
+                tried.push(picked.index);
+            }
+            Outcome::Failed { status, retriable } => {
+                gen.balancer.borrow_mut().report_failure(cid, sub, picked.index);
+                let get = req.head.method_is(&req.buf, b"GET");
+                if !(retriable && replayable && get && cluster.backend.retry_level >= 1) {
+                    return answer(w, conn, req, Response::error(status), true).await;
+                }
+                last_status = status;
+                tried.push(picked.index);
+            }
+        }
+    }
+    Stats::inc(&w.stats.err_backend_unavailable);
+    answer(w, conn, req, Response::error(last_status), !req.body_done).await
+}
+
+/// One try on one backend.
+async fn attempt<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    req: &mut Request,
+    body: &mut Pump,
+    addr: SocketAddr,
+    cluster: &Cluster,
+    fresh: bool,
+) -> Outcome {
+    let pooled = if fresh { None } else { w.take_upstream(addr) };
+    let reused = pooled.is_some();
+    let mut up = match pooled {
+        Some(s) => {
+            Stats::inc(&w.stats.upstream_reuse);
+            s
+        }
+        None => match upstream::connect(addr, cluster.backend.timeout_conn_srv).await {
+            Ok(s) => {
+                Stats::inc(&w.stats.upstream_connect);
+                s
+            }
+            Err(_) => return Outcome::ConnectFailed,
+        },
+    };
+    let backend_timeout = cluster.backend.timeout_response_header;
+
+    // Request head, plus whatever of the body already arrived with it.
+    let mut out = w.bufs.borrow_mut().take();
+    let path = req.path_override.as_deref().map(str::as_bytes);
+    write::request_head(&mut out, &req.buf, &req.head, &req.edits, path, req.client_ip, req.head.body);
+    if !body.is_done() {
+        match body.feed(&req.buf[req.consumed..], &mut out) {
+            Ok(n) => req.consumed += n,
+            Err(_) => {
+                w.bufs.borrow_mut().give(out);
+                Stats::inc(&w.stats.err_bad_request);
+                return Outcome::Ended(reply_bad(w, conn, req, 400).await);
+            }
+        }
+        req.body_done = body.is_done();
+    }
+    let (r, out) = write_from(&mut up, out, 0, backend_timeout).await;
+    w.bufs.borrow_mut().give(out);
+    if r.is_err() {
+        if reused && req.head.body.is_none() {
+            return Outcome::Stale;
+        }
+        Stats::inc(&w.stats.err_backend_broken);
+        return Outcome::Failed { status: 502, retriable: false };
+    }
+
+    // The rest of the request body, streamed from the client.
+    if !body.is_done() {
+        if req.head.expect_continue && body.seen == 0 {
+            let c = CONTINUE_100.to_vec();
+            let (r, _) = write_from(&mut conn.stream, c, 0, w.conf.client_write_timeout).await;
+            if r.is_err() {
+                Stats::inc(&w.stats.err_client_closed);
+                return Outcome::Ended(false);
+            }
+        }
+        if let Err(o) = request_body(w, conn, req, body, &mut up, cluster).await {
+            return o;
+        }
+    }
+
+    // Response head (1xx interim responses are consumed here).
+    let mut ubuf = w.bufs.borrow_mut().take();
+    let mut rhead = ResponseHead::default();
+    let deadline = Instant::now() + backend_timeout;
+    let is_head = req.is_head();
+    loop {
+        if !ubuf.is_empty() {
+            match parse_response(&ubuf, is_head, w.limits.max_header_bytes, &mut rhead) {
+                Ok(true) if (100..200).contains(&rhead.status) && rhead.status != 101 => {
+                    ubuf.drain(..rhead.head_len);
+                    continue;
+                }
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(_) => {
+                    Stats::inc(&w.stats.err_backend_broken);
+                    w.bufs.borrow_mut().give(ubuf);
+                    return Outcome::Failed { status: 502, retriable: false };
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match read_more(&mut up, &mut ubuf, BODY_READ, left).await {
+            Ok(_) => {}
+            Err(IoErr::Timeout) => {
+                Stats::inc(&w.stats.err_backend_timeout);
+                return Outcome::Failed { status: 504, retriable: false };
+            }
+            Err(_) => {
+                let nothing = ubuf.is_empty();
+                w.bufs.borrow_mut().give(ubuf);
+                if nothing && reused && req.head.body.is_none() {
+                    return Outcome::Stale;
+                }
+                Stats::inc(&w.stats.err_backend_broken);
+                return Outcome::Failed { status: 502, retriable: nothing };
+            }
+        }
+    }
+    if rhead.status == 101 {
+        Stats::inc(&w.stats.err_backend_broken);
+        w.bufs.borrow_mut().give(ubuf);
+        return Outcome::Failed { status: 502, retriable: false };
+    }
+
+    // HandleReadResponse.
+    let mut res = BackendResponse::new(ubuf, rhead);
+    let mut close_after = false;
+    match w.cbs.run_response(Point::ReadResponse, req, &mut res) {
+        Ret::GoOn => {}
+        Ret::Finish => close_after = true,
+        Ret::Close => {
+            Stats::inc(&w.stats.err_handler_abort);
+            w.bufs.borrow_mut().give(res.buf);
+            return Outcome::Ended(false);
+        }
+        Ret::Redirect => {
+            let r = redirect_response(req);
+            return Outcome::Ended(replace_response(w, conn, req, res, r).await);
+        }
+        Ret::Response => {
+            if let Some(r) = req.reply.take() {
+                return Outcome::Ended(replace_response(w, conn, req, res, r).await);
+            }
+        }
+    }
+
+    // Head to the client, re-framed for what the client understands.
+    let client_version = req.head.version;
+    let (out_kind, relay_length) = match res.head.body {
+        BodyKind::None => (BodyKind::None, relayed_length(&res)),
+        BodyKind::Length(n) => (BodyKind::Length(n), None),
+        BodyKind::Chunked | BodyKind::UntilClose if client_version == Version::Http11 => {
+            (BodyKind::Chunked, None)
+        }
+        _ => (BodyKind::UntilClose, None),
+    };
+    let mut keep_alive = req.head.keep_alive
+        && req.body_done
+        && !close_after
+        && out_kind != BodyKind::UntilClose
+        && w.conf.keep_alive_enabled;
+    let status = res.status();
+    let mut out = w.bufs.borrow_mut().take();
+    write::response_head(
+        &mut out,
+        &res.buf,
+        &res.head,
+        &res.edits,
+        ResponseFraming {
+            client_version,
+            status,
+            body: out_kind,
+            relay_length,
+            keep_alive,
+        },
+    );
+    let mut pump = Pump::new(res.head.body, out_kind == BodyKind::Chunked);
+    let head_len = res.head.head_len;
+    let fed = match pump.feed(&res.buf[head_len..], &mut out) {
+        Ok(n) => n,
+        Err(_) => {
+            Stats::inc(&w.stats.err_backend_broken);
+            w.bufs.borrow_mut().give(out);
+            w.bufs.borrow_mut().give(res.buf);
+            return Outcome::Failed { status: 502, retriable: false };
+        }
+    };
+    // Bytes past the declared body: the backend connection is unusable.
+    let mut upstream_clean = head_len + fed == res.buf.len();
+    req.status = status;
+    w.stats.count_status(status);
+    let (r, mut out) = write_from(&mut conn.stream, out, 0, w.conf.client_write_timeout).await;
+    if r.is_err() {
+        Stats::inc(&w.stats.err_client_closed);
+        w.bufs.borrow_mut().give(out);
+        w.bufs.borrow_mut().give(res.buf);
+        return Outcome::Ended(false);
+    }
+    if !pump.is_done() {
+        let mut scratch = std::mem::take(&mut res.buf);
+        match response_body(w, conn, &mut up, &mut pump, &mut scratch, &mut out, backend_timeout).await {
+            Ok(clean) => upstream_clean &= clean,
+            Err(()) => {
+                w.bufs.borrow_mut().give(out);
+                w.bufs.borrow_mut().give(scratch);
+                return Outcome::Ended(false);
+            }
+        }
+        res.buf = scratch;
+    }
+    w.bufs.borrow_mut().give(out);
+    if res.head.keep_alive && upstream_clean && pump.is_done() {
+        w.put_upstream(addr, up, cluster.backend.max_idle_conns_per_host);
+    }
+
+    // HandleRequestFinish.
+    match w.cbs.run_response(Point::RequestFinish, req, &mut res) {
+        Ret::Finish | Ret::Close => keep_alive = false,
+        _ => {}
+    }
+    w.bufs.borrow_mut().give(res.buf);
+    Outcome::Done(keep_alive)
+}
+
+/// The backend's Content-Length, relayed on HEAD and 304 responses where it
+/// describes the representation rather than a body that follows.
+fn relayed_length(res: &BackendResponse) -> Option<u64> {
+    let v = res.head.header(&res.buf, b"content-length")?;
+    std::str::from_utf8(v).ok()?.trim().parse().ok()
+}
+
+/// HandleReadResponse returned Redirect or Response: the backend response
+/// is dropped unread (and its connection with it) and `r` sent instead.
+async fn replace_response<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    req: &mut Request,
+    res: BackendResponse,
+    r: Response,
+) -> bool {
+    w.bufs.borrow_mut().give(res.buf);
+    let keep = req.head.keep_alive && req.body_done;
+    let keep = reply::send(w, &mut conn.stream, req, &r, keep).await;
+    finish_local(w, req, keep)
+}
+
+/// Run HandleRequestFinish for a response ringfront made itself.
+pub(crate) fn finish_local(w: &Worker, req: &mut Request, keep: bool) -> bool {
+    let mut res = BackendResponse::synthetic(req.status);
+    let ret = w.cbs.run_response(Point::RequestFinish, req, &mut res);
+    keep && !matches!(ret, Ret::Finish | Ret::Close)
+}
+
+/// Answer a malformed request body.
+async fn reply_bad<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, req: &mut Request, status: u16) -> bool {
+    req.body_done = false;
+    reply::send(w, &mut conn.stream, req, &Response::error(status), false).await;
+    false
+}
+
+/// Stream the rest of the request body from the client to the backend.
+async fn request_body<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    req: &mut Request,
+    body: &mut Pump,
+    up: &mut TcpStream,
+    cluster: &Cluster,
+) -> Result<(), Outcome> {
+    // Everything in the request buffer belongs to this body now.
+    req.consumed = req.buf.len();
+    let mut scratch = w.bufs.borrow_mut().take();
+    let mut out = w.bufs.borrow_mut().take();
+    let read_timeout = cluster.basic.timeout_read_client;
+    let result = loop {
+        if body.is_done() {
+            break Ok(());
+        }
+        scratch.clear();
+        let limit = body.wanted().min(BODY_READ);
+        match read_more(&mut conn.stream, &mut scratch, limit, read_timeout).await {
+            Ok(_) => {}
+            Err(e) => {
+                match e {
+                    IoErr::Timeout => Stats::inc(&w.stats.err_client_timeout),
+                    _ => Stats::inc(&w.stats.err_client_closed),
+                }
+                break Err(Outcome::Ended(false));
+            }
+        }
+        let sent = if body.is_direct() {
+            body.advance_direct(scratch.len());
+            let (r, s) = write_from(up, std::mem::take(&mut scratch), 0, cluster.backend.timeout_response_header).await;
+            scratch = s;
+            r
+        } else {
+            out.clear();
+            let n = match body.feed(&scratch, &mut out) {
+                Ok(n) => n,
+                Err(_) => {
+                    Stats::inc(&w.stats.err_bad_request);
+                    break Err(Outcome::Ended(reply_bad(w, conn, req, 400).await));
+                }
+            };
+            if n < scratch.len() {
+                req.carry.extend_from_slice(&scratch[n..]);
+            }
+            let (r, o) = write_from(up, std::mem::take(&mut out), 0, cluster.backend.timeout_response_header).await;
+            out = o;
+            r
+        };
+        if sent.is_err() {
+            Stats::inc(&w.stats.err_backend_broken);
+            break Err(Outcome::Failed { status: 502, retriable: false });
+        }
+    };
+    req.body_done = body.is_done();
+    w.bufs.borrow_mut().give(scratch);
+    w.bufs.borrow_mut().give(out);
+    result
+}
+
+/// Stream the rest of the response body from the backend to the client.
+/// `Ok(clean)`: done, and whether the backend sent nothing extra.
+/// `Err(())`: the client or the backend broke off; close both.
+async fn response_body<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    up: &mut TcpStream,
+    pump: &mut Pump,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    backend_timeout: std::time::Duration,
+) -> Result<bool, ()> {
+    let write_timeout = w.conf.client_write_timeout;
+    let mut clean = true;
+    while !pump.is_done() {
+        scratch.clear();
+        let limit = pump.wanted().min(BODY_READ);
+        match read_more(up, scratch, limit, backend_timeout).await {
+            Ok(_) => {}
+            Err(IoErr::Closed) => {
+                out.clear();
+                if !pump.source_closed(out) {
+                    Stats::inc(&w.stats.err_backend_broken);
+                    return Err(());
+                }
+                clean = false;
+                let (r, o) = write_from(&mut conn.stream, std::mem::take(out), 0, write_timeout).await;
+                *out = o;
+                if r.is_err() {
+                    Stats::inc(&w.stats.err_client_closed);
+                    return Err(());
+                }
+                break;
+            }
+            Err(_) => {
+                Stats::inc(&w.stats.err_backend_broken);
+                return Err(());
+            }
+        }
+        let r = if pump.is_direct() {
+            pump.advance_direct(scratch.len());
+            let (r, s) = write_from(&mut conn.stream, std::mem::take(scratch), 0, write_timeout).await;
+            *scratch = s;
+            r
+        } else {
+            out.clear();
+            match pump.feed(scratch, out) {
+                Ok(n) => clean &= n == scratch.len(),
+                Err(_) => {
+                    Stats::inc(&w.stats.err_backend_broken);
+                    return Err(());
+                }
+            }
+            let (r, o) = write_from(&mut conn.stream, std::mem::take(out), 0, write_timeout).await;
+            *out = o;
+            r
+        };
+        if r.is_err() {
+            Stats::inc(&w.stats.err_client_closed);
+            return Err(());
+        }
+    }
+    Ok(clean)
+}

@@ -1,0 +1,23 @@
+//! Connections to backends, owned by one worker: connect with a timeout,
+//! and keep idle keep-alive connections per backend address for reuse.
+
+mod pool;
+
+pub use pool::Pool;
+
+use monoio::net::TcpStream;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Open a connection to a backend within `timeout`.
+pub async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+    }
+}

@@ -1,0 +1,39 @@
+//! A per-worker free list of I/O buffers, so requests do not allocate and
+//! idle connections hold no buffer.
+
+/// Buffers of one size class, recycled within a worker.
+pub struct BufPool {
+    free: Vec<Vec<u8>>,
+    size: usize,
+    max_free: usize,
+}
+
+impl BufPool {
+    pub fn new(size: usize, max_free: usize) -> Self {
+        BufPool {
+            free: Vec::new(),
+            size,
+            max_free,
+        }
+    }
+
+    /// An empty buffer with at least the pool's capacity.
+    pub fn take(&mut self) -> Vec<u8> {
+        self.free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.size))
+    }
+
+    /// Return a buffer; oversized ones (grown for a big head) are dropped so
+    /// the pool does not pin memory.
+    pub fn give(&mut self, mut b: Vec<u8>) {
+        if self.free.len() < self.max_free && b.capacity() >= self.size && b.capacity() <= self.size * 2 {
+            b.clear();
+            self.free.push(b);
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+}

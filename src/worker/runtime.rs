@@ -1,0 +1,40 @@
+//! Building a worker's monoio runtime: io_uring when the kernel offers it,
+//! epoll otherwise, and one line in the log saying which.
+
+use crate::config::Tuning;
+use monoio::time::TimeDriver;
+use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
+use std::io;
+
+pub type Runtime = monoio::FusionRuntime<TimeDriver<IoUringDriver>, TimeDriver<LegacyDriver>>;
+
+/// Which driver a runtime ended up on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    IoUring,
+    Epoll,
+}
+
+/// Build the runtime for worker `id`. io_uring setup can fail even where the
+/// kernel has it (a low RLIMIT_MEMLOCK, seccomp, `io_uring_disabled`), so a
+/// failed build falls back to epoll instead of stopping the worker.
+pub fn build(t: &Tuning, id: usize) -> io::Result<(Runtime, Driver)> {
+    if monoio::utils::detect_uring() {
+        let mut b = RuntimeBuilder::<IoUringDriver>::new().with_entries(t.uring_entries.max(8));
+        if t.uring_sqpoll_idle_ms > 0 {
+            let mut urb = io_uring::IoUring::builder();
+            urb.setup_sqpoll(t.uring_sqpoll_idle_ms);
+            b = b.uring_builder(urb);
+        }
+        match b.enable_timer().build() {
+            Ok(rt) => return Ok((rt.into(), Driver::IoUring)),
+            Err(e) => {
+                log::warn!("worker {id}: io_uring setup failed ({e}); falling back to epoll");
+            }
+        }
+    } else if id == 0 {
+        log::warn!("io_uring is unavailable (or MONOIO_FORCE_LEGACY_DRIVER is set); workers use epoll");
+    }
+    let rt = RuntimeBuilder::<LegacyDriver>::new().enable_timer().build()?;
+    Ok((rt.into(), Driver::Epoll))
+}

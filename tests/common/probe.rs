@@ -1,0 +1,90 @@
+//! `mod_probe`, a module compiled only for tests: it records every callback
+//! point it sees and returns, at each point, what the test told it to.
+
+use ringfront::http::Response;
+use ringfront::module::{Callbacks, Handler, Module, ModuleError, ModuleRegistry, Point, Ret};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// What a test sets and reads. Shared by every worker's instance (a test
+/// convenience; real modules keep per-worker state).
+#[derive(Default)]
+pub struct Script {
+    /// (session id, worker, point) in the order seen.
+    pub seen: Vec<(u64, usize, Point)>,
+    /// Value to return at a point (GoOn when absent).
+    pub returns: HashMap<Point, Ret>,
+    /// Whether a Request-type handler attaches a response.
+    pub with_response: bool,
+}
+
+pub type Shared = Arc<Mutex<Script>>;
+
+pub struct Probe {
+    script: Shared,
+}
+
+impl Probe {
+    /// A registry of the built-in modules plus `mod_probe`.
+    pub fn registry(script: Shared) -> ModuleRegistry {
+        let mut r = ModuleRegistry::builtin();
+        r.register(
+            "mod_probe",
+            Arc::new(move || Box::new(Probe { script: script.clone() }) as Box<dyn Module>),
+        );
+        r
+    }
+}
+
+fn note(s: &Shared, ses: u64, worker: usize, p: Point) -> Ret {
+    let mut g = s.lock().unwrap();
+    g.seen.push((ses, worker, p));
+    g.returns.get(&p).copied().unwrap_or(Ret::GoOn)
+}
+
+impl Module for Probe {
+    fn name(&self) -> &'static str {
+        "mod_probe"
+    }
+
+    fn init(&mut self, cbs: &mut Callbacks, _conf_root: &Path) -> Result<(), ModuleError> {
+        for p in Point::ALL {
+            let s = self.script.clone();
+            let h = match p.handler_type() {
+                ringfront::module::HandlerType::Accept => {
+                    Handler::Accept(Box::new(move |ses| note(&s, ses.id, ses.worker, p)))
+                }
+                ringfront::module::HandlerType::Request => Handler::Request(Box::new(move |req| {
+                    let r = note(&s, req.ses.id, req.ses.worker, p);
+                    if r == Ret::Redirect {
+                        req.set_redirect("http://elsewhere.example/", 302);
+                    }
+                    let with = s.lock().unwrap().with_response;
+                    let res = with.then(|| Response::new(403).with_body(format!("probe {}", p.name())));
+                    (r, res)
+                })),
+                ringfront::module::HandlerType::Forward => {
+                    Handler::Forward(Box::new(move |req| note(&s, req.ses.id, req.ses.worker, p)))
+                }
+                ringfront::module::HandlerType::Response => Handler::Response(Box::new(move |req, res| {
+                    let r = note(&s, req.ses.id, req.ses.worker, p);
+                    if p == Point::ReadResponse {
+                        res.set_header("X-Probe", "seen");
+                        match r {
+                            Ret::Redirect => req.set_redirect("http://elsewhere.example/", 307),
+                            Ret::Response => req.reply = Some(Response::new(418).with_body("probe reply")),
+                            _ => {}
+                        }
+                    }
+                    r
+                })),
+                ringfront::module::HandlerType::Finish => {
+                    Handler::Finish(Box::new(move |ses| note(&s, ses.id, ses.worker, p)))
+                }
+            };
+            cbs.add_handler(p, h)?;
+        }
+        Ok(())
+    }
+}

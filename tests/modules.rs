@@ -1,0 +1,195 @@
+//! The module framework through the real server: the order of callback
+//! points on a request, and what every return value does at every point.
+
+mod common;
+
+use common::client::{self, Conn};
+use common::conf::{Cluster, Layout};
+use common::origin::Origin;
+use common::probe::{Probe, Script, Shared};
+use ringfront::module::{Point, Ret};
+use std::sync::{Arc, Mutex};
+
+struct Env {
+    origin: Origin,
+    script: Shared,
+    _d: common::conf::ConfDir,
+    h: ringfront::server::ServerHandle,
+}
+
+fn env() -> Env {
+    let origin = Origin::named("origin");
+    let mut l = Layout::single(Cluster::simple("c", &[origin.addr]));
+    l.modules = vec!["mod_probe".into()];
+    let d = l.write();
+    let script: Shared = Arc::new(Mutex::new(Script::default()));
+    let h = common::start(d.path(), Some(Probe::registry(script.clone())));
+    Env { origin, script, _d: d, h }
+}
+
+impl Env {
+    fn set(&self, p: Point, r: Ret, with_response: bool) {
+        let mut s = self.script.lock().unwrap();
+        s.returns.clear();
+        s.returns.insert(p, r);
+        s.with_response = with_response;
+        s.seen.clear();
+    }
+
+    /// Points seen, once HandleFinish ran for the connection.
+    fn points(&self) -> Vec<Point> {
+        assert!(common::eventually(|| self.script.lock().unwrap().seen.iter().any(|s| s.2 == Point::Finish)));
+        self.script.lock().unwrap().seen.iter().map(|s| s.2).collect()
+    }
+}
+
+const PLAIN: &[u8] = b"GET / HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n";
+
+#[test]
+fn points_run_in_lifecycle_order() {
+    let e = env();
+    e.set(Point::Accept, Ret::GoOn, false);
+    let r = client::parse_response(&client::raw(e.h.http_addr, PLAIN)).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-probe"), Some("seen"), "ReadResponse edits reach the client");
+    use Point::*;
+    // HandleHandshake runs on TLS listeners only.
+    assert_eq!(
+        e.points(),
+        vec![Accept, BeforeLocation, FoundProduct, AfterLocation, Forward, ReadResponse, RequestFinish, Finish]
+    );
+}
+
+#[test]
+fn unknown_module_stops_startup() {
+    let o = Origin::named("o");
+    let mut l = Layout::single(Cluster::simple("c", &[o.addr]));
+    l.modules = vec!["mod_nonexistent".into()];
+    let d = l.write();
+    let err = ringfront::server::start(ringfront::server::ServerOptions::new(d.path()))
+        .err()
+        .expect("start must fail");
+    assert!(err.contains("mod_nonexistent"), "{err}");
+}
+
+#[test]
+fn accept_close_drops_connection_silently() {
+    let e = env();
+    e.set(Point::Accept, Ret::Close, false);
+    assert!(client::raw(e.h.http_addr, PLAIN).is_empty());
+    assert_eq!(e.points(), vec![Point::Accept, Point::Finish]);
+    assert_eq!(e.origin.count(), 0);
+    // Any other value continues.
+    for r in [Ret::Finish, Ret::Redirect, Ret::Response] {
+        e.set(Point::Accept, r, false);
+        assert_eq!(client::parse_response(&client::raw(e.h.http_addr, PLAIN)).unwrap().status, 200);
+    }
+}
+
+#[test]
+fn request_points_honour_every_value() {
+    let e = env();
+    for p in [Point::BeforeLocation, Point::FoundProduct, Point::AfterLocation] {
+        // Finish with a response: sent, then the connection closes.
+        e.set(p, Ret::Finish, true);
+        let mut c = Conn::open(e.h.http_addr);
+        c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+        let r = c.response(false).unwrap();
+        assert_eq!((r.status, r.text()), (403, format!("probe {}", p.name())));
+        assert!(c.closed(), "{p}: Finish closes");
+        // Finish without a response: 500, closed.
+        e.set(p, Ret::Finish, false);
+        let mut c = Conn::open(e.h.http_addr);
+        c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+        assert_eq!(c.response(false).unwrap().status, 500);
+        assert!(c.closed());
+        // Redirect: the handler's location, keep-alive.
+        e.set(p, Ret::Redirect, false);
+        let mut c = Conn::open(e.h.http_addr);
+        c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+        let r = c.response(false).unwrap();
+        assert_eq!((r.status, r.header("location")), (302, Some("http://elsewhere.example/")));
+        c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+        assert_eq!(c.response(false).unwrap().status, 302, "{p}: Redirect keeps the connection");
+        // Response: the handler's response, keep-alive.
+        e.set(p, Ret::Response, true);
+        let mut c = Conn::open(e.h.http_addr);
+        for _ in 0..2 {
+            c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+            assert_eq!(c.response(false).unwrap().status, 403);
+        }
+        // Close: nothing sent.
+        e.set(p, Ret::Close, false);
+        assert!(client::raw(e.h.http_addr, PLAIN).is_empty(), "{p}: Close sends nothing");
+        // GoOn: forwarded.
+        e.set(p, Ret::GoOn, false);
+        assert_eq!(client::parse_response(&client::raw(e.h.http_addr, PLAIN)).unwrap().text(), "origin");
+    }
+    assert_eq!(e.origin.count(), 3, "only GoOn forwarded");
+}
+
+#[test]
+fn forward_finish_stops_forwarding_others_continue() {
+    let e = env();
+    e.set(Point::Forward, Ret::Finish, false);
+    let mut c = Conn::open(e.h.http_addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+    assert_eq!(c.response(false).unwrap().status, 500);
+    assert!(c.closed());
+    assert_eq!(e.origin.count(), 0);
+    for r in [Ret::GoOn, Ret::Redirect, Ret::Response, Ret::Close] {
+        e.set(Point::Forward, r, false);
+        assert_eq!(client::parse_response(&client::raw(e.h.http_addr, PLAIN)).unwrap().text(), "origin");
+    }
+}
+
+#[test]
+fn read_response_values() {
+    let e = env();
+    // Finish: the (edited) backend response, then close.
+    e.set(Point::ReadResponse, Ret::Finish, false);
+    let mut c = Conn::open(e.h.http_addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+    let r = c.response(false).unwrap();
+    assert_eq!((r.text().as_str(), r.header("x-probe")), ("origin", Some("seen")));
+    assert!(c.closed());
+    // Redirect replaces the backend response.
+    e.set(Point::ReadResponse, Ret::Redirect, false);
+    let mut c = Conn::open(e.h.http_addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+    assert_eq!(c.response(false).unwrap().status, 307);
+    // Response replaces it with the handler's; keep-alive.
+    e.set(Point::ReadResponse, Ret::Response, false);
+    c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+    let r = c.response(false).unwrap();
+    assert_eq!((r.status, r.text().as_str()), (418, "probe reply"));
+    // Close: nothing reaches the client.
+    e.set(Point::ReadResponse, Ret::Close, false);
+    assert!(client::raw(e.h.http_addr, PLAIN).is_empty());
+}
+
+#[test]
+fn request_finish_finish_closes_after_response() {
+    let e = env();
+    e.set(Point::RequestFinish, Ret::Finish, false);
+    let mut c = Conn::open(e.h.http_addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+    assert_eq!(c.response(false).unwrap().text(), "origin");
+    assert!(c.closed());
+    e.set(Point::RequestFinish, Ret::GoOn, false);
+    let mut c = Conn::open(e.h.http_addr);
+    for _ in 0..2 {
+        c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+        assert_eq!(c.response(false).unwrap().text(), "origin");
+    }
+}
+
+#[test]
+fn finish_runs_after_early_close() {
+    let e = env();
+    e.set(Point::Finish, Ret::Close, false);
+    // A malformed request: no request points, but Finish still runs.
+    let raw = client::raw(e.h.http_addr, b"BAD\r\n\r\n");
+    assert_eq!(client::parse_response(&raw).unwrap().status, 400);
+    assert_eq!(e.points(), vec![Point::Accept, Point::Finish]);
+}
