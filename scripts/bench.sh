@@ -450,6 +450,10 @@ start_ringfront() {   # workers
             ringfront_fail "exited with status $rc"
         fi
     }
+    local f
+    for f in "$RF_DIR"/log/* "$RF_DIR/stdout.log"; do
+        [[ -f $f ]] && grep -h -o 'worker [0-9]*: started on.*' "$f" | sed 's/^/bench: ringfront /' || true
+    done
 }
 
 start_proxies() {   # workers worker_connections
