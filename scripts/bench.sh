@@ -154,9 +154,12 @@ ensure_tools() {
 raise_nofile() {
     local want=$((IDLE_CONNS * 2 + 4096))
     ((want < 65536)) && want=65536
-    ulimit -Hn "$want" 2>/dev/null || true
     local hard
     hard=$(ulimit -Hn)
+    if [[ $hard != unlimited ]] && ((hard < want)); then
+        ulimit -Hn "$want" 2>/dev/null || true
+        hard=$(ulimit -Hn)
+    fi
     [[ $hard == unlimited ]] && hard=$want
     ((hard < want)) && want=$hard
     ulimit -Sn "$want" 2>/dev/null || true
@@ -179,7 +182,11 @@ kill_tree() {   # TERM a pid and its children, then KILL what is left after 5 s
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    kill -KILL "$pid" $kids 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "bench: pid $pid did not stop on SIGTERM within 5 s; SIGKILL" >&2
+        # shellcheck disable=SC2086
+        kill -KILL "$pid" $kids 2>/dev/null || true
+    fi
     wait "$pid" 2>/dev/null || true
 }
 
