@@ -15,9 +15,17 @@ fn ringfront() -> Command {
 fn check_accepts_good_conf() {
     let o = Origin::named("A");
     let d = Layout::single(Cluster::simple("c", &[o.addr])).write();
-    let out = ringfront().arg("-t").arg("-c").arg(d.path()).output().unwrap();
+    let out = ringfront()
+        .arg("-t")
+        .arg("-c")
+        .arg(d.path())
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "configuration OK");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "configuration OK"
+    );
 }
 
 #[test]
@@ -25,12 +33,26 @@ fn check_names_file_key_and_reason() {
     let o = Origin::named("A");
     let l = Layout::single(Cluster::simple("c", &[o.addr]));
     let d = l.write();
-    d.write("bfe.conf", &format!("{}MaxHeaderBytes = lots\nModules = mod_unknown\n", l.bfe_conf()));
+    d.write(
+        "bfe.conf",
+        &format!(
+            "{}MaxHeaderBytes = lots\nModules = mod_unknown\n",
+            l.bfe_conf()
+        ),
+    );
     d.write("cluster_conf/gslb.data", "{\"Clusters\": ");
-    let out = ringfront().arg("-t").arg("-c").arg(d.path()).output().unwrap();
+    let out = ringfront()
+        .arg("-t")
+        .arg("-c")
+        .arg(d.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bfe.conf") && err.contains("MaxHeaderBytes"), "{err}");
+    assert!(
+        err.contains("bfe.conf") && err.contains("MaxHeaderBytes"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -42,7 +64,12 @@ fn check_reports_data_file_errors() {
     let mut rr = l.route_rule();
     rr["ProductRule"]["p"][0]["Cond"] = serde_json::json!("req_path_prefix_in(\"/a\"");
     d.write_json("server_data_conf/route_rule.data", &rr);
-    let out = ringfront().arg("-t").arg("-c").arg(d.path()).output().unwrap();
+    let out = ringfront()
+        .arg("-t")
+        .arg("-c")
+        .arg(d.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("gslb.data"), "{err}");
@@ -61,13 +88,18 @@ fn binary_serves_and_stops_on_sigterm() {
     let d = l.write();
     d.write(
         "bfe.conf",
-        &l.bfe_conf().replace("HttpPort = 0", &format!("HttpPort = {port}")).replace("MonitorEnabled = true", "MonitorEnabled = false"),
+        &l.bfe_conf()
+            .replace("HttpPort = 0", &format!("HttpPort = {port}"))
+            .replace("MonitorEnabled = true", "MonitorEnabled = false"),
     );
     let mut child = ringfront().arg("-c").arg(d.path()).spawn().unwrap();
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let ok = common::eventually(|| std::net::TcpStream::connect(addr).is_ok());
     assert!(ok, "binary did not start listening");
-    assert_eq!(common::client::get(addr, "example.org", "/").text(), "from-origin");
+    assert_eq!(
+        common::client::get(addr, "example.org", "/").text(),
+        "from-origin"
+    );
     // SIGTERM: graceful stop, exit 0.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);

@@ -140,3 +140,24 @@ fn no_connections_leak_after_many_requests() {
     assert_eq!(common::counter(&h, "resp_2xx"), 400);
     assert_eq!(common::counter(&h, "workers"), 2);
 }
+
+/// The backend closes keep-alive connections right after answering: a
+/// pooled connection found dead is replaced by a fresh one, transparently,
+/// even with no retries configured.
+#[test]
+fn stale_pooled_connection_is_replaced() {
+    let o = Origin::start(|_| Reply::Raw {
+        bytes: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+        close: true,
+    });
+    let c = Cluster::simple("c", &[o.addr])
+        .with_conf(serde_json::json!({"GslbBasic": {"RetryMax": 0}}));
+    let d = Layout::single(c).write();
+    let h = common::start(d.path(), None);
+    for _ in 0..5 {
+        let r = client::get(h.http_addr, "example.org", "/");
+        assert_eq!((r.status, r.text().as_str()), (200, "ok"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(o.count(), 5);
+}

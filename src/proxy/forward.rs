@@ -68,7 +68,9 @@ pub(crate) async fn run<S: ClientIo>(
     let mut tried: Vec<usize> = Vec::new();
     let mut fresh = false;
     let mut last_status = 502;
-    while req.attempts < max_attempts {
+    // A stale pooled connection gets one re-send on a fresh one, which
+    // does not count as a retry.
+    while fresh || req.attempts < max_attempts {
         let picked = if fresh {
             req.backend
         } else {
