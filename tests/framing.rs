@@ -21,7 +21,11 @@ fn content_length_body_is_forwarded() {
     let o = Origin::start(|s| Reply::Ok(s.body.clone()));
     let (_d, h) = proxy_to(&o);
     let body = vec![b'x'; 200_000];
-    let mut req = format!("POST /up HTTP/1.1\r\nHost: example.org\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+    let mut req = format!(
+        "POST /up HTTP/1.1\r\nHost: example.org\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     req.extend_from_slice(&body);
     let r = client::parse_response(&client::raw(h.http_addr, &req)).unwrap();
     assert_eq!(r.status, 200);
@@ -61,7 +65,9 @@ fn chunked_response_with_trailers_reaches_client() {
 
 #[test]
 fn chunked_response_to_http10_client_is_close_delimited() {
-    let o = Origin::start(|_| Reply::raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"));
+    let o = Origin::start(|_| {
+        Reply::raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    });
     let (_d, h) = proxy_to(&o);
     let raw = client::raw(h.http_addr, b"GET / HTTP/1.0\r\nHost: example.org\r\n\r\n");
     let r = client::parse_response(&raw).unwrap();
@@ -89,7 +95,9 @@ fn close_delimited_response_becomes_chunked_for_http11() {
 fn bodyless_responses_keep_the_connection() {
     let o = Origin::start(|s| match s.target.as_str() {
         "/204" => Reply::raw("HTTP/1.1 204 No Content\r\n\r\n"),
-        "/304" => Reply::raw("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nETag: \"x\"\r\n\r\n"),
+        "/304" => {
+            Reply::raw("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nETag: \"x\"\r\n\r\n")
+        }
         _ => Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"),
     });
     let (_d, h) = proxy_to(&o);
@@ -121,7 +129,10 @@ fn expect_100_continue() {
     let r = c.response(false).unwrap();
     assert_eq!((r.status, r.text().as_str()), (200, "data"));
     assert!(!o.requests()[0].has_header("expect"));
-    let raw = client::raw(h.http_addr, b"PUT /x HTTP/1.1\r\nHost: example.org\r\nExpect: something\r\nContent-Length: 1\r\n\r\nx");
+    let raw = client::raw(
+        h.http_addr,
+        b"PUT /x HTTP/1.1\r\nHost: example.org\r\nExpect: something\r\nContent-Length: 1\r\n\r\nx",
+    );
     assert_eq!(client::parse_response(&raw).unwrap().status, 417);
 }
 
@@ -162,7 +173,9 @@ fn pipelined_requests_answer_in_order() {
     for i in 0..5 {
         req.extend_from_slice(format!("GET /{i} HTTP/1.1\r\nHost: example.org\r\n\r\n").as_bytes());
     }
-    req.extend_from_slice(b"POST /body HTTP/1.1\r\nHost: example.org\r\nContent-Length: 3\r\n\r\nabc");
+    req.extend_from_slice(
+        b"POST /body HTTP/1.1\r\nHost: example.org\r\nContent-Length: 3\r\n\r\nabc",
+    );
     req.extend_from_slice(b"GET /last HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n");
     let all = client::parse_all(&client::raw(h.http_addr, &req));
     let bodies: Vec<String> = all.iter().map(|r| r.text()).collect();
@@ -173,23 +186,48 @@ fn pipelined_requests_answer_in_order() {
 fn malformed_requests_get_4xx_and_close() {
     let o = Origin::named("A");
     let (_d, h) = proxy_to(&o);
-    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: example.org\r\n\r\n", "a".repeat(9000));
-    let big_head = format!("GET / HTTP/1.1\r\nHost: example.org\r\nX-Big: {}\r\n\r\n", "b".repeat(1_100_000));
+    let long_uri = format!(
+        "GET /{} HTTP/1.1\r\nHost: example.org\r\n\r\n",
+        "a".repeat(9000)
+    );
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: example.org\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(1_100_000)
+    );
     let cases: Vec<(&[u8], u16)> = vec![
         (b"GET / HTTP/1.1\r\nHost example.org\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n\r\n", 400),
         (b"GARBAGE\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 2\r\n\r\n", 400),
-        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 2\r\n\r\n",
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+        ),
         (long_uri.as_bytes(), 414),
         (big_head.as_bytes(), 431),
     ];
     for (req, status) in cases {
         let mut c = Conn::open(h.http_addr);
         c.send(req);
-        let r = c.response(false).unwrap_or_else(|| panic!("no answer to {:?}", String::from_utf8_lossy(&req[..40.min(req.len())])));
-        assert_eq!(r.status, status, "for {:?}", String::from_utf8_lossy(&req[..30.min(req.len())]));
+        let r = c.response(false).unwrap_or_else(|| {
+            panic!(
+                "no answer to {:?}",
+                String::from_utf8_lossy(&req[..40.min(req.len())])
+            )
+        });
+        assert_eq!(
+            r.status,
+            status,
+            "for {:?}",
+            String::from_utf8_lossy(&req[..30.min(req.len())])
+        );
         assert_eq!(r.header("connection"), Some("close"));
         assert!(c.closed());
     }
@@ -213,7 +251,8 @@ fn large_response_streams_through() {
     let (_d, h) = proxy_to(&o);
     let mut s = std::net::TcpStream::connect(client::local(h.http_addr)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let raw = client::read_to_close(&mut s);
     let r = client::parse_response(&raw).unwrap();
     assert_eq!(r.body.len(), big.len());

@@ -24,7 +24,12 @@ fn env() -> Env {
     let d = l.write();
     let script: Shared = Arc::new(Mutex::new(Script::default()));
     let h = common::start(d.path(), Some(Probe::registry(script.clone())));
-    Env { origin, script, _d: d, h }
+    Env {
+        origin,
+        script,
+        _d: d,
+        h,
+    }
 }
 
 impl Env {
@@ -38,8 +43,20 @@ impl Env {
 
     /// Points seen, once HandleFinish ran for the connection.
     fn points(&self) -> Vec<Point> {
-        assert!(common::eventually(|| self.script.lock().unwrap().seen.iter().any(|s| s.2 == Point::Finish)));
-        self.script.lock().unwrap().seen.iter().map(|s| s.2).collect()
+        assert!(common::eventually(|| self
+            .script
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .any(|s| s.2 == Point::Finish)));
+        self.script
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .map(|s| s.2)
+            .collect()
     }
 }
 
@@ -51,12 +68,25 @@ fn points_run_in_lifecycle_order() {
     e.set(Point::Accept, Ret::GoOn, false);
     let r = client::parse_response(&client::raw(e.h.http_addr, PLAIN)).unwrap();
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("x-probe"), Some("seen"), "ReadResponse edits reach the client");
+    assert_eq!(
+        r.header("x-probe"),
+        Some("seen"),
+        "ReadResponse edits reach the client"
+    );
     use Point::*;
     // HandleHandshake runs on TLS listeners only.
     assert_eq!(
         e.points(),
-        vec![Accept, BeforeLocation, FoundProduct, AfterLocation, Forward, ReadResponse, RequestFinish, Finish]
+        vec![
+            Accept,
+            BeforeLocation,
+            FoundProduct,
+            AfterLocation,
+            Forward,
+            ReadResponse,
+            RequestFinish,
+            Finish
+        ]
     );
 }
 
@@ -82,14 +112,23 @@ fn accept_close_drops_connection_silently() {
     // Any other value continues.
     for r in [Ret::Finish, Ret::Redirect, Ret::Response] {
         e.set(Point::Accept, r, false);
-        assert_eq!(client::parse_response(&client::raw(e.h.http_addr, PLAIN)).unwrap().status, 200);
+        assert_eq!(
+            client::parse_response(&client::raw(e.h.http_addr, PLAIN))
+                .unwrap()
+                .status,
+            200
+        );
     }
 }
 
 #[test]
 fn request_points_honour_every_value() {
     let e = env();
-    for p in [Point::BeforeLocation, Point::FoundProduct, Point::AfterLocation] {
+    for p in [
+        Point::BeforeLocation,
+        Point::FoundProduct,
+        Point::AfterLocation,
+    ] {
         // Finish with a response: sent, then the connection closes.
         e.set(p, Ret::Finish, true);
         let mut c = Conn::open(e.h.http_addr);
@@ -108,9 +147,16 @@ fn request_points_honour_every_value() {
         let mut c = Conn::open(e.h.http_addr);
         c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
         let r = c.response(false).unwrap();
-        assert_eq!((r.status, r.header("location")), (302, Some("http://elsewhere.example/")));
+        assert_eq!(
+            (r.status, r.header("location")),
+            (302, Some("http://elsewhere.example/"))
+        );
         c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
-        assert_eq!(c.response(false).unwrap().status, 302, "{p}: Redirect keeps the connection");
+        assert_eq!(
+            c.response(false).unwrap().status,
+            302,
+            "{p}: Redirect keeps the connection"
+        );
         // Response: the handler's response, keep-alive.
         e.set(p, Ret::Response, true);
         let mut c = Conn::open(e.h.http_addr);
@@ -120,10 +166,18 @@ fn request_points_honour_every_value() {
         }
         // Close: nothing sent.
         e.set(p, Ret::Close, false);
-        assert!(client::raw(e.h.http_addr, PLAIN).is_empty(), "{p}: Close sends nothing");
+        assert!(
+            client::raw(e.h.http_addr, PLAIN).is_empty(),
+            "{p}: Close sends nothing"
+        );
         // GoOn: forwarded.
         e.set(p, Ret::GoOn, false);
-        assert_eq!(client::parse_response(&client::raw(e.h.http_addr, PLAIN)).unwrap().text(), "origin");
+        assert_eq!(
+            client::parse_response(&client::raw(e.h.http_addr, PLAIN))
+                .unwrap()
+                .text(),
+            "origin"
+        );
     }
     assert_eq!(e.origin.count(), 3, "only GoOn forwarded");
 }
@@ -139,7 +193,12 @@ fn forward_finish_stops_forwarding_others_continue() {
     assert_eq!(e.origin.count(), 0);
     for r in [Ret::GoOn, Ret::Redirect, Ret::Response, Ret::Close] {
         e.set(Point::Forward, r, false);
-        assert_eq!(client::parse_response(&client::raw(e.h.http_addr, PLAIN)).unwrap().text(), "origin");
+        assert_eq!(
+            client::parse_response(&client::raw(e.h.http_addr, PLAIN))
+                .unwrap()
+                .text(),
+            "origin"
+        );
     }
 }
 
@@ -151,7 +210,10 @@ fn read_response_values() {
     let mut c = Conn::open(e.h.http_addr);
     c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
     let r = c.response(false).unwrap();
-    assert_eq!((r.text().as_str(), r.header("x-probe")), ("origin", Some("seen")));
+    assert_eq!(
+        (r.text().as_str(), r.header("x-probe")),
+        ("origin", Some("seen"))
+    );
     assert!(c.closed());
     // Redirect replaces the backend response.
     e.set(Point::ReadResponse, Ret::Redirect, false);

@@ -44,10 +44,16 @@ fn bad_reload_is_rejected_and_changes_nothing() {
     let l = Layout::single(Cluster::simple("ca", &[a.addr]));
     let d = l.write();
     let h = common::start(d.path(), None);
-    d.write("server_data_conf/route_rule.data", "{ \"Version\": \"broken\", ");
+    d.write(
+        "server_data_conf/route_rule.data",
+        "{ \"Version\": \"broken\", ",
+    );
     let (status, body) = common::monitor_get(&h, "/reload/server_data_conf");
     assert_eq!(status, 500);
-    assert!(body.contains("route_rule.data"), "error names the file: {body}");
+    assert!(
+        body.contains("route_rule.data"),
+        "error names the file: {body}"
+    );
     // A rule pointing at a cluster that does not exist is refused too.
     let mut bad = l.route_rule();
     bad["ProductRule"]["p"][0]["ClusterName"] = serde_json::json!("missing_cluster");
@@ -70,7 +76,10 @@ fn monitor_formats() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["req_total"], 1);
     let (_, prom) = common::monitor_get(&h, "/monitor/proxy_state?format=prometheus");
-    assert!(prom.contains("# TYPE ringfront_proxy_req_total counter\nringfront_proxy_req_total 1\n"), "{prom}");
+    assert!(
+        prom.contains("# TYPE ringfront_proxy_req_total counter\nringfront_proxy_req_total 1\n"),
+        "{prom}"
+    );
     let (_, kv) = common::monitor_get(&h, "/monitor/proxy_state?format=kv&per_worker=1");
     assert!(kv.contains("worker0.req_total:1"), "{kv}");
     assert_eq!(common::monitor_get(&h, "/monitor/nothing").0, 404);

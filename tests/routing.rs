@@ -21,14 +21,20 @@ fn routes_by_host_and_path() {
     l.default_product = None;
     l.hosts = vec![
         ("pa".into(), vec!["a.example.com".into()]),
-        ("pb".into(), vec!["*.b.example.com".into(), "b.example.com".into()]),
+        (
+            "pb".into(),
+            vec!["*.b.example.com".into(), "b.example.com".into()],
+        ),
     ];
     l.rules = vec![
         ("pa".into(), vec![("default_t()".into(), "ca".into())]),
         (
             "pb".into(),
             vec![
-                ("req_path_prefix_in(\"/api\", false) && req_method_in(\"GET|POST\")".into(), "capi".into()),
+                (
+                    "req_path_prefix_in(\"/api\", false) && req_method_in(\"GET|POST\")".into(),
+                    "capi".into(),
+                ),
                 ("default_t()".into(), "cb".into()),
             ],
         ),
@@ -68,7 +74,8 @@ fn conditions_pick_clusters() {
     let send = |host: &str, path: &str, extra: &str| {
         let raw = client::raw(
             h.http_addr,
-            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n").as_bytes(),
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n")
+                .as_bytes(),
         );
         client::parse_response(&raw).unwrap().text()
     };
@@ -83,7 +90,10 @@ fn conditions_pick_clusters() {
 fn no_matching_rule_is_500() {
     let a = Origin::named("A");
     let mut l = Layout::single(Cluster::simple("ca", &[a.addr]));
-    l.rules = vec![("p".into(), vec![("req_path_prefix_in(\"/only\", false)".into(), "ca".into())])];
+    l.rules = vec![(
+        "p".into(),
+        vec![("req_path_prefix_in(\"/only\", false)".into(), "ca".into())],
+    )];
     let d = l.write();
     let h = common::start(d.path(), None);
     assert_eq!(get(h.http_addr, "example.org", "/only/x").text(), "A");
@@ -146,8 +156,14 @@ fn all_backends_down_is_502() {
 /// Response head not sent within TimeoutResponseHeader: 504.
 #[test]
 fn slow_backend_is_504() {
-    let slow = Origin::start(|_| Reply::Delay(std::time::Duration::from_millis(1500), Box::new(Reply::text("late"))));
-    let c = Cluster::simple("c", &[slow.addr]).with_conf(json!({"BackendConf": {"TimeoutResponseHeader": 300}}));
+    let slow = Origin::start(|_| {
+        Reply::Delay(
+            std::time::Duration::from_millis(1500),
+            Box::new(Reply::text("late")),
+        )
+    });
+    let c = Cluster::simple("c", &[slow.addr])
+        .with_conf(json!({"BackendConf": {"TimeoutResponseHeader": 300}}));
     let d = Layout::single(c).write();
     let h = common::start(d.path(), None);
     assert_eq!(get(h.http_addr, "example.org", "/").status, 504);
@@ -172,7 +188,13 @@ fn backend_sees_clean_request() {
     assert_eq!(seen.header("host"), Some("example.org"));
     assert_eq!(seen.header("x-keep"), Some("k"));
     assert_eq!(seen.header("x-forwarded-for"), Some("10.1.1.1, 127.0.0.1"));
-    for hop in ["x-secret", "keep-alive", "proxy-connection", "te", "upgrade"] {
+    for hop in [
+        "x-secret",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "upgrade",
+    ] {
         assert!(!seen.has_header(hop), "{hop} was forwarded");
     }
 }

@@ -60,13 +60,19 @@ fn serve(s: TcpStream, name: &str) {
         if r.read_exact(&mut body).is_err() {
             return;
         }
-        let text = format!("hello from {name}: {request_line} (Host: {host}, {length} body bytes)\n");
+        let text =
+            format!("hello from {name}: {request_line} (Host: {host}, {length} body bytes)\n");
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{}\r\n",
             text.len(),
             if close { "Connection: close\r\n" } else { "" }
         );
-        if out.write_all(head.as_bytes()).and_then(|_| out.write_all(text.as_bytes())).is_err() || close {
+        if out
+            .write_all(head.as_bytes())
+            .and_then(|_| out.write_all(text.as_bytes()))
+            .is_err()
+            || close
+        {
             return;
         }
     }

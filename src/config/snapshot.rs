@@ -131,11 +131,9 @@ fn build_hosts(j: &mut J, t: &mut RouteTable, h: &host_rule::HostRule) {
         let id = t.add_product(product);
         t.add_host(pattern, id);
     }
-    let default = h.default_product.as_deref().and_then(|d| t.product_id(d));
-    if h.default_product.is_some() && default.is_none() {
-        j.err("DefaultProduct", "unknown product");
-    }
-    t.set_default_product(default);
+    // host_rule::parse has already reported a DefaultProduct outside HostTags.
+    let _ = j;
+    t.set_default_product(h.default_product.as_deref().and_then(|d| t.product_id(d)));
 }
 
 struct ClusterRefs<'a> {

@@ -242,3 +242,9 @@ fn missing_file_is_reported() {
     assert_eq!(e.0[0].file, "cluster_conf/gslb.data");
     assert!(e.0[0].reason.contains("cannot read"));
 }
+
+#[test]
+fn snapshot_is_clone_and_send() {
+    fn check<T: Clone + Send + 'static>() {}
+    check::<Snapshot>();
+}

@@ -253,10 +253,13 @@ mod tests {
             decode(b"11111111111111111\r\n", 64).unwrap_err(),
             ChunkError::BadSize
         );
-        assert_eq!(decode(b"1\r\nab\r\n", 64).unwrap_err(), ChunkError::BadFraming);
+        assert_eq!(
+            decode(b"1\r\nab\r\n", 64).unwrap_err(),
+            ChunkError::BadFraming
+        );
         assert_eq!(decode(b"1\nab", 64).unwrap_err(), ChunkError::BadSize);
         let mut long = b"1;".to_vec();
-        long.extend(std::iter::repeat(b'x').take(MAX_CHUNK_LINE + 1));
+        long.extend(std::iter::repeat_n(b'x', MAX_CHUNK_LINE + 1));
         assert_eq!(decode(&long, 64).unwrap_err(), ChunkError::LineTooLong);
     }
 
@@ -267,7 +270,10 @@ mod tests {
             body.extend_from_slice(b"X-Trailer: aaaaaaaa\r\n");
         }
         body.extend_from_slice(b"\r\n");
-        assert_eq!(decode(&body, 100).unwrap_err(), ChunkError::TrailersTooLarge);
+        assert_eq!(
+            decode(&body, 100).unwrap_err(),
+            ChunkError::TrailersTooLarge
+        );
     }
 
     #[test]

@@ -201,7 +201,11 @@ mod tests {
         assert_eq!(h.body, BodyKind::None);
         let h = parse(b"HTTP/1.1 204 No Content\r\n\r\n", false).unwrap();
         assert_eq!(h.body, BodyKind::None);
-        let h = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false).unwrap();
+        let h = parse(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            false,
+        )
+        .unwrap();
         assert_eq!(h.body, BodyKind::Chunked);
         let h = parse(b"HTTP/1.1 200 OK\r\n\r\n", false).unwrap();
         assert_eq!(h.body, BodyKind::UntilClose);

@@ -40,17 +40,20 @@ fn listed_in_connection(buf: &[u8], headers: &[HeaderSpan], name: &[u8]) -> bool
 }
 
 /// Copy the end-to-end headers of a head, minus those edits replace.
-fn end_to_end(out: &mut Vec<u8>, buf: &[u8], headers: &[HeaderSpan], edits: &HeaderEdits, skip: &[&[u8]]) {
+fn end_to_end(
+    out: &mut Vec<u8>,
+    buf: &[u8],
+    headers: &[HeaderSpan],
+    edits: &HeaderEdits,
+    skip: &[&[u8]],
+) {
     let custom_hops = headers.iter().any(|h| {
         let n = h.name.get(buf);
         n.eq_ignore_ascii_case(b"connection")
-            && h.value
-                .get(buf)
-                .split(|&b| b == b',')
-                .any(|t| {
-                    let t = super::head::trim(t);
-                    !t.eq_ignore_ascii_case(b"close") && !t.eq_ignore_ascii_case(b"keep-alive")
-                })
+            && h.value.get(buf).split(|&b| b == b',').any(|t| {
+                let t = super::head::trim(t);
+                !t.eq_ignore_ascii_case(b"close") && !t.eq_ignore_ascii_case(b"keep-alive")
+            })
     });
     for h in headers {
         let name = h.name.get(buf);
@@ -87,18 +90,28 @@ pub fn request_head(
     } else {
         out.extend_from_slice(path);
     }
-    if !head.query.is_empty() || buf.get(head.path.start as usize + head.path.len as usize) == Some(&b'?') {
+    if !head.query.is_empty()
+        || buf.get(head.path.start as usize + head.path.len as usize) == Some(&b'?')
+    {
         out.push(b'?');
         out.extend_from_slice(head.query.get(buf));
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     // Expect is answered by ringfront itself (it sends 100 Continue when it
     // starts reading the body), so the backend never sees it.
-    end_to_end(out, buf, &head.headers, edits, &[b"x-forwarded-for", b"expect"]);
+    end_to_end(
+        out,
+        buf,
+        &head.headers,
+        edits,
+        &[b"x-forwarded-for", b"expect"],
+    );
     // Prior proxies' entries first, in order, then this client.
     out.extend_from_slice(b"X-Forwarded-For: ");
     for h in &head.headers {
-        if h.name.get(buf).eq_ignore_ascii_case(b"x-forwarded-for") && !edits.hides(b"x-forwarded-for") {
+        if h.name.get(buf).eq_ignore_ascii_case(b"x-forwarded-for")
+            && !edits.hides(b"x-forwarded-for")
+        {
             out.extend_from_slice(h.value.get(buf));
             out.extend_from_slice(b", ");
         }
@@ -122,7 +135,13 @@ pub struct ResponseFraming {
 }
 
 /// The head sent to the client for a backend response.
-pub fn response_head(out: &mut Vec<u8>, buf: &[u8], head: &ResponseHead, edits: &HeaderEdits, f: ResponseFraming) {
+pub fn response_head(
+    out: &mut Vec<u8>,
+    buf: &[u8],
+    head: &ResponseHead,
+    edits: &HeaderEdits,
+    f: ResponseFraming,
+) {
     // Responses carry the highest version ringfront speaks (RFC 9110
     // §6.2); the client's version only decides framing and keep-alive.
     let _ = write!(out, "HTTP/1.1 {} ", f.status);
@@ -153,8 +172,19 @@ fn close_framing(out: &mut Vec<u8>, f: ResponseFraming) {
 
 /// A response made by ringfront (handler answer, redirect, error page),
 /// head and body. `head_only` drops the body for HEAD requests.
-pub fn response(out: &mut Vec<u8>, res: &Response, client_version: Version, keep_alive: bool, head_only: bool) {
-    let _ = write!(out, "HTTP/1.1 {} {}\r\n", res.status, status_reason(res.status));
+pub fn response(
+    out: &mut Vec<u8>,
+    res: &Response,
+    client_version: Version,
+    keep_alive: bool,
+    head_only: bool,
+) {
+    let _ = write!(
+        out,
+        "HTTP/1.1 {} {}\r\n",
+        res.status,
+        status_reason(res.status)
+    );
     for (n, v) in &res.headers {
         if is_hop_by_hop(n.as_bytes()) {
             continue;
@@ -196,7 +226,15 @@ mod tests {
         assert!(parse_request(b, &LIMITS, &mut h).unwrap());
         let mut out = Vec::new();
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
-        request_head(&mut out, b, &h, &HeaderEdits::default(), None, ip, BodyKind::Chunked);
+        request_head(
+            &mut out,
+            b,
+            &h,
+            &HeaderEdits::default(),
+            None,
+            ip,
+            BodyKind::Chunked,
+        );
         let s = String::from_utf8(out).unwrap();
         assert_eq!(
             s,
@@ -207,7 +245,13 @@ mod tests {
     #[test]
     fn generated_response() {
         let mut out = Vec::new();
-        response(&mut out, &Response::error(502), Version::Http11, false, false);
+        response(
+            &mut out,
+            &Response::error(502),
+            Version::Http11,
+            false,
+            false,
+        );
         let s = String::from_utf8(out).unwrap();
         assert!(s.starts_with("HTTP/1.1 502 Bad Gateway\r\n"));
         assert!(s.contains("Content-Length: 16\r\n"));

@@ -96,15 +96,16 @@ impl Pump {
                             self.seen += d.len() as u64;
                             self.emit(d, out);
                         }
-                        Some(Event::Trailer(t)) => {
-                            if self.out_chunked {
-                                if !self.trailers_started {
-                                    out.extend_from_slice(chunked::LAST_CHUNK);
-                                    self.trailers_started = true;
-                                }
-                                out.extend_from_slice(t);
+                        Some(Event::Trailer(t)) if self.out_chunked => {
+                            if !self.trailers_started {
+                                out.extend_from_slice(chunked::LAST_CHUNK);
+                                self.trailers_started = true;
                             }
+                            out.extend_from_slice(t);
                         }
+                        // A client that cannot take chunked coding gets no
+                        // trailers.
+                        Some(Event::Trailer(_)) => {}
                         Some(Event::End) => {
                             self.finish(out);
                         }

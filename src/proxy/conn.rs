@@ -84,7 +84,11 @@ enum HeadRead {
 
 /// Serve requests until the connection should close. Returns the session
 /// and whether to linger before closing (an error answer was sent).
-async fn request_loop<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, mut ses: Session) -> (Session, bool) {
+async fn request_loop<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    mut ses: Session,
+) -> (Session, bool) {
     let mut head = RequestHead::default();
     let mut idle_timeout = w.conf.client_read_timeout;
     loop {
@@ -100,12 +104,18 @@ async fn request_loop<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, mut ses
             }
             HeadRead::Bad(e) => {
                 Stats::inc(&w.stats.err_bad_request);
-                let version = if head.version == Version::Http10 { Version::Http10 } else { Version::Http11 };
+                let version = if head.version == Version::Http10 {
+                    Version::Http10
+                } else {
+                    Version::Http11
+                };
                 let res = Response::error(e.status());
                 let mut out = w.bufs.borrow_mut().take();
                 crate::http::write::response(&mut out, &res, version, false, false);
                 w.stats.count_status(res.status);
-                let (_, out) = super::io::write_from(&mut conn.stream, out, 0, w.conf.client_write_timeout).await;
+                let (_, out) =
+                    super::io::write_from(&mut conn.stream, out, 0, w.conf.client_write_timeout)
+                        .await;
                 w.bufs.borrow_mut().give(out);
                 return (ses, true);
             }
@@ -149,7 +159,12 @@ async fn request_loop<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, mut ses
 /// Read and parse one request head into `head`. While the connection is
 /// idle it holds no buffer: it waits for readability first, and only then
 /// takes a buffer from the worker's pool.
-async fn read_head<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, head: &mut RequestHead, idle_timeout: Duration) -> HeadRead {
+async fn read_head<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    head: &mut RequestHead,
+    idle_timeout: Duration,
+) -> HeadRead {
     if conn.buf.is_empty() {
         if conn.buf.capacity() > 0 {
             w.bufs.borrow_mut().give(std::mem::take(&mut conn.buf));

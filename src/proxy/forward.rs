@@ -10,7 +10,7 @@ use super::request::Request;
 use crate::balance::{hash_key, SubClusterPick};
 use crate::config::Cluster;
 use crate::http::write::{self, ResponseFraming, CONTINUE_100};
-use crate::http::{parse_response, BackendResponse, BodyKind, ResponseHead, Response, Version};
+use crate::http::{parse_response, BackendResponse, BodyKind, Response, ResponseHead, Version};
 use crate::module::{Point, Ret};
 use crate::upstream;
 use crate::worker::{Stats, Worker};
@@ -38,7 +38,11 @@ enum Outcome {
     Ended(bool),
 }
 
-pub(crate) async fn run<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, req: &mut Request) -> bool {
+pub(crate) async fn run<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    req: &mut Request,
+) -> bool {
     let gen = req.gen.clone();
     let Some(cid) = req.cluster else {
         return answer(w, conn, req, Response::error(500), false).await;
@@ -64,7 +68,9 @@ pub(crate) async fn run<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, req: 
     let mut tried: Vec<usize> = Vec::new();
     let mut fresh = false;
     let mut last_status = 502;
-    while req.attempts < max_attempts {
+    // A stale pooled connection gets one re-send on a fresh one, which
+    // does not count as a retry.
+    while fresh || req.attempts < max_attempts {
         let picked = if fresh {
             req.backend
         } else {
@@ -88,18 +94,24 @@ pub(crate) async fn run<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, req: 
         fresh = false;
         match outcome {
             Outcome::Done(keep) => {
-                gen.balancer.borrow_mut().report_success(cid, sub, picked.index);
+                gen.balancer
+                    .borrow_mut()
+                    .report_success(cid, sub, picked.index);
                 return keep;
             }
             Outcome::Ended(keep) => return keep,
             Outcome::Stale if !was_fresh => fresh = true,
             Outcome::Stale | Outcome::ConnectFailed => {
                 Stats::inc(&w.stats.err_backend_connect);
-                gen.balancer.borrow_mut().report_failure(cid, sub, picked.index);
+                gen.balancer
+                    .borrow_mut()
+                    .report_failure(cid, sub, picked.index);
                 tried.push(picked.index);
             }
             Outcome::Failed { status, retriable } => {
-                gen.balancer.borrow_mut().report_failure(cid, sub, picked.index);
+                gen.balancer
+                    .borrow_mut()
+                    .report_failure(cid, sub, picked.index);
                 let get = req.head.method_is(&req.buf, b"GET");
                 if !(retriable && replayable && get && cluster.backend.retry_level >= 1) {
                     return answer(w, conn, req, Response::error(status), true).await;
@@ -143,7 +155,15 @@ async fn attempt<S: ClientIo>(
     // Request head, plus whatever of the body already arrived with it.
     let mut out = w.bufs.borrow_mut().take();
     let path = req.path_override.as_deref().map(str::as_bytes);
-    write::request_head(&mut out, &req.buf, &req.head, &req.edits, path, req.client_ip, req.head.body);
+    write::request_head(
+        &mut out,
+        &req.buf,
+        &req.head,
+        &req.edits,
+        path,
+        req.client_ip,
+        req.head.body,
+    );
     if !body.is_done() {
         match body.feed(&req.buf[req.consumed..], &mut out) {
             Ok(n) => req.consumed += n,
@@ -162,7 +182,10 @@ async fn attempt<S: ClientIo>(
             return Outcome::Stale;
         }
         Stats::inc(&w.stats.err_backend_broken);
-        return Outcome::Failed { status: 502, retriable: false };
+        return Outcome::Failed {
+            status: 502,
+            retriable: false,
+        };
     }
 
     // The rest of the request body, streamed from the client.
@@ -197,7 +220,10 @@ async fn attempt<S: ClientIo>(
                 Err(_) => {
                     Stats::inc(&w.stats.err_backend_broken);
                     w.bufs.borrow_mut().give(ubuf);
-                    return Outcome::Failed { status: 502, retriable: false };
+                    return Outcome::Failed {
+                        status: 502,
+                        retriable: false,
+                    };
                 }
             }
         }
@@ -206,7 +232,10 @@ async fn attempt<S: ClientIo>(
             Ok(_) => {}
             Err(IoErr::Timeout) => {
                 Stats::inc(&w.stats.err_backend_timeout);
-                return Outcome::Failed { status: 504, retriable: false };
+                return Outcome::Failed {
+                    status: 504,
+                    retriable: false,
+                };
             }
             Err(_) => {
                 let nothing = ubuf.is_empty();
@@ -215,14 +244,20 @@ async fn attempt<S: ClientIo>(
                     return Outcome::Stale;
                 }
                 Stats::inc(&w.stats.err_backend_broken);
-                return Outcome::Failed { status: 502, retriable: nothing };
+                return Outcome::Failed {
+                    status: 502,
+                    retriable: nothing,
+                };
             }
         }
     }
     if rhead.status == 101 {
         Stats::inc(&w.stats.err_backend_broken);
         w.bufs.borrow_mut().give(ubuf);
-        return Outcome::Failed { status: 502, retriable: false };
+        return Outcome::Failed {
+            status: 502,
+            retriable: false,
+        };
     }
 
     // HandleReadResponse.
@@ -285,7 +320,10 @@ async fn attempt<S: ClientIo>(
             Stats::inc(&w.stats.err_backend_broken);
             w.bufs.borrow_mut().give(out);
             w.bufs.borrow_mut().give(res.buf);
-            return Outcome::Failed { status: 502, retriable: false };
+            return Outcome::Failed {
+                status: 502,
+                retriable: false,
+            };
         }
     };
     // Bytes past the declared body: the backend connection is unusable.
@@ -301,7 +339,17 @@ async fn attempt<S: ClientIo>(
     }
     if !pump.is_done() {
         let mut scratch = std::mem::take(&mut res.buf);
-        match response_body(w, conn, &mut up, &mut pump, &mut scratch, &mut out, backend_timeout).await {
+        match response_body(
+            w,
+            conn,
+            &mut up,
+            &mut pump,
+            &mut scratch,
+            &mut out,
+            backend_timeout,
+        )
+        .await
+        {
             Ok(clean) => upstream_clean &= clean,
             Err(()) => {
                 w.bufs.borrow_mut().give(out);
@@ -355,7 +403,12 @@ pub(crate) fn finish_local(w: &Worker, req: &mut Request, keep: bool) -> bool {
 }
 
 /// Answer a malformed request body.
-async fn reply_bad<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, req: &mut Request, status: u16) -> bool {
+async fn reply_bad<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    req: &mut Request,
+    status: u16,
+) -> bool {
     req.body_done = false;
     reply::send(w, &mut conn.stream, req, &Response::error(status), false).await;
     false
@@ -393,7 +446,13 @@ async fn request_body<S: ClientIo>(
         }
         let sent = if body.is_direct() {
             body.advance_direct(scratch.len());
-            let (r, s) = write_from(up, std::mem::take(&mut scratch), 0, cluster.backend.timeout_response_header).await;
+            let (r, s) = write_from(
+                up,
+                std::mem::take(&mut scratch),
+                0,
+                cluster.backend.timeout_response_header,
+            )
+            .await;
             scratch = s;
             r
         } else {
@@ -408,13 +467,22 @@ async fn request_body<S: ClientIo>(
             if n < scratch.len() {
                 req.carry.extend_from_slice(&scratch[n..]);
             }
-            let (r, o) = write_from(up, std::mem::take(&mut out), 0, cluster.backend.timeout_response_header).await;
+            let (r, o) = write_from(
+                up,
+                std::mem::take(&mut out),
+                0,
+                cluster.backend.timeout_response_header,
+            )
+            .await;
             out = o;
             r
         };
         if sent.is_err() {
             Stats::inc(&w.stats.err_backend_broken);
-            break Err(Outcome::Failed { status: 502, retriable: false });
+            break Err(Outcome::Failed {
+                status: 502,
+                retriable: false,
+            });
         }
     };
     req.body_done = body.is_done();
@@ -449,7 +517,8 @@ async fn response_body<S: ClientIo>(
                     return Err(());
                 }
                 clean = false;
-                let (r, o) = write_from(&mut conn.stream, std::mem::take(out), 0, write_timeout).await;
+                let (r, o) =
+                    write_from(&mut conn.stream, std::mem::take(out), 0, write_timeout).await;
                 *out = o;
                 if r.is_err() {
                     Stats::inc(&w.stats.err_client_closed);
@@ -464,7 +533,8 @@ async fn response_body<S: ClientIo>(
         }
         let r = if pump.is_direct() {
             pump.advance_direct(scratch.len());
-            let (r, s) = write_from(&mut conn.stream, std::mem::take(scratch), 0, write_timeout).await;
+            let (r, s) =
+                write_from(&mut conn.stream, std::mem::take(scratch), 0, write_timeout).await;
             *scratch = s;
             r
         } else {

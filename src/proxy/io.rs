@@ -65,7 +65,10 @@ pub(crate) async fn write_from<S: AsyncWriteRent>(
 /// Close politely after an error answer: stop sending, then drain what the
 /// client still sends for a moment, so the kernel does not reset the
 /// connection and destroy the answer before the client reads it.
-pub(crate) async fn linger_close<S: AsyncReadRent + AsyncWriteRent>(mut s: S, mut scratch: Vec<u8>) -> Vec<u8> {
+pub(crate) async fn linger_close<S: AsyncReadRent + AsyncWriteRent>(
+    mut s: S,
+    mut scratch: Vec<u8>,
+) -> Vec<u8> {
     let _ = s.shutdown().await;
     let deadline = std::time::Instant::now() + Duration::from_secs(1);
     let mut drained = 0usize;

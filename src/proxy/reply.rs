@@ -42,7 +42,11 @@ pub(crate) fn verdict(ret: Ret, res: Option<Response>, req: &mut Request) -> Ver
 pub(crate) fn redirect_response(req: &mut Request) -> Response {
     match req.redirect.take() {
         Some(r) => {
-            let code = if (300..400).contains(&r.code) { r.code } else { 302 };
+            let code = if (300..400).contains(&r.code) {
+                r.code
+            } else {
+                302
+            };
             let mut res = Response::redirect(code, &r.url);
             res.headers.extend(r.headers);
             res

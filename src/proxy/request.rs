@@ -88,7 +88,8 @@ impl Request {
     }
 
     pub fn product_name(&self) -> Option<&str> {
-        self.product.map(|p| self.gen.snapshot.route.product_name(p))
+        self.product
+            .map(|p| self.gen.snapshot.route.product_name(p))
     }
 
     pub fn cluster_conf(&self) -> Option<&Cluster> {
@@ -103,7 +104,12 @@ impl Request {
     pub fn set_backend_addr(&mut self, addr: SocketAddr) {
         match self.backend.as_mut() {
             Some(b) => b.addr = addr,
-            None => self.backend = Some(BackendPick { index: usize::MAX, addr }),
+            None => {
+                self.backend = Some(BackendPick {
+                    index: usize::MAX,
+                    addr,
+                })
+            }
         }
     }
 

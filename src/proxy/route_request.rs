@@ -12,7 +12,11 @@ use crate::worker::{Stats, Worker};
 
 /// Run one request through the lifecycle; true if the connection may be
 /// kept for another request.
-pub(crate) async fn run<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, req: &mut Request) -> bool {
+pub(crate) async fn run<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    req: &mut Request,
+) -> bool {
     if let Some(keep) = request_point(w, conn, req, Point::BeforeLocation).await {
         return keep;
     }
@@ -38,7 +42,12 @@ pub(crate) async fn run<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, req: 
 
 /// Run a Request-type point; `Some(keep_alive)` when a handler ended the
 /// request there.
-async fn request_point<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, req: &mut Request, point: Point) -> Option<bool> {
+async fn request_point<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    req: &mut Request,
+    point: Point,
+) -> Option<bool> {
     let (ret, res) = w.cbs.run_request(point, req);
     match verdict(ret, res, req) {
         Verdict::Continue => None,

@@ -3,6 +3,8 @@
 //! CONTRACT (implemented by the config/route/balance work): `RouteTable` is
 //! built by `Snapshot::load`; lookups never allocate.
 
+#[cfg(test)]
+mod alloc_tests;
 pub mod bytes;
 pub mod condition;
 #[cfg(test)]

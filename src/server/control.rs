@@ -26,7 +26,12 @@ pub(super) struct Control {
 }
 
 impl Control {
-    pub fn new(conf_dir: PathBuf, conf: ServerConf, workers: Vec<Sender<WorkerCmd>>, stop: Arc<AtomicBool>) -> Self {
+    pub fn new(
+        conf_dir: PathBuf,
+        conf: ServerConf,
+        workers: Vec<Sender<WorkerCmd>>,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
         Control {
             conf_dir,
             conf,
@@ -75,7 +80,9 @@ impl Control {
                 Ok(0) | Err(_) => break,
                 Ok(k) => {
                     n += k;
-                    if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") || buf[..n].windows(2).any(|w| w == b"\n\n") {
+                    if buf[..n].windows(4).any(|w| w == b"\r\n\r\n")
+                        || buf[..n].windows(2).any(|w| w == b"\n\n")
+                    {
                         break;
                     }
                 }
@@ -105,7 +112,11 @@ impl Control {
                 let format = Format::from_query(req.param("format"));
                 let per_worker = matches!(req.param("per_worker"), Some("1" | "true"));
                 let stats = self.collect();
-                (200, format.content_type(), monitor::proxy_state(&stats, format, per_worker))
+                (
+                    200,
+                    format.content_type(),
+                    monitor::proxy_state(&stats, format, per_worker),
+                )
             }
             ["monitor", "config_state"] => (
                 200,
@@ -119,7 +130,11 @@ impl Control {
             ["monitor", ..] => (404, "text/plain", "unknown monitor category\n".into()),
             ["reload", what] => {
                 if !loopback {
-                    return (403, "text/plain", "reload is accepted from loopback only\n".into());
+                    return (
+                        403,
+                        "text/plain",
+                        "reload is accepted from loopback only\n".into(),
+                    );
                 }
                 match *what {
                     "server_data_conf" | "gslb_data_conf" => self.reload(what),
@@ -139,14 +154,20 @@ impl Control {
             Ok(s) => s,
             Err(e) => {
                 log::warn!("reload {what} rejected:\n{e}");
-                return (500, "text/plain", format!("reload {what} rejected; configuration unchanged:\n{e}\n"));
+                return (
+                    500,
+                    "text/plain",
+                    format!("reload {what} rejected; configuration unchanged:\n{e}\n"),
+                );
             }
         };
         let version = snapshot.version.clone();
         let (ack_tx, ack_rx) = unbounded();
         let mut sent = 0;
         for w in &self.workers {
-            if w.send(WorkerCmd::Swap(Box::new(snapshot.clone()), ack_tx.clone())).is_ok() {
+            if w.send(WorkerCmd::Swap(Box::new(snapshot.clone()), ack_tx.clone()))
+                .is_ok()
+            {
                 sent += 1;
             }
         }
@@ -160,9 +181,19 @@ impl Control {
         }
         self.version = version.clone();
         self.reloads += 1;
-        log::info!("reload {what}: {version} on {acked}/{} workers", self.workers.len());
+        log::info!(
+            "reload {what}: {version} on {acked}/{} workers",
+            self.workers.len()
+        );
         if acked < self.workers.len() {
-            return (500, "text/plain", format!("reload {what}: only {acked} of {} workers confirmed\n", self.workers.len()));
+            return (
+                500,
+                "text/plain",
+                format!(
+                    "reload {what}: only {acked} of {} workers confirmed\n",
+                    self.workers.len()
+                ),
+            );
         }
         (200, "text/plain", format!("reload {what} OK: {version}\n"))
     }

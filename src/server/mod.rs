@@ -77,7 +77,8 @@ impl Drop for ServerHandle {
 /// Validate a configuration directory the way start-up does: every
 /// problem found, each naming file, key and reason.
 pub fn check(opts: &ServerOptions) -> Result<(ServerConf, Snapshot), Vec<String>> {
-    let conf = ServerConf::load(&opts.conf_dir).map_err(|e| e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    let conf = ServerConf::load(&opts.conf_dir)
+        .map_err(|e| e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
     let mut errors = Vec::new();
     if let Err(e) = opts.modules.select(&conf.modules) {
         errors.push(e.to_string());
@@ -95,7 +96,10 @@ pub fn check(opts: &ServerOptions) -> Result<(ServerConf, Snapshot), Vec<String>
 /// Start the server. Returns once every worker listens.
 pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
     let (conf, snapshot) = check(&opts).map_err(|e| e.join("\n"))?;
-    let modules = opts.modules.select(&conf.modules).map_err(|e| e.to_string())?;
+    let modules = opts
+        .modules
+        .select(&conf.modules)
+        .map_err(|e| e.to_string())?;
     let cores = pick_cores(&conf);
     let n = cores.len();
     let mut listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), conf.http_port);
@@ -120,7 +124,8 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
             listen,
             commands: rx,
         };
-        let t = worker::spawn(spec, ready_tx).map_err(|e| format!("cannot start worker {id}: {e}"))?;
+        let t =
+            worker::spawn(spec, ready_tx).map_err(|e| format!("cannot start worker {id}: {e}"))?;
         handle.commands.push(tx);
         handle.threads.push(t);
         match ready_rx.recv_timeout(Duration::from_secs(30)) {
@@ -135,13 +140,19 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
     }
     let monitor = if conf.monitor_enabled {
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), conf.monitor_port);
-        let l = std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on monitor port {addr}: {e}"))?;
+        let l = std::net::TcpListener::bind(addr)
+            .map_err(|e| format!("cannot listen on monitor port {addr}: {e}"))?;
         handle.monitor_addr = l.local_addr().ok();
         Some(l)
     } else {
         None
     };
-    let ctl = control::Control::new(opts.conf_dir.clone(), conf, handle.commands.clone(), handle.stop.clone());
+    let ctl = control::Control::new(
+        opts.conf_dir.clone(),
+        conf,
+        handle.commands.clone(),
+        handle.stop.clone(),
+    );
     handle.control = Some(
         std::thread::Builder::new()
             .name("ringfront-control".into())
@@ -179,6 +190,12 @@ fn pick_cores(conf: &ServerConf) -> Vec<Option<core_affinity::CoreId>> {
         list.len().max(1)
     };
     (0..n)
-        .map(|i| if list.is_empty() { None } else { Some(list[i % list.len()]) })
+        .map(|i| {
+            if list.is_empty() {
+                None
+            } else {
+                Some(list[i % list.len()])
+            }
+        })
         .collect()
 }

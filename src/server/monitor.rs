@@ -62,7 +62,10 @@ impl MonitorRequest {
     }
 
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -135,7 +138,11 @@ pub fn proxy_state(workers: &[StatsSnapshot], format: Format, per_worker: bool) 
         }
         Format::Prometheus => {
             for (idx, (k, v)) in total.fields().into_iter().enumerate() {
-                let kind = if GAUGES.contains(&k) { "gauge" } else { "counter" };
+                let kind = if GAUGES.contains(&k) {
+                    "gauge"
+                } else {
+                    "counter"
+                };
                 let name = if kind == "counter" && !k.ends_with("_total") {
                     format!("ringfront_proxy_{k}_total")
                 } else {
@@ -161,11 +168,15 @@ mod tests {
 
     #[test]
     fn formats_sum_workers() {
-        let mut a = StatsSnapshot::default();
-        a.req_total = 2;
-        let mut b = StatsSnapshot::default();
-        b.req_total = 3;
-        b.conn_active = 1;
+        let a = StatsSnapshot {
+            req_total: 2,
+            ..Default::default()
+        };
+        let b = StatsSnapshot {
+            req_total: 3,
+            conn_active: 1,
+            ..Default::default()
+        };
         let j = proxy_state(&[a, b], Format::Json, false);
         assert!(j.contains("\"req_total\":5"));
         assert!(j.contains("\"workers\":2"));
@@ -178,7 +189,8 @@ mod tests {
 
     #[test]
     fn request_line() {
-        let r = MonitorRequest::parse(b"GET /monitor/proxy_state?format=kv&x HTTP/1.1\r\n\r\n").unwrap();
+        let r = MonitorRequest::parse(b"GET /monitor/proxy_state?format=kv&x HTTP/1.1\r\n\r\n")
+            .unwrap();
         assert_eq!(r.path, "/monitor/proxy_state");
         assert_eq!(r.param("format"), Some("kv"));
         assert_eq!(r.param("x"), Some(""));

@@ -27,7 +27,10 @@ impl BufPool {
     /// Return a buffer; oversized ones (grown for a big head) are dropped so
     /// the pool does not pin memory.
     pub fn give(&mut self, mut b: Vec<u8>) {
-        if self.free.len() < self.max_free && b.capacity() >= self.size && b.capacity() <= self.size * 2 {
+        if self.free.len() < self.max_free
+            && b.capacity() >= self.size
+            && b.capacity() <= self.size * 2
+        {
             b.clear();
             self.free.push(b);
         }

@@ -84,7 +84,9 @@ impl Worker {
 
     pub fn take_upstream(&self, addr: SocketAddr) -> Option<TcpStream> {
         let s = self.pool.borrow_mut().take(addr);
-        self.stats.upstream_idle.set(self.pool.borrow().len() as u64);
+        self.stats
+            .upstream_idle
+            .set(self.pool.borrow().len() as u64);
         s
     }
 
@@ -98,7 +100,9 @@ impl Worker {
         };
         let cap = cap.min(self.conf.tuning.upstream_idle_per_host);
         self.pool.borrow_mut().put(addr, s, cap);
-        self.stats.upstream_idle.set(self.pool.borrow().len() as u64);
+        self.stats
+            .upstream_idle
+            .set(self.pool.borrow().len() as u64);
     }
 
     fn swap(&self, snapshot: Snapshot) {
@@ -128,7 +132,10 @@ pub struct WorkerSpec {
 
 /// Start a worker thread. It reports once on `ready`: the bound address, or
 /// why it could not start (runtime, module init, bind).
-pub fn spawn(spec: WorkerSpec, ready: Sender<Result<SocketAddr, String>>) -> std::io::Result<JoinHandle<()>> {
+pub fn spawn(
+    spec: WorkerSpec,
+    ready: Sender<Result<SocketAddr, String>>,
+) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("ringfront-w{}", spec.id))
         .spawn(move || thread_main(spec, ready))
@@ -150,7 +157,9 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<SocketAddr, String>>) {
     };
     log::info!(
         "worker {id}: started on {} ({:?})",
-        spec.core.map(|c| format!("cpu {}", c.id)).unwrap_or_else(|| "any cpu".into()),
+        spec.core
+            .map(|c| format!("cpu {}", c.id))
+            .unwrap_or_else(|| "any cpu".into()),
         driver
     );
     rt.block_on(async move {
@@ -161,11 +170,17 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<SocketAddr, String>>) {
                 return;
             }
         };
-        let opts = ListenerOpts::new().reuse_port(true).reuse_addr(true).backlog(4096);
+        let opts = ListenerOpts::new()
+            .reuse_port(true)
+            .reuse_addr(true)
+            .backlog(4096);
         let listener = match TcpListener::bind_with_config(spec.listen, &opts) {
             Ok(l) => l,
             Err(e) => {
-                let _ = ready.send(Err(format!("worker {id}: cannot listen on {}: {e}", spec.listen)));
+                let _ = ready.send(Err(format!(
+                    "worker {id}: cannot listen on {}: {e}",
+                    spec.listen
+                )));
                 return;
             }
         };

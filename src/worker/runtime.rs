@@ -33,8 +33,12 @@ pub fn build(t: &Tuning, id: usize) -> io::Result<(Runtime, Driver)> {
             }
         }
     } else if id == 0 {
-        log::warn!("io_uring is unavailable (or MONOIO_FORCE_LEGACY_DRIVER is set); workers use epoll");
+        log::warn!(
+            "io_uring is unavailable (or MONOIO_FORCE_LEGACY_DRIVER is set); workers use epoll"
+        );
     }
-    let rt = RuntimeBuilder::<LegacyDriver>::new().enable_timer().build()?;
+    let rt = RuntimeBuilder::<LegacyDriver>::new()
+        .enable_timer()
+        .build()?;
     Ok((rt.into(), Driver::Epoll))
 }

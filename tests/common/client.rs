@@ -57,7 +57,8 @@ pub fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
 pub fn get(addr: SocketAddr, host: &str, path: &str) -> Resp {
     let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     let raw = raw(addr, req.as_bytes());
-    parse_response(&raw).unwrap_or_else(|| panic!("no response in {:?}", String::from_utf8_lossy(&raw)))
+    parse_response(&raw)
+        .unwrap_or_else(|| panic!("no response in {:?}", String::from_utf8_lossy(&raw)))
 }
 
 /// Parse one response at the start of `b` (for a request that is not HEAD).
@@ -76,9 +77,17 @@ pub fn parse_response_to(b: &[u8], head_req: bool) -> Option<Resp> {
     let status: u16 = sp.next()?.parse().ok()?;
     let headers: Vec<(String, String)> = lines
         .filter(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.to_string(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        })
         .collect();
-    let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
     let mut r = Resp {
         status,
         version,
@@ -96,7 +105,9 @@ pub fn parse_response_to(b: &[u8], head_req: bool) -> Option<Resp> {
         let mut i = end;
         loop {
             let le = b[i..].windows(2).position(|w| w == b"\r\n")? + i;
-            let size = usize::from_str_radix(std::str::from_utf8(&b[i..le]).ok()?.split(';').next()?, 16).ok()?;
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&b[i..le]).ok()?.split(';').next()?, 16)
+                    .ok()?;
             i = le + 2;
             if size == 0 {
                 loop {
@@ -173,7 +184,11 @@ impl Conn {
         let mut tmp = [0u8; 16384];
         loop {
             if let Some(r) = parse_response_to(&self.buf, head_req) {
-                let complete = r.chunked || r.header("content-length").is_some() || head_req || r.status == 204 || r.status == 304;
+                let complete = r.chunked
+                    || r.header("content-length").is_some()
+                    || head_req
+                    || r.status == 204
+                    || r.status == 304;
                 if complete {
                     self.buf.drain(..r.len);
                     return Some(r);
@@ -192,7 +207,9 @@ impl Conn {
 
     /// Whether the server closed the connection (reads EOF within 2 s).
     pub fn closed(&mut self) -> bool {
-        self.s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        self.s
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
         let mut tmp = [0u8; 1024];
         loop {
             match self.s.read(&mut tmp) {

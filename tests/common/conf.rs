@@ -36,12 +36,15 @@ impl ConfDir {
     }
 }
 
+/// A sub-cluster: name, GSLB weight, backends with their weights.
+pub type Sub = (String, u32, Vec<(SocketAddr, u32)>);
+
 /// One cluster: sub-clusters with their GSLB weight and backends
 /// (address, weight).
 #[derive(Clone)]
 pub struct Cluster {
     pub name: String,
-    pub subs: Vec<(String, u32, Vec<(SocketAddr, u32)>)>,
+    pub subs: Vec<Sub>,
     pub blackhole: u32,
     /// Merged over the defaults below (`BackendConf`, `GslbBasic`, …).
     pub conf: Value,
@@ -52,7 +55,11 @@ impl Cluster {
     pub fn simple(name: &str, backends: &[SocketAddr]) -> Self {
         Cluster {
             name: name.to_string(),
-            subs: vec![(format!("{name}.all"), 100, backends.iter().map(|a| (*a, 1)).collect())],
+            subs: vec![(
+                format!("{name}.all"),
+                100,
+                backends.iter().map(|a| (*a, 1)).collect(),
+            )],
             blackhole: 0,
             conf: json!({}),
         }
@@ -86,7 +93,10 @@ impl Layout {
             workers: 1,
             hosts: vec![("p".into(), vec!["example.org".into()])],
             default_product: Some("p".into()),
-            rules: vec![("p".into(), vec![("default_t()".into(), cluster.name.clone())])],
+            rules: vec![(
+                "p".into(),
+                vec![("default_t()".into(), cluster.name.clone())],
+            )],
             clusters: vec![cluster],
             server_extra: String::new(),
             modules: Vec::new(),
@@ -102,9 +112,15 @@ impl Layout {
         let d = ConfDir { path };
         d.write("bfe.conf", &self.bfe_conf());
         d.write_json("server_data_conf/host_rule.data", &self.host_rule());
-        d.write_json("server_data_conf/vip_rule.data", &json!({"Version": "t", "Vips": {}}));
+        d.write_json(
+            "server_data_conf/vip_rule.data",
+            &json!({"Version": "t", "Vips": {}}),
+        );
         d.write_json("server_data_conf/route_rule.data", &self.route_rule());
-        d.write_json("server_data_conf/name_conf.data", &json!({"Version": "t", "Config": {}}));
+        d.write_json(
+            "server_data_conf/name_conf.data",
+            &json!({"Version": "t", "Config": {}}),
+        );
         d.write_json("server_data_conf/cluster_conf.data", &self.cluster_conf());
         d.write_json("cluster_conf/gslb.data", &self.gslb());
         d.write_json("cluster_conf/cluster_table.data", &self.cluster_table());

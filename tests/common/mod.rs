@@ -29,7 +29,10 @@ pub fn start(conf_dir: &Path, extra: Option<ModuleRegistry>) -> ServerHandle {
 pub fn monitor_get(h: &ServerHandle, path: &str) -> (u16, String) {
     let addr = h.monitor_addr.expect("monitor enabled");
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()));
-    let raw = client::raw(addr, format!("GET {path} HTTP/1.1\r\nHost: m\r\n\r\n").as_bytes());
+    let raw = client::raw(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: m\r\n\r\n").as_bytes(),
+    );
     let r = client::parse_response(&raw).expect("monitor response");
     (r.status, String::from_utf8_lossy(&r.body).into_owned())
 }

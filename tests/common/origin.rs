@@ -44,7 +44,11 @@ pub enum Reply {
     /// Close without answering.
     Close,
     /// Send `bytes`, wait, send `rest`, close.
-    Slow { bytes: Vec<u8>, wait: Duration, rest: Vec<u8> },
+    Slow {
+        bytes: Vec<u8>,
+        wait: Duration,
+        rest: Vec<u8>,
+    },
 }
 
 impl Reply {
@@ -100,7 +104,12 @@ impl Origin {
                 std::thread::spawn(move || serve(s, idx, h, seen, stop));
             }
         });
-        Origin { addr, seen, conns, stop }
+        Origin {
+            addr,
+            seen,
+            conns,
+            stop,
+        }
     }
 
     /// An origin that names itself in every body.
@@ -130,12 +139,17 @@ fn serve(s: TcpStream, idx: usize, h: Handler, seen: Arc<Mutex<Vec<Seen>>>, stop
     let mut out = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
     while !stop.load(Ordering::Relaxed) {
-        let Some(req) = read_request(&mut r, idx) else { return };
+        let Some(req) = read_request(&mut r, idx) else {
+            return;
+        };
         seen.lock().unwrap().push(req.clone());
         if !answer(&mut out, h(&req)) {
             return;
         }
-        if req.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
+        if req
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        {
             return;
         }
     }
@@ -145,7 +159,10 @@ fn serve(s: TcpStream, idx: usize, h: Handler, seen: Arc<Mutex<Vec<Seen>>>, stop
 fn answer(out: &mut TcpStream, reply: Reply) -> bool {
     match reply {
         Reply::Ok(body) => {
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n", body.len());
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n",
+                body.len()
+            );
             out.write_all(head.as_bytes()).is_ok() && out.write_all(&body).is_ok()
         }
         Reply::Raw { bytes, close } => out.write_all(&bytes).is_ok() && !close,
@@ -190,7 +207,10 @@ fn read_request(r: &mut BufReader<TcpStream>, conn: usize) -> Option<Seen> {
         let (k, v) = l.split_once(':')?;
         seen.headers.push((k.to_string(), v.trim().to_string()));
     }
-    if seen.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    if seen
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         loop {
             let size_line = line(r)?;
             let size = usize::from_str_radix(size_line.split(';').next()?.trim(), 16).ok()?;
@@ -210,7 +230,10 @@ fn read_request(r: &mut BufReader<TcpStream>, conn: usize) -> Option<Seen> {
             seen.body.extend_from_slice(&chunk);
             line(r)?;
         }
-    } else if let Some(n) = seen.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    } else if let Some(n) = seen
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         let mut body = vec![0; n];
         r.read_exact(&mut body).ok()?;
         seen.body = body;

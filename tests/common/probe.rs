@@ -31,7 +31,11 @@ impl Probe {
         let mut r = ModuleRegistry::builtin();
         r.register(
             "mod_probe",
-            Arc::new(move || Box::new(Probe { script: script.clone() }) as Box<dyn Module>),
+            Arc::new(move || {
+                Box::new(Probe {
+                    script: script.clone(),
+                }) as Box<dyn Module>
+            }),
         );
         r
     }
@@ -61,24 +65,29 @@ impl Module for Probe {
                         req.set_redirect("http://elsewhere.example/", 302);
                     }
                     let with = s.lock().unwrap().with_response;
-                    let res = with.then(|| Response::new(403).with_body(format!("probe {}", p.name())));
+                    let res =
+                        with.then(|| Response::new(403).with_body(format!("probe {}", p.name())));
                     (r, res)
                 })),
                 ringfront::module::HandlerType::Forward => {
                     Handler::Forward(Box::new(move |req| note(&s, req.ses.id, req.ses.worker, p)))
                 }
-                ringfront::module::HandlerType::Response => Handler::Response(Box::new(move |req, res| {
-                    let r = note(&s, req.ses.id, req.ses.worker, p);
-                    if p == Point::ReadResponse {
-                        res.set_header("X-Probe", "seen");
-                        match r {
-                            Ret::Redirect => req.set_redirect("http://elsewhere.example/", 307),
-                            Ret::Response => req.reply = Some(Response::new(418).with_body("probe reply")),
-                            _ => {}
+                ringfront::module::HandlerType::Response => {
+                    Handler::Response(Box::new(move |req, res| {
+                        let r = note(&s, req.ses.id, req.ses.worker, p);
+                        if p == Point::ReadResponse {
+                            res.set_header("X-Probe", "seen");
+                            match r {
+                                Ret::Redirect => req.set_redirect("http://elsewhere.example/", 307),
+                                Ret::Response => {
+                                    req.reply = Some(Response::new(418).with_body("probe reply"))
+                                }
+                                _ => {}
+                            }
                         }
-                    }
-                    r
-                })),
+                        r
+                    }))
+                }
                 ringfront::module::HandlerType::Finish => {
                     Handler::Finish(Box::new(move |ses| note(&s, ses.id, ses.worker, p)))
                 }

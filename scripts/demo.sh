@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Build ringfront, start the small demo origin on 127.0.0.1:8181 and
+# ringfront on the default conf/ (HTTP :8080, monitor :8421), show a request
+# going through, then keep running until Ctrl-C. Everything it starts is
+# stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release --bins
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+./target/release/ringfront-origin 127.0.0.1:8181 demo-origin &
+pids+=($!)
+./target/release/ringfront -c conf &
+pids+=($!)
+
+for _ in $(seq 1 50); do
+    curl -s -o /dev/null http://127.0.0.1:8080/ && break
+    sleep 0.1
+done
+
+echo
+echo "== curl -i http://127.0.0.1:8080/hello"
+curl -sS -i http://127.0.0.1:8080/hello
+echo
+echo "== counters: curl 'http://127.0.0.1:8421/monitor/proxy_state?format=kv'"
+curl -sS 'http://127.0.0.1:8421/monitor/proxy_state?format=kv' | grep -E '^(workers|req_total|resp_2xx|conn_active):'
+echo
+if [ -t 0 ] && [ "${CI:-}" != "true" ]; then
+    echo "ringfront is running on :8080 (Ctrl-C stops it and the origin)."
+    wait "${pids[1]}"
+fi
