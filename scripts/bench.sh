@@ -172,6 +172,7 @@ raise_nofile() {
 # ----------------------------------------------------------- process ----
 
 TMP=""
+START_SEQ=0      # proxies started so far: each start gets fresh conf/log dirs
 PIDS=()          # every long-running process we started (nginx masters, ringfront)
 
 kill_tree() {   # TERM a pid and its children, then KILL what is left after 5 s
@@ -318,7 +319,7 @@ EOF
 # ------------------------------------------------------------- proxies ----
 
 start_nginx_proxy() {   # workers worker_connections
-    local w=$1 wc=$2 d=$TMP/nginx-proxy-$1 aff=""
+    local w=$1 wc=$2 d=$TMP/nginx-proxy-$((START_SEQ + 1))-w$1 aff=""
     mkdir -p "$d/tmp"
     if ((PIN)); then
         local i j mask
@@ -442,7 +443,8 @@ ringfront_fail() {   # message
 
 start_ringfront() {   # workers
     local w=$1
-    RF_DIR=$TMP/ringfront-$w
+    START_SEQ=$((START_SEQ + 1))
+    RF_DIR=$TMP/ringfront-$START_SEQ-w$w
     mkdir -p "$RF_DIR/log"
     write_ringfront_conf "$RF_DIR/conf" "$w"
     [[ -x $RINGFRONT_BIN ]] || die "no ringfront binary at $RINGFRONT_BIN (build it, or set RINGFRONT_BIN)"
