@@ -7,13 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --bins
+bin="${CARGO_TARGET_DIR:-target}/release"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-./target/release/ringfront-origin 127.0.0.1:8181 demo-origin &
+"$bin/ringfront-origin" 127.0.0.1:8181 demo-origin &
 pids+=($!)
-./target/release/ringfront -c conf &
+"$bin/ringfront" -c conf &
 pids+=($!)
 
 for _ in $(seq 1 50); do
