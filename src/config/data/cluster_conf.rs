@@ -23,10 +23,8 @@ pub struct ClusterConfFile {
 
 pub fn parse(j: &mut J, v: &Value) -> Option<ClusterConfFile> {
     let root = j.obj(v, "")?;
-    let version = j
-        .need(root, "Version", "")
-        .and_then(|v| j.str(v, "Version"));
-    let config = j.need(root, "Config", "").and_then(|v| j.obj(v, "Config"));
+    let version = j.need_str(root, "Version", "");
+    let config = j.need_obj(root, "Config", "");
     let mut out = ClusterConfFile {
         version: version.unwrap_or_default().to_string(),
         clusters: Vec::new(),

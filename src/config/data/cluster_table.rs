@@ -23,29 +23,19 @@ pub struct ClusterTable {
 
 pub fn parse(j: &mut J, v: &Value) -> Option<ClusterTable> {
     let root = j.obj(v, "")?;
-    let version = j
-        .need(root, "Version", "")
-        .and_then(|v| j.str(v, "Version"))
-        .unwrap_or_default()
-        .to_string();
+    let version = j.version(root);
     let mut out = ClusterTable {
         version,
         ..Default::default()
     };
-    let config = j
-        .need(root, "Config", "")
-        .and_then(|v| j.obj(v, "Config"))?;
+    let config = j.need_obj(root, "Config", "")?;
     for (cluster, subs) in sorted(config) {
         let cpath = join("Config", cluster);
         let Some(subs) = j.obj(subs, &cpath) else {
             continue;
         };
         let mut sub_list = Vec::new();
-        for (sub, backends) in sorted(subs) {
-            let spath = join(&cpath, sub);
-            let Some(list) = j.arr(backends, &spath) else {
-                continue;
-            };
+        for (sub, spath, list) in j.keyed_arrays(subs, &cpath) {
             let mut out_b = Vec::new();
             for (i, b) in list.iter().enumerate() {
                 if let Some(b) = backend(j, b, &index(&spath, i)) {
@@ -72,15 +62,11 @@ pub fn backend_fields(
 ) -> Option<BackendEntry> {
     let m = j.obj(v, path)?;
     let name = if need_name {
-        j.need(m, "Name", path)
-            .and_then(|v| j.str(v, &join(path, "Name")))
-            .map(str::to_string)
+        j.need_str(m, "Name", path).map(str::to_string)
     } else {
         Some(String::new())
     };
-    let addr = j
-        .need(m, addr_key, path)
-        .and_then(|v| j.str(v, &join(path, addr_key)));
+    let addr = j.need_str(m, addr_key, path);
     let ip = addr.and_then(|a| match a.parse::<IpAddr>() {
         Ok(ip) => Some(ip),
         Err(_) => {
@@ -88,12 +74,8 @@ pub fn backend_fields(
             None
         }
     });
-    let port = j
-        .need(m, "Port", path)
-        .and_then(|v| j.int(v, &join(path, "Port"), 1, 65535));
-    let weight = j
-        .need(m, "Weight", path)
-        .and_then(|v| j.int(v, &join(path, "Weight"), 0, u32::MAX as i64));
+    let port = j.need_int(m, "Port", path, 1, 65535);
+    let weight = j.need_int(m, "Weight", path, 0, u32::MAX as i64);
     Some(BackendEntry {
         name: name?,
         addr: SocketAddr::new(ip?, port? as u16),

@@ -16,16 +16,9 @@ pub struct Gslb {
 pub fn parse(j: &mut J, v: &Value) -> Option<Gslb> {
     let root = j.obj(v, "")?;
     let mut out = Gslb::default();
-    j.need(root, "Hostname", "")
-        .and_then(|v| j.str(v, "Hostname"));
-    out.ts = j
-        .need(root, "Ts", "")
-        .and_then(|v| j.str(v, "Ts"))
-        .unwrap_or_default()
-        .to_string();
-    let clusters = j
-        .need(root, "Clusters", "")
-        .and_then(|v| j.obj(v, "Clusters"))?;
+    j.need_str(root, "Hostname", "");
+    out.ts = j.need_str(root, "Ts", "").unwrap_or_default().to_string();
+    let clusters = j.need_obj(root, "Clusters", "")?;
     for (name, subs) in sorted(clusters) {
         let path = join("Clusters", name);
         let Some(subs) = j.obj(subs, &path) else {

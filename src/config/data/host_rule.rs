@@ -16,14 +16,10 @@ pub struct HostRule {
 pub fn parse(j: &mut J, v: &Value) -> Option<HostRule> {
     let root = j.obj(v, "")?;
     let mut out = HostRule::default();
-    let version = j
-        .need(root, "Version", "")
-        .and_then(|v| j.str(v, "Version"));
+    let version = j.need_str(root, "Version", "");
     out.version = version.unwrap_or_default().to_string();
-    let hosts = j.need(root, "Hosts", "").and_then(|v| j.obj(v, "Hosts"));
-    let tags = j
-        .need(root, "HostTags", "")
-        .and_then(|v| j.obj(v, "HostTags"));
+    let hosts = j.need_obj(root, "Hosts", "");
+    let tags = j.need_obj(root, "HostTags", "");
     let (Some(hosts), Some(tags)) = (hosts, tags) else {
         return None;
     };

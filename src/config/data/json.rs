@@ -139,6 +139,48 @@ impl J<'_> {
         v
     }
 
+    /// A field that must be present and a string, checked at `path.key`.
+    pub fn need_str<'v>(&mut self, m: &'v Obj, key: &str, path: &str) -> Option<&'v str> {
+        let v = self.need(m, key, path)?;
+        self.str(v, &join(path, key))
+    }
+
+    /// A field that must be present and an object, checked at `path.key`.
+    pub fn need_obj<'v>(&mut self, m: &'v Obj, key: &str, path: &str) -> Option<&'v Obj> {
+        let v = self.need(m, key, path)?;
+        self.obj(v, &join(path, key))
+    }
+
+    /// A field that must be present and an integer in `min..=max`.
+    pub fn need_int(&mut self, m: &Obj, key: &str, path: &str, min: i64, max: i64) -> Option<i64> {
+        let v = self.need(m, key, path)?;
+        self.int(v, &join(path, key), min, max)
+    }
+
+    /// The file's `Version` string (an error when missing; empty then).
+    pub fn version(&mut self, root: &Obj) -> String {
+        self.need_str(root, "Version", "")
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The entries of `m` whose values are arrays, in name order, each with
+    /// its JSON path; entries of another type are reported and skipped.
+    pub fn keyed_arrays<'v>(
+        &mut self,
+        m: &'v Obj,
+        base: &str,
+    ) -> Vec<(&'v String, String, &'v Vec<Value>)> {
+        let mut out = Vec::with_capacity(m.len());
+        for (k, v) in sorted(m) {
+            let path = join(base, k);
+            if let Some(a) = self.arr(v, &path) {
+                out.push((k, path, a));
+            }
+        }
+        out
+    }
+
     /// An optional list of strings.
     pub fn strings(&mut self, v: &Value, path: &str) -> Option<Vec<String>> {
         let a = self.arr(v, path)?;

@@ -2,7 +2,7 @@
 //! file reads as an empty table.
 
 use super::cluster_table::{backend_fields, BackendEntry};
-use super::json::{index, join, sorted, J};
+use super::json::{index, J};
 use serde_json::Value;
 
 #[derive(Debug, Default)]
@@ -13,23 +13,13 @@ pub struct NameConf {
 
 pub fn parse(j: &mut J, v: &Value) -> Option<NameConf> {
     let root = j.obj(v, "")?;
-    let version = j
-        .need(root, "Version", "")
-        .and_then(|v| j.str(v, "Version"))
-        .unwrap_or_default()
-        .to_string();
+    let version = j.version(root);
     let mut out = NameConf {
         version,
         ..Default::default()
     };
-    let config = j
-        .need(root, "Config", "")
-        .and_then(|v| j.obj(v, "Config"))?;
-    for (name, list) in sorted(config) {
-        let path = join("Config", name);
-        let Some(list) = j.arr(list, &path) else {
-            continue;
-        };
+    let config = j.need_obj(root, "Config", "")?;
+    for (name, path, list) in j.keyed_arrays(config, "Config") {
         let mut inst = Vec::new();
         for (i, item) in list.iter().enumerate() {
             if let Some(b) = backend_fields(j, item, &index(&path, i), "Host", false) {

@@ -1,7 +1,7 @@
 //! `route_rule.data`: per product, host+path `BasicRule`s and condition
 //! `ProductRule`s, each naming a cluster.
 
-use super::json::{field, index, join, sorted, J};
+use super::json::{field, index, join, J};
 use serde_json::Value;
 
 pub const ADVANCED_MODE: &str = "ADVANCED_MODE";
@@ -31,11 +31,7 @@ pub struct RouteRule {
 
 pub fn parse(j: &mut J, v: &Value) -> Option<RouteRule> {
     let root = j.obj(v, "")?;
-    let version = j
-        .need(root, "Version", "")
-        .and_then(|v| j.str(v, "Version"))
-        .unwrap_or_default()
-        .to_string();
+    let version = j.version(root);
     let mut out = RouteRule {
         version,
         ..Default::default()
@@ -46,20 +42,14 @@ pub fn parse(j: &mut J, v: &Value) -> Option<RouteRule> {
         j.err("", "neither BasicRule nor ProductRule is given");
     }
     if let Some(m) = basic.and_then(|b| j.obj(b, "BasicRule")) {
-        for (product, rules) in sorted(m) {
-            let ppath = join("BasicRule", product);
-            let Some(rules) = j.arr(rules, &ppath) else {
-                continue;
-            };
+        for (product, ppath, rules) in j.keyed_arrays(m, "BasicRule") {
             let mut list = Vec::new();
             for (i, r) in rules.iter().enumerate() {
                 let path = index(&ppath, i);
                 let Some(r) = j.obj(r, &path) else { continue };
                 let hostnames = opt_strings(j, r, "Hostname", &path);
                 let paths = opt_strings(j, r, "Path", &path);
-                let cluster = j
-                    .need(r, "ClusterName", &path)
-                    .and_then(|c| j.str(c, &join(&path, "ClusterName")));
+                let cluster = j.need_str(r, "ClusterName", &path);
                 if hostnames.is_empty() && paths.is_empty() {
                     j.err(&path, "a basic rule needs a Hostname or a Path");
                 }
@@ -77,21 +67,13 @@ pub fn parse(j: &mut J, v: &Value) -> Option<RouteRule> {
         }
     }
     if let Some(m) = advanced.and_then(|a| j.obj(a, "ProductRule")) {
-        for (product, rules) in sorted(m) {
-            let ppath = join("ProductRule", product);
-            let Some(rules) = j.arr(rules, &ppath) else {
-                continue;
-            };
+        for (product, ppath, rules) in j.keyed_arrays(m, "ProductRule") {
             let mut list = Vec::new();
             for (i, r) in rules.iter().enumerate() {
                 let path = index(&ppath, i);
                 let Some(r) = j.obj(r, &path) else { continue };
-                let cond = j
-                    .need(r, "Cond", &path)
-                    .and_then(|c| j.str(c, &join(&path, "Cond")));
-                let cluster = j
-                    .need(r, "ClusterName", &path)
-                    .and_then(|c| j.str(c, &join(&path, "ClusterName")));
+                let cond = j.need_str(r, "Cond", &path);
+                let cluster = j.need_str(r, "ClusterName", &path);
                 if let (Some(cond), Some(cluster)) = (cond, cluster) {
                     list.push(ProductRuleFile {
                         path,

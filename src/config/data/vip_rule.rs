@@ -1,6 +1,6 @@
 //! `vip_rule.data`: products by the local address a client connected to.
 
-use super::json::{field, index, join, sorted, J};
+use super::json::{field, index, J};
 use serde_json::Value;
 use std::net::IpAddr;
 
@@ -21,11 +21,7 @@ pub fn parse(j: &mut J, v: &Value) -> Option<VipRule> {
         return Some(out);
     };
     let vips = j.obj(vips, "Vips")?;
-    for (product, list) in sorted(vips) {
-        let path = join("Vips", product);
-        let Some(list) = j.arr(list, &path) else {
-            continue;
-        };
+    for (product, path, list) in j.keyed_arrays(vips, "Vips") {
         for (i, ip) in list.iter().enumerate() {
             let ipath = index(&path, i);
             let Some(s) = j.str(ip, &ipath) else { continue };
