@@ -141,6 +141,8 @@ pub fn parse_request(
     split_target(buf, method.as_bytes(), target.as_bytes(), head)?;
 
     head.headers.clear();
+    // One allocation at most, and none once the Vec has grown to fit.
+    head.headers.reserve(req.headers.len());
     head.host = None;
     head.expect_continue = false;
     let mut content_length: Option<u64> = None;

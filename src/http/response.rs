@@ -63,6 +63,8 @@ pub fn parse_response(
     head.reason = Span::of(buf, res.reason.unwrap_or("").as_bytes());
     head.head_len = head_len;
     head.headers.clear();
+    // One allocation at most, and none once the Vec has grown to fit.
+    head.headers.reserve(res.headers.len());
     let mut content_length: Option<u64> = None;
     let mut te_chunked_last = false;
     let mut saw_te = false;

@@ -108,10 +108,9 @@ pub fn request_head(
     );
     // Prior proxies' entries first, in order, then this client.
     out.extend_from_slice(b"X-Forwarded-For: ");
+    let prior_kept = edits.is_empty() || !edits.hides(b"x-forwarded-for");
     for h in &head.headers {
-        if h.name.get(buf).eq_ignore_ascii_case(b"x-forwarded-for")
-            && !edits.hides(b"x-forwarded-for")
-        {
+        if prior_kept && h.name.get(buf).eq_ignore_ascii_case(b"x-forwarded-for") {
             out.extend_from_slice(h.value.get(buf));
             out.extend_from_slice(b", ");
         }

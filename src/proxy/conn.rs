@@ -7,7 +7,7 @@ use super::reply;
 use super::request::Request;
 use super::route_request;
 use super::session::Session;
-use crate::http::{parse_request, ParseError, RequestHead, Response, Version};
+use crate::http::{parse_request, ParseError, RequestHead, Response, ResponseHead, Version};
 use crate::module::{Point, Ret};
 use crate::worker::{Stats, Worker};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
@@ -21,6 +21,9 @@ use std::time::Duration;
 pub(crate) struct ClientConn<S> {
     pub stream: S,
     pub buf: Vec<u8>,
+    /// The backend response head, reused for every response on this
+    /// connection so its header index is not reallocated per request.
+    pub rhead: ResponseHead,
 }
 
 /// A client stream: plain TCP, or TLS over it.
@@ -52,6 +55,7 @@ pub(crate) async fn serve_session<S: ClientIo>(w: &Worker, stream: S, mut ses: S
     let mut conn = ClientConn {
         stream,
         buf: Vec::new(),
+        rhead: ResponseHead::default(),
     };
     let linger = if w.cbs.run_accept(Point::Accept, &mut ses) == Ret::Close {
         Stats::inc(&w.stats.err_handler_abort);
@@ -62,7 +66,7 @@ pub(crate) async fn serve_session<S: ClientIo>(w: &Worker, stream: S, mut ses: S
         linger
     };
     w.cbs.run_finish(&mut ses);
-    let ClientConn { stream, buf } = conn;
+    let ClientConn { stream, buf, .. } = conn;
     let buf = if linger {
         linger_close(stream, buf).await
     } else {

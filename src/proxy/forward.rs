@@ -10,7 +10,7 @@ use super::request::Request;
 use crate::balance::{hash_key, SubClusterPick};
 use crate::config::Cluster;
 use crate::http::write::{self, ResponseFraming, CONTINUE_100};
-use crate::http::{parse_response, BackendResponse, BodyKind, Response, ResponseHead, Version};
+use crate::http::{parse_response, BackendResponse, BodyKind, Response, Version};
 use crate::module::{Point, Ret};
 use crate::upstream;
 use crate::worker::{Stats, Worker};
@@ -205,7 +205,7 @@ async fn attempt<S: ClientIo>(
 
     // Response head (1xx interim responses are consumed here).
     let mut ubuf = w.bufs.borrow_mut().take();
-    let mut rhead = ResponseHead::default();
+    let mut rhead = std::mem::take(&mut conn.rhead);
     let deadline = Instant::now() + backend_timeout;
     let is_head = req.is_head();
     loop {
@@ -370,6 +370,7 @@ async fn attempt<S: ClientIo>(
         _ => {}
     }
     w.bufs.borrow_mut().give(res.buf);
+    conn.rhead = res.head;
     Outcome::Done(keep_alive)
 }
 
@@ -390,6 +391,7 @@ async fn replace_response<S: ClientIo>(
     r: Response,
 ) -> bool {
     w.bufs.borrow_mut().give(res.buf);
+    conn.rhead = res.head;
     let keep = req.head.keep_alive && req.body_done;
     let keep = reply::send(w, &mut conn.stream, req, &r, keep).await;
     finish_local(w, req, keep)
