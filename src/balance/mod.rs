@@ -151,13 +151,7 @@ impl Balancer {
         let c = self.clusters.get_mut(cluster)?;
         let mode = c.mode;
         let s = c.subs.get_mut(sub)?;
-        let usable = |i: usize, b: &BackendState| b.weight > 0 && !tried.contains(&i);
-        let any_up = s
-            .backends
-            .iter()
-            .enumerate()
-            .any(|(i, b)| usable(i, b) && !b.down);
-        let eligible = |i: usize, b: &BackendState| usable(i, b) && (!any_up || !b.down);
+        let eligible = eligibility(&s.backends, tried);
         let index = match mode {
             BalanceMode::Wrr => state::smooth_wrr(&mut s.backends, eligible),
             BalanceMode::Wlc => state::least_conn(&mut s.backends, eligible),
@@ -178,13 +172,7 @@ impl Balancer {
         key: u64,
     ) -> Option<BackendPick> {
         let s = self.clusters.get(cluster)?.subs.get(sub)?;
-        let usable = |i: usize, b: &BackendState| b.weight > 0 && !tried.contains(&i);
-        let any_up = s
-            .backends
-            .iter()
-            .enumerate()
-            .any(|(i, b)| usable(i, b) && !b.down);
-        let eligible = |i: usize, b: &BackendState| usable(i, b) && (!any_up || !b.down);
+        let eligible = eligibility(&s.backends, tried);
         let total: u64 = s
             .backends
             .iter()
@@ -286,3 +274,18 @@ pub fn hash_key<R: RequestFacts + ?Sized>(conf: &HashConf, req: &R) -> u64 {
 
 #[cfg(test)]
 mod tests;
+
+/// Which backends a pick may choose: weighted, not tried yet, and up; when
+/// every such backend is down, the down ones too (trying them beats
+/// failing every request while health checks catch up).
+fn eligibility<'t>(
+    backends: &[BackendState],
+    tried: &'t [usize],
+) -> impl Fn(usize, &BackendState) -> bool + 't {
+    let usable = move |i: usize, b: &BackendState| b.weight > 0 && !tried.contains(&i);
+    let any_up = backends
+        .iter()
+        .enumerate()
+        .any(|(i, b)| usable(i, b) && !b.down);
+    move |i, b| usable(i, b) && (!any_up || !b.down)
+}
