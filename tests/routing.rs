@@ -212,3 +212,28 @@ fn upstream_connections_are_reused() {
     assert_eq!(o.conns.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert_eq!(common::counter(&h, "upstream_reuse"), 19);
 }
+
+/// `SessionSticky`: one client (hashed by IP) keeps its backend, where
+/// round robin would spread its requests over all four.
+#[test]
+fn session_sticky_keeps_a_client_on_one_backend() {
+    let origins: Vec<Origin> = ["A", "B", "C", "D"]
+        .into_iter()
+        .map(Origin::named)
+        .collect();
+    let addrs: Vec<_> = origins.iter().map(|o| o.addr).collect();
+    let sticky = json!({"GslbBasic": {"HashConf": {"HashStrategy": 1, "SessionSticky": true}}});
+    let d = Layout::single(Cluster::simple("c", &addrs).with_conf(sticky)).write();
+    let h = common::start(d.path(), None);
+    let first = get(h.http_addr, "example.org", "/").text();
+    for _ in 0..20 {
+        assert_eq!(get(h.http_addr, "example.org", "/").text(), first);
+    }
+    // Without it, the same client is spread by weight.
+    let d2 = Layout::single(Cluster::simple("c", &addrs)).write();
+    let h2 = common::start(d2.path(), None);
+    let seen: std::collections::HashSet<String> = (0..8)
+        .map(|_| get(h2.http_addr, "example.org", "/").text())
+        .collect();
+    assert_eq!(seen.len(), 4);
+}

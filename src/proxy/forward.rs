@@ -73,6 +73,10 @@ pub(crate) async fn run<S: ClientIo>(
     while fresh || req.attempts < max_attempts {
         let picked = if fresh {
             req.backend
+        } else if cluster.gslb.hash.session_sticky {
+            gen.balancer
+                .borrow_mut()
+                .pick_backend_sticky(cid, sub, &tried, key)
         } else {
             gen.balancer.borrow_mut().pick_backend(cid, sub, &tried)
         };
