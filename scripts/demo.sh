@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build ringfront, start the small demo origin on 127.0.0.1:8181 and
-# ringfront on the default conf/ (HTTP :8080, monitor :8421), show a request
-# going through, then keep running until Ctrl-C. Everything it starts is
+# ringfront on the default conf/ (HTTP :8080, HTTPS :8443 with a test
+# example.org certificate, monitor :8421), show requests going through, then keep running until Ctrl-C. Everything it starts is
 # stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +26,13 @@ echo
 echo "== curl -i http://127.0.0.1:8080/hello"
 curl -sS -i http://127.0.0.1:8080/hello
 echo
+echo "== curl -sk https://example.org:8443/hello (resolved to 127.0.0.1; a test certificate, hence -k)"
+curl -sS -k -i --resolve example.org:8443:127.0.0.1 https://example.org:8443/hello
+echo
 echo "== counters: curl 'http://127.0.0.1:8421/monitor/proxy_state?format=kv'"
 curl -sS 'http://127.0.0.1:8421/monitor/proxy_state?format=kv' | grep -E '^(workers|req_total|resp_2xx|conn_active):'
 echo
 if [ -t 0 ] && [ "${CI:-}" != "true" ]; then
-    echo "ringfront is running on :8080 (Ctrl-C stops it and the origin)."
+    echo "ringfront is running on :8080 and :8443 (Ctrl-C stops it and the origin)."
     wait "${pids[1]}"
 fi

@@ -11,6 +11,7 @@
 //! - [`modules`]: the built-in modules.
 //! - [`route`]: host table, route rules and the condition language.
 //! - [`balance`]: GSLB sub-cluster choice and backend balancing.
+//! - [`tls`]: TLS termination for the HTTPS listener (rustls, per worker).
 //! - [`upstream`]: per-worker keep-alive pools to backends.
 //! - [`config`]: bfe.conf and the JSON data files, validated into snapshots.
 
@@ -23,5 +24,6 @@ pub mod modules;
 pub mod proxy;
 pub mod route;
 pub mod server;
+pub mod tls;
 pub mod upstream;
 pub mod worker;

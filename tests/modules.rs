@@ -18,10 +18,21 @@ struct Env {
 }
 
 fn env() -> Env {
+    env_with(false)
+}
+
+/// With `tls`, the conf dir also has an HTTPS listener and certificates.
+fn env_with(tls: bool) -> Env {
     let origin = Origin::named("origin");
     let mut l = Layout::single(Cluster::simple("c", &[origin.addr]));
     l.modules = vec!["mod_probe".into()];
+    if tls {
+        l.server_extra.push_str("HttpsPort = 0\n");
+    }
     let d = l.write();
+    if tls {
+        common::tls::write_files(&d);
+    }
     let script: Shared = Arc::new(Mutex::new(Script::default()));
     let h = common::start(d.path(), Some(Probe::registry(script.clone())));
     Env {
@@ -88,6 +99,64 @@ fn points_run_in_lifecycle_order() {
             Finish
         ]
     );
+}
+
+/// All nine points, in the order of spec/module-framework.md, on one
+/// request over TLS (HandleHandshake runs on TLS listeners only).
+#[test]
+fn all_nine_points_run_in_order_on_a_tls_request() {
+    let e = env_with(true);
+    let mut c = common::tls::connect_verified(e.h.https_addr.expect("https"), "example.org")
+        .expect("handshake");
+    let r = client::parse_response(&common::tls::exchange(&mut c, PLAIN)).unwrap();
+    assert_eq!(r.status, 200);
+    use Point::*;
+    let seen = e.points();
+    assert_eq!(
+        seen,
+        vec![
+            Accept,
+            Handshake,
+            BeforeLocation,
+            FoundProduct,
+            AfterLocation,
+            Forward,
+            ReadResponse,
+            RequestFinish,
+            Finish
+        ]
+    );
+    assert_eq!(seen.len(), Point::ALL.len());
+}
+
+#[test]
+fn handshake_close_drops_the_connection_other_values_continue() {
+    let e = env_with(true);
+    let addr = e.h.https_addr.expect("https");
+    e.set(Point::Handshake, Ret::Close, false);
+    // The handshake completes, then the connection is closed unanswered.
+    let mut c = common::tls::connect_any(addr, Some("example.org")).expect("handshake");
+    assert!(common::tls::exchange(&mut c, PLAIN).is_empty());
+    assert_eq!(
+        e.points(),
+        vec![Point::Accept, Point::Handshake, Point::Finish]
+    );
+    assert_eq!(e.origin.count(), 0);
+    for r in [Ret::GoOn, Ret::Finish, Ret::Redirect, Ret::Response] {
+        e.set(Point::Handshake, r, false);
+        let mut c = common::tls::connect_any(addr, Some("example.org")).expect("handshake");
+        let raw = common::tls::exchange(&mut c, PLAIN);
+        assert_eq!(client::parse_response(&raw).unwrap().status, 200, "{r:?}");
+    }
+}
+
+/// A failed handshake runs HandleFinish only (after HandleAccept).
+#[test]
+fn failed_handshake_runs_only_finish() {
+    let e = env_with(true);
+    let raw = client::raw(e.h.https_addr.expect("https"), PLAIN);
+    assert!(!raw.starts_with(b"HTTP/"));
+    assert_eq!(e.points(), vec![Point::Accept, Point::Finish]);
 }
 
 #[test]

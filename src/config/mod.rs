@@ -38,6 +38,8 @@ pub struct Snapshot {
     pub clusters: ClusterSet,
     /// name_conf.data: service name → instances (empty when the file is absent).
     pub names: std::collections::HashMap<String, Vec<NameInstance>>,
+    /// tls_conf/: certificates and server names; `None` without HTTPS.
+    pub tls: Option<crate::tls::TlsData>,
 }
 
 impl Snapshot {

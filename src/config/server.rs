@@ -52,9 +52,15 @@ pub struct ServerConf {
     pub session_ticket: SessionTicket,
 }
 
-/// `[HttpsBasic]`: kept verbatim for the TLS work; only names are checked.
+/// `[HttpsBasic]`. What rustls can offer of it is resolved by
+/// [`crate::tls::Params`].
 #[derive(Debug, Clone)]
 pub struct HttpsBasic {
+    /// The HTTPS listener runs: `ServerCertConf` is set, or its default
+    /// file exists. A conf dir without TLS files serves plain HTTP only.
+    pub enabled: bool,
+    /// `TlsRuleConf` was set, so its file must exist.
+    pub tls_rule_explicit: bool,
     pub server_cert_conf: PathBuf,
     pub tls_rule_conf: PathBuf,
     /// Each entry is a group of equivalent suites joined by `|`.
@@ -260,17 +266,24 @@ impl ServerConf {
             name: "HttpsBasic",
             s: https,
         };
+        let cert_explicit = !r.string(&hs, "ServerCertConf", "").is_empty();
+        let tls_rule_explicit = !r.string(&hs, "TlsRuleConf", "").is_empty();
+        let server_cert_conf = path(
+            &mut r,
+            &hs,
+            "ServerCertConf",
+            "tls_conf/server_cert_conf.data",
+        );
         let https = HttpsBasic {
-            server_cert_conf: path(
-                &mut r,
-                &hs,
-                "ServerCertConf",
-                "tls_conf/server_cert_conf.data",
-            ),
+            enabled: cert_explicit || server_cert_conf.exists(),
+            tls_rule_explicit,
+            server_cert_conf,
             tls_rule_conf: path(&mut r, &hs, "TlsRuleConf", "tls_conf/tls_rule_conf.data"),
             cipher_suites: list_or(https, "CipherSuites", DEFAULT_CIPHERS),
             curve_preferences: list_or(https, "CurvePreferences", &["CurveP256"]),
-            max_tls_version: r.string(&hs, "MaxTlsVersion", "VersionTLS12"),
+            // BFE (Go 1.x crypto/tls of its day) stops at 1.2; ringfront adds 1.3
+            // and offers it unless MaxTlsVersion caps it.
+            max_tls_version: r.string(&hs, "MaxTlsVersion", "VersionTLS13"),
             min_tls_version: r.string(&hs, "MinTlsVersion", "VersionSSL30"),
             enable_sslv2_client_hello: r.boolean(&hs, "EnableSslv2ClientHello", true),
             client_ca_base_dir: path(&mut r, &hs, "ClientCABaseDir", "tls_conf/client_ca"),
@@ -720,7 +733,9 @@ mod tests {
 
     #[test]
     fn https_names_checked() {
-        let errs = parse("[HttpsBasic]\nCurvePreferences = CurveX\nMinTlsVersion = VersionTLS13\n")
+        let errs = parse(
+            "[HttpsBasic]\nCurvePreferences = CurveX\nMinTlsVersion = VersionTLS13\nMaxTlsVersion = VersionTLS12\n",
+        )
             .unwrap_err()
             .0;
         let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();

@@ -83,6 +83,8 @@ pub fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, ConfErrors
         build_routes(&mut j, &mut route_table, r, &refs);
     }
 
+    let tls = crate::tls::load(conf_dir, server, &mut errs);
+
     if !errs.is_empty() {
         return Err(ConfErrors(errs));
     }
@@ -97,6 +99,10 @@ pub fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, ConfErrors
         v(gslb.as_ref().map(|h| h.ts.as_str())),
         v(table.as_ref().map(|h| h.version.as_str())),
     );
+    let version = match &tls {
+        Some(t) => format!("{version} {}", t.version),
+        None => version,
+    };
     let names = names
         .map(|n| {
             n.names
@@ -120,6 +126,7 @@ pub fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, ConfErrors
         route: route_table,
         clusters,
         names,
+        tls,
     })
 }
 

@@ -39,32 +39,34 @@ impl ClientIo for TcpStream {
     }
 }
 
-/// Serve one accepted client connection to its end.
-pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+/// Serve one accepted client connection to its end: HandleAccept, the TLS
+/// handshake on the HTTPS listener, requests, and HandleFinish.
+pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, tls: bool) {
     let local = stream.local_addr().unwrap_or(peer);
     let _ = stream.set_nodelay(true);
     Stats::inc(&w.stats.conn_accepted);
     Stats::inc(&w.stats.conn_active);
-    let ses = Session::new(w.next_conn_id(), w.id, peer, local);
-    serve_session(&w, stream, ses).await;
+    let mut ses = Session::new(w.next_conn_id(), w.id, peer, local);
+    if w.cbs.run_accept(Point::Accept, &mut ses) == Ret::Close {
+        Stats::inc(&w.stats.err_handler_abort);
+        w.cbs.run_finish(&mut ses);
+    } else if tls {
+        super::tls::serve_tls(&w, stream, ses).await;
+    } else {
+        serve_session(&w, stream, ses).await;
+    }
     Stats::dec(&w.stats.conn_active);
 }
 
-/// Serve a connection whose session is set up (TLS handshake done, if any).
-pub(crate) async fn serve_session<S: ClientIo>(w: &Worker, stream: S, mut ses: Session) {
+/// Serve requests on a connection whose accept (and handshake) callbacks
+/// have run, then run HandleFinish and close.
+pub(crate) async fn serve_session<S: ClientIo>(w: &Worker, stream: S, ses: Session) {
     let mut conn = ClientConn {
         stream,
         buf: Vec::new(),
         rhead: ResponseHead::default(),
     };
-    let linger = if w.cbs.run_accept(Point::Accept, &mut ses) == Ret::Close {
-        Stats::inc(&w.stats.err_handler_abort);
-        false
-    } else {
-        let (s, linger) = request_loop(w, &mut conn, ses).await;
-        ses = s;
-        linger
-    };
+    let (mut ses, linger) = request_loop(w, &mut conn, ses).await;
     w.cbs.run_finish(&mut ses);
     let ClientConn { stream, buf, .. } = conn;
     let buf = if linger {

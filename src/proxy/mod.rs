@@ -22,6 +22,7 @@ mod reply;
 mod request;
 mod route_request;
 mod session;
+mod tls;
 
 pub use conn::serve;
 pub use context::Context;

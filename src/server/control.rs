@@ -137,7 +137,7 @@ impl Control {
                     );
                 }
                 match *what {
-                    "server_data_conf" | "gslb_data_conf" => self.reload(what),
+                    "server_data_conf" | "gslb_data_conf" | "tls_conf" => self.reload(what),
                     _ => (404, "text/plain", format!("unknown reload target {what}\n")),
                 }
             }
@@ -146,9 +146,9 @@ impl Control {
     }
 
     /// Re-read and validate the routing and cluster data, then switch every
-    /// worker to it. BFE reloads `server_data_conf` and `gslb_data_conf`
-    /// separately; their files cross-reference each other, so ringfront
-    /// validates and swaps them together as one snapshot either way.
+    /// worker to it. BFE reloads `server_data_conf`, `gslb_data_conf` and
+    /// `tls_conf` separately; their files cross-reference each other, so
+    /// ringfront validates and swaps them together as one snapshot.
     fn reload(&mut self, what: &str) -> (u16, &'static str, String) {
         let snapshot = match Snapshot::load(&self.conf_dir, &self.conf) {
             Ok(s) => s,

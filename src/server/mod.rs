@@ -39,6 +39,8 @@ impl ServerOptions {
 /// A running server.
 pub struct ServerHandle {
     pub http_addr: SocketAddr,
+    /// The HTTPS listener, when `tls_conf/` is configured.
+    pub https_addr: Option<SocketAddr>,
     pub monitor_addr: Option<SocketAddr>,
     pub workers: usize,
     commands: Vec<Sender<WorkerCmd>>,
@@ -103,8 +105,13 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
     let cores = pick_cores(&conf);
     let n = cores.len();
     let mut listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), conf.http_port);
+    let mut listen_tls = conf
+        .https
+        .enabled
+        .then(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), conf.https_port));
     let mut handle = ServerHandle {
         http_addr: listen,
+        https_addr: None,
         monitor_addr: None,
         workers: n,
         commands: Vec::with_capacity(n),
@@ -122,6 +129,7 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
             snapshot: snapshot.clone(),
             modules: modules.clone(),
             listen,
+            listen_tls,
             commands: rx,
         };
         let t =
@@ -129,10 +137,12 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
         handle.commands.push(tx);
         handle.threads.push(t);
         match ready_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(addr)) => {
+            Ok(Ok((addr, tls_addr))) => {
                 // The first worker resolved port 0; the rest join its port.
                 listen = addr;
                 handle.http_addr = addr;
+                listen_tls = tls_addr;
+                handle.https_addr = tls_addr;
             }
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(format!("worker {id} did not start")),
@@ -160,8 +170,12 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
             .map_err(|e| format!("cannot start control thread: {e}"))?,
     );
     log::info!(
-        "ringfront listening on {} with {} worker(s){}",
+        "ringfront listening on {}{} with {} worker(s){}",
         handle.http_addr,
+        handle
+            .https_addr
+            .map(|a| format!(" and {a} (TLS)"))
+            .unwrap_or_default(),
         n,
         handle
             .monitor_addr

@@ -18,6 +18,7 @@ use crate::balance::Balancer;
 use crate::config::{ServerConf, Snapshot};
 use crate::http::RequestLimits;
 use crate::module::{Callbacks, Module, ModuleSet};
+use crate::tls::Acceptors;
 use crate::upstream::Pool;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use monoio::io::Canceller;
@@ -68,12 +69,20 @@ pub struct Worker {
     pub shutting_down: Cell<bool>,
     next_conn: Cell<u64>,
     accept_cancel: RefCell<Canceller>,
+    /// This worker's TLS acceptors for the current configuration; `None`
+    /// without an HTTPS listener.
+    tls: RefCell<Option<Rc<Acceptors>>>,
 }
 
 impl Worker {
     /// The configuration new requests start on.
     pub fn current(&self) -> Rc<Generation> {
         self.current.borrow().clone()
+    }
+
+    /// The acceptors new TLS connections handshake with.
+    pub fn tls(&self) -> Option<Rc<Acceptors>> {
+        self.tls.borrow().clone()
     }
 
     pub fn next_conn_id(&self) -> u64 {
@@ -106,6 +115,14 @@ impl Worker {
     }
 
     fn swap(&self, snapshot: Snapshot) {
+        if let Some(t) = &snapshot.tls {
+            // The control thread built the same data once already, so this
+            // only fails if rustls changed its mind; keep the old ones then.
+            match Acceptors::build(t) {
+                Ok(a) => *self.tls.borrow_mut() = Some(Rc::new(a)),
+                Err((key, e)) => log::error!("worker {}: TLS {key}: {e}", self.id),
+            }
+        }
         let old = self.current();
         let balancer = Balancer::new(&snapshot.clusters, Some(&old.balancer.borrow()));
         let gen = Generation {
@@ -127,21 +144,26 @@ pub struct WorkerSpec {
     pub modules: ModuleSet,
     /// The address to listen on (port 0 only for the first worker).
     pub listen: SocketAddr,
+    /// The HTTPS address, when TLS is configured.
+    pub listen_tls: Option<SocketAddr>,
     pub commands: Receiver<WorkerCmd>,
 }
 
-/// Start a worker thread. It reports once on `ready`: the bound address, or
-/// why it could not start (runtime, module init, bind).
+/// The addresses a worker listens on.
+pub type Bound = (SocketAddr, Option<SocketAddr>);
+
+/// Start a worker thread. It reports once on `ready`: the bound HTTP and
+/// HTTPS addresses, or why it could not start (runtime, module init, bind).
 pub fn spawn(
     spec: WorkerSpec,
-    ready: Sender<Result<SocketAddr, String>>,
+    ready: Sender<Result<Bound, String>>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("ringfront-w{}", spec.id))
         .spawn(move || thread_main(spec, ready))
 }
 
-fn thread_main(spec: WorkerSpec, ready: Sender<Result<SocketAddr, String>>) {
+fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
     let id = spec.id;
     if let Some(core) = spec.core {
         if !core_affinity::set_for_current(core) {
@@ -170,21 +192,40 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<SocketAddr, String>>) {
                 return;
             }
         };
-        let opts = ListenerOpts::new()
-            .reuse_port(true)
-            .reuse_addr(true)
-            .backlog(4096);
-        let listener = match TcpListener::bind_with_config(spec.listen, &opts) {
+        let listener = match listen(id, spec.listen) {
             Ok(l) => l,
             Err(e) => {
-                let _ = ready.send(Err(format!(
-                    "worker {id}: cannot listen on {}: {e}",
-                    spec.listen
-                )));
+                let _ = ready.send(Err(e));
                 return;
             }
         };
         let addr = listener.local_addr().unwrap_or(spec.listen);
+        let tls = match (spec.listen_tls, &spec.snapshot.tls) {
+            (Some(at), Some(data)) => {
+                let acceptors = match Acceptors::build(data) {
+                    Ok(a) => a,
+                    Err((key, e)) => {
+                        let _ = ready.send(Err(format!("worker {id}: TLS {key}: {e}")));
+                        return;
+                    }
+                };
+                match listen(id, at) {
+                    Ok(l) => Some((l, Rc::new(acceptors))),
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                }
+            }
+            _ => None,
+        };
+        let tls_addr = tls
+            .as_ref()
+            .map(|(l, _)| l.local_addr().unwrap_or(spec.listen));
+        let (tls_listener, acceptors) = match tls {
+            Some((l, a)) => (Some(l), Some(a)),
+            None => (None, None),
+        };
         let balancer = Balancer::new(&spec.snapshot.clusters, None);
         let limits = RequestLimits {
             max_header_bytes: spec.conf.max_header_bytes,
@@ -207,18 +248,35 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<SocketAddr, String>>) {
             shutting_down: Cell::new(false),
             next_conn: Cell::new(0),
             accept_cancel: RefCell::new(Canceller::new()),
+            tls: RefCell::new(acceptors),
             conf: spec.conf,
         });
-        let _ = ready.send(Ok(addr));
+        let _ = ready.send(Ok((addr, tls_addr)));
         monoio::spawn(control_loop(w.clone(), spec.commands));
-        accept_loop(&w, listener).await;
+        let https = async {
+            if let Some(l) = tls_listener {
+                accept_loop(&w, l, true).await;
+            }
+        };
+        monoio::join!(accept_loop(&w, listener, false), https);
         drain(&w).await;
         w.pool.borrow_mut().clear();
         log::info!("worker {id}: stopped");
     });
 }
 
-async fn accept_loop(w: &Rc<Worker>, listener: TcpListener) {
+/// This worker's own `SO_REUSEPORT` listener on `addr`.
+fn listen(id: usize, addr: SocketAddr) -> Result<TcpListener, String> {
+    let opts = ListenerOpts::new()
+        .reuse_port(true)
+        .reuse_addr(true)
+        .backlog(4096);
+    TcpListener::bind_with_config(addr, &opts)
+        .map_err(|e| format!("worker {id}: cannot listen on {addr}: {e}"))
+}
+
+/// Accept until shutdown; `tls` says which lifecycle the connections get.
+async fn accept_loop(w: &Rc<Worker>, listener: TcpListener, tls: bool) {
     let max_conns = w.conf.tuning.max_conns_per_worker as u64;
     while !w.shutting_down.get() {
         let handle = w.accept_cancel.borrow().handle();
@@ -229,7 +287,7 @@ async fn accept_loop(w: &Rc<Worker>, listener: TcpListener) {
                     monoio::spawn(refuse(w.clone(), stream));
                     continue;
                 }
-                monoio::spawn(crate::proxy::serve(w.clone(), stream, peer));
+                monoio::spawn(crate::proxy::serve(w.clone(), stream, peer, tls));
             }
             Err(e) => {
                 if w.shutting_down.get() {

@@ -57,6 +57,8 @@ counters! {
     resp_5xx,
     /// Malformed requests (400/414/417/431/501).
     err_bad_request,
+    /// TLS handshakes that failed or timed out.
+    err_tls_handshake,
     /// Client too slow: head or body not read in time.
     err_client_timeout,
     /// Client went away before the response was complete.

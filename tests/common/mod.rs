@@ -8,6 +8,7 @@ pub mod client;
 pub mod conf;
 pub mod origin;
 pub mod probe;
+pub mod tls;
 
 use ringfront::module::ModuleRegistry;
 use ringfront::server::{self, ServerHandle, ServerOptions};

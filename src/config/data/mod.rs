@@ -9,4 +9,5 @@ pub mod host_rule;
 pub mod json;
 pub mod name_conf;
 pub mod route_rule;
+pub mod tls_conf;
 pub mod vip_rule;

@@ -1,0 +1,54 @@
+//! The HTTPS listener's part of a connection's life: the TLS handshake,
+//! bounded by `TlsHandshakeTimeout`, then HandleHandshake, then the same
+//! request loop as plain HTTP over the decrypted stream.
+
+use super::conn::{serve_session, ClientIo};
+use super::session::Session;
+use crate::module::{Point, Ret};
+use crate::worker::{Stats, Worker};
+use monoio::net::TcpStream;
+use monoio_rustls::ServerTlsStream;
+
+impl ClientIo for ServerTlsStream<TcpStream> {
+    /// rustls may already hold decrypted bytes the socket no longer shows,
+    /// so waiting for the socket could wait forever: read at once.
+    async fn wait_readable(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub(crate) async fn serve_tls(w: &Worker, stream: TcpStream, mut ses: Session) {
+    let handshake = async {
+        let acceptors = w
+            .tls()
+            .ok_or_else(|| std::io::Error::other("no TLS configuration"))?;
+        let sni = crate::tls::peek_sni(&stream).await?;
+        let tls = acceptors
+            .for_sni(sni.as_deref())
+            .accept(stream)
+            .await
+            .map_err(std::io::Error::from)?;
+        Ok::<_, std::io::Error>((tls, sni))
+    };
+    match monoio::time::timeout(w.conf.tls_handshake_timeout, handshake).await {
+        Ok(Ok((tls, sni))) => {
+            ses.is_tls = true;
+            ses.tls_sni = sni;
+            if w.cbs.run_accept(Point::Handshake, &mut ses) == Ret::Close {
+                Stats::inc(&w.stats.err_handler_abort);
+                w.cbs.run_finish(&mut ses);
+                return;
+            }
+            serve_session(w, tls, ses).await;
+        }
+        Ok(Err(e)) => {
+            log::debug!("worker {}: TLS handshake with {}: {e}", w.id, ses.client);
+            Stats::inc(&w.stats.err_tls_handshake);
+            w.cbs.run_finish(&mut ses);
+        }
+        Err(_) => {
+            Stats::inc(&w.stats.err_tls_handshake);
+            w.cbs.run_finish(&mut ses);
+        }
+    }
+}
