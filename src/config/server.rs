@@ -80,6 +80,21 @@ pub struct SessionTicket {
     pub session_ticket_key_file: PathBuf,
 }
 
+/// io_uring task-run mode (`[Ringfront] UringTaskrun`). A worker is the
+/// only thread that touches its ring, so the kernel need not interrupt it
+/// with an IPI for every completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taskrun {
+    /// `IORING_SETUP_COOP_TASKRUN`: completions are processed at the
+    /// worker's next kernel entry instead of by an interrupt.
+    Coop,
+    /// `IORING_SETUP_DEFER_TASKRUN` + `SINGLE_ISSUER` (Linux 6.1+):
+    /// completions are processed only when the worker waits for them.
+    Defer,
+    /// The kernel default.
+    Off,
+}
+
 /// ringfront's per-core tuning (`[Ringfront]` section). Defaults are good
 /// without tuning.
 #[derive(Debug, Clone)]
@@ -90,6 +105,8 @@ pub struct Tuning {
     pub uring_entries: u32,
     /// SQPOLL idle time in ms; 0 = SQPOLL off.
     pub uring_sqpoll_idle_ms: u32,
+    /// How the kernel runs io_uring completion work for the worker.
+    pub uring_taskrun: Taskrun,
     /// Initial read buffer per client connection, bytes.
     pub read_buffer_size: usize,
     /// Open client connections per worker; 0 = unlimited.
@@ -105,6 +122,7 @@ impl Default for Tuning {
             cpu_list: Vec::new(),
             uring_entries: 1024,
             uring_sqpoll_idle_ms: 0,
+            uring_taskrun: Taskrun::Coop,
             read_buffer_size: 16384,
             max_conns_per_worker: 0,
             upstream_idle_per_host: 1024,
@@ -391,6 +409,7 @@ const RING_KEYS: &[&str] = &[
     "CpuList",
     "UringEntries",
     "UringSqPollIdleMs",
+    "UringTaskrun",
     "ReadBufferSize",
     "MaxConnsPerWorker",
     "UpstreamIdlePerHost",
@@ -497,8 +516,21 @@ fn tuning(r: &mut Reader, ring: &Section) -> Tuning {
             Vec::new()
         }
     };
+    let taskrun = match r.string(&rs, "UringTaskrun", "coop").as_str() {
+        "coop" => Taskrun::Coop,
+        "defer" => Taskrun::Defer,
+        "off" => Taskrun::Off,
+        other => {
+            r.fail(
+                "Ringfront.UringTaskrun",
+                format!("{other:?} should be coop, defer or off"),
+            );
+            Taskrun::Coop
+        }
+    };
     Tuning {
         cpu_list,
+        uring_taskrun: taskrun,
         uring_entries: r.int(&rs, "UringEntries", d.uring_entries as i64, 1, 32768) as u32,
         uring_sqpoll_idle_ms: r.int(&rs, "UringSqPollIdleMs", 0, 0, u32::MAX as i64) as u32,
         read_buffer_size: r.int(
