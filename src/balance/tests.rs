@@ -14,6 +14,7 @@ fn cluster(name: &str, subs: &[(&str, u32, &[u32])], blackhole: u32, mode: Balan
             max_idle_conns_per_host: 2,
             retry_level: 0,
             outlier_detection_http_code: Vec::new(),
+            slow_start_time: Duration::ZERO,
         },
         check: CheckConf {
             schem: "http".into(),
@@ -39,6 +40,7 @@ fn cluster(name: &str, subs: &[(&str, u32, &[u32])], blackhole: u32, mode: Balan
             timeout_read_client: Duration::from_secs(30),
             timeout_write_client: Duration::from_secs(60),
             timeout_read_client_again: Duration::from_secs(60),
+            disable_health_check: false,
         },
         subclusters: subs
             .iter()
