@@ -11,6 +11,7 @@
 //! - [`modules`]: the built-in modules.
 //! - [`route`]: host table, route rules and the condition language.
 //! - [`balance`]: GSLB sub-cluster choice and backend balancing.
+//! - [`probe`]: active health checks of backends marked down.
 //! - [`upstream`]: per-worker keep-alive pools to backends.
 //! - [`config`]: bfe.conf and the JSON data files, validated into snapshots.
 
@@ -20,6 +21,7 @@ pub mod http;
 pub mod logging;
 pub mod module;
 pub mod modules;
+pub mod probe;
 pub mod proxy;
 pub mod route;
 pub mod server;

@@ -24,7 +24,7 @@ use monoio::io::Canceller;
 use monoio::net::{ListenerOpts, TcpListener, TcpStream};
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -57,6 +57,9 @@ pub struct Generation {
 /// Everything one worker owns.
 pub struct Worker {
     pub id: usize,
+    /// This worker itself, for tasks it spawns that outlive a request
+    /// (health probes).
+    me: Weak<Worker>,
     pub conf: ServerConf,
     pub limits: RequestLimits,
     pub cbs: Callbacks,
@@ -74,6 +77,10 @@ impl Worker {
     /// The configuration new requests start on.
     pub fn current(&self) -> Rc<Generation> {
         self.current.borrow().clone()
+    }
+
+    pub fn rc(&self) -> Option<Rc<Worker>> {
+        self.me.upgrade()
     }
 
     pub fn next_conn_id(&self) -> u64 {
@@ -105,9 +112,12 @@ impl Worker {
             .set(self.pool.borrow().len() as u64);
     }
 
+    /// Switch new requests to `snapshot`. Backends that stay keep their
+    /// health; probes of backends that left end.
     fn swap(&self, snapshot: Snapshot) {
         let old = self.current();
         let balancer = Balancer::new(&snapshot.clusters, Some(&old.balancer.borrow()));
+        old.balancer.borrow().release_removed(&balancer);
         let gen = Generation {
             id: old.id + 1,
             snapshot,
@@ -191,8 +201,9 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<SocketAddr, String>>) {
             max_uri_bytes: spec.conf.max_header_uri_bytes,
         };
         let bufs = BufPool::new(spec.conf.tuning.read_buffer_size, 1024);
-        let w = Rc::new(Worker {
+        let w = Rc::new_cyclic(|me| Worker {
             id,
+            me: me.clone(),
             limits,
             cbs,
             _modules: modules,
@@ -279,6 +290,7 @@ async fn control_loop(w: Rc<Worker>, rx: Receiver<WorkerCmd>) {
                 }
                 Ok(WorkerCmd::Shutdown) | Err(TryRecvError::Disconnected) => {
                     w.shutting_down.set(true);
+                    w.current().balancer.borrow().release_all();
                     let c = std::mem::replace(&mut *w.accept_cancel.borrow_mut(), Canceller::new());
                     c.cancel();
                     return;
