@@ -14,7 +14,7 @@ pub use bufs::BufPool;
 pub use runtime::Driver;
 pub use stats::{Stats, StatsSnapshot};
 
-use crate::balance::Balancer;
+use crate::balance::{BackendRow, Balancer};
 use crate::config::{ServerConf, Snapshot};
 use crate::http::RequestLimits;
 use crate::module::{Callbacks, Module, ModuleSet};
@@ -41,6 +41,8 @@ pub enum WorkerCmd {
     Swap(Box<Snapshot>, Sender<usize>),
     /// Send a copy of the counters.
     Stats(Sender<(usize, StatsSnapshot)>),
+    /// Send every backend's balancing state (`bal_state`).
+    BalState(Sender<(usize, Vec<BackendRow>)>),
     /// Stop accepting, let requests in flight finish, exit.
     Shutdown,
 }
@@ -287,6 +289,11 @@ async fn control_loop(w: Rc<Worker>, rx: Receiver<WorkerCmd>) {
                 }
                 Ok(WorkerCmd::Stats(reply)) => {
                     let _ = reply.send((w.id, w.stats.snapshot()));
+                }
+                Ok(WorkerCmd::BalState(reply)) => {
+                    let gen = w.current();
+                    let rows = gen.balancer.borrow().rows(&gen.snapshot.clusters);
+                    let _ = reply.send((w.id, rows));
                 }
                 Ok(WorkerCmd::Shutdown) | Err(TryRecvError::Disconnected) => {
                     w.shutting_down.set(true);
