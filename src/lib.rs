@@ -12,6 +12,7 @@
 //! - [`route`]: host table, route rules and the condition language.
 //! - [`balance`]: GSLB sub-cluster choice and backend balancing.
 //! - [`tls`]: TLS termination for the HTTPS listener (rustls, per worker).
+//! - [`probe`]: active health checks of backends marked down.
 //! - [`upstream`]: per-worker keep-alive pools to backends.
 //! - [`config`]: bfe.conf and the JSON data files, validated into snapshots.
 
@@ -21,6 +22,7 @@ pub mod http;
 pub mod logging;
 pub mod module;
 pub mod modules;
+pub mod probe;
 pub mod proxy;
 pub mod route;
 pub mod server;

@@ -1,26 +1,32 @@
 //! Balancing, per worker: sub-cluster by GSLB weight and hash key, backend
-//! by smooth weighted round robin (or WLC), with passive health.
+//! by smooth weighted round robin (or WLC, or a sticky weighted hash), with
+//! passive health and slow start.
 //!
-//! CONTRACT (implemented by the config/route/balance work): one `Balancer`
-//! per snapshot per worker, never shared across threads. A new one built on
-//! reload inherits the state of backends that did not change.
+//! One `Balancer` per configuration generation per worker, never shared
+//! across threads. A new one built on reload shares the [`Health`] of every
+//! backend that stays (same cluster, sub-cluster and address) and keeps its
+//! round-robin position; backends that leave are released, which ends
+//! their probes.
 //!
 //! Health is per worker: a backend marked down here may still be up on
-//! another worker until it fails there too. Down backends come back through
-//! `report_success` (see [`Balancer::pick_backend`] for how they still get
-//! tried); active probing per `CheckConf` is a later addition that only
-//! needs [`Balancer::set_down`].
+//! another worker until it fails there too. The worker that marks a
+//! backend down probes it (see [`crate::probe`]) until it comes back.
 
 mod hash;
+mod health;
 mod state;
 
 pub use hash::{hash_bytes, random_key, Fnv};
+pub use health::{Health, InFlight};
+pub use state::Tried;
 
 use crate::config::{BalanceMode, ClusterId, ClusterSet, HashConf};
 use crate::route::RequestFacts;
 use state::{BackendState, ClusterState, Slot};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
 
 /// The sub-cluster chosen for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +34,7 @@ pub enum SubClusterPick {
     Sub(usize),
     /// gslb.data `GSLB_BLACKHOLE` won: drop the request.
     Blackhole,
-    /// No sub-cluster has weight or a usable backend.
+    /// The cluster has no sub-cluster with weight.
     Unavailable,
 }
 
@@ -39,14 +45,31 @@ pub struct BackendPick {
     pub addr: SocketAddr,
 }
 
+/// One backend's state on one worker, for the monitor's `bal_state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendRow {
+    pub cluster: String,
+    pub subcluster: String,
+    pub name: String,
+    pub addr: SocketAddr,
+    pub weight: u32,
+    pub down: bool,
+    pub probing: bool,
+    /// Requests in flight.
+    pub conns: u32,
+    /// Consecutive failures.
+    pub fails: u32,
+}
+
 #[derive(Debug, Default)]
 pub struct Balancer {
     clusters: Vec<ClusterState>,
-    /// Varies cross-retry choices between requests with the same key.
-    rotor: u64,
 }
 
 impl Balancer {
+    /// Balancing state for `clusters`. With `previous` (a reload), backends
+    /// that stay keep their state; new ones start slow (`SlowStartTime`),
+    /// as BFE does for backends added on reload.
     pub fn new(clusters: &ClusterSet, previous: Option<&Balancer>) -> Balancer {
         let mut old: HashMap<(&str, &str, SocketAddr), &BackendState> = HashMap::new();
         if let Some(prev) = previous {
@@ -58,26 +81,35 @@ impl Balancer {
                 }
             }
         }
+        let now = Instant::now();
         let clusters = clusters
             .clusters
             .iter()
             .map(|c| {
                 ClusterState::new(c, |sub, addr| {
-                    old.get(&(c.name.as_str(), sub, addr)).copied()
+                    match old.get(&(c.name.as_str(), sub, addr)) {
+                        Some(b) => (b.health.clone(), b.current),
+                        None => {
+                            let h = Health::default();
+                            if previous.is_some() {
+                                h.set_ramp_since(Some(now));
+                            }
+                            (Rc::new(h), 0)
+                        }
+                    }
                 })
             })
             .collect();
-        Balancer { clusters, rotor: 0 }
+        Balancer { clusters }
     }
 
     /// BFE's GSLB choice: sub-clusters with positive weight (the blackhole
     /// included) in name order form a ring of total weight, and
-    /// `key % total` lands on one — so a key keeps its sub-cluster while
-    /// weights stay the same. When the landing sub-cluster has every backend
-    /// down on this worker, the choice moves (again by key, over weights) to
-    /// one with a live backend: BFE reaches the same place through its
-    /// cross-cluster retry after "all backends down".
-    pub fn pick_subcluster(&mut self, cluster: ClusterId, key: u64) -> SubClusterPick {
+    /// `key % total` lands on one, so a key keeps its sub-cluster while
+    /// weights stay the same. Health plays no part here, as in BFE: a
+    /// sub-cluster whose backends are all down is left through `CrossRetry`
+    /// (see [`Balancer::pick_cross_subcluster`]) or not at all.
+    pub fn pick_subcluster(&self, cluster: ClusterId, key: u64) -> SubClusterPick {
         let Some(c) = self.clusters.get(cluster) else {
             return SubClusterPick::Unavailable;
         };
@@ -95,66 +127,51 @@ impl Balancer {
         }
         match slot {
             Slot::Blackhole => SubClusterPick::Blackhole,
-            Slot::Sub(i) if c.subs[i].has_live() => SubClusterPick::Sub(i),
-            Slot::Sub(i) => c
-                .pick_live(key, None)
-                .map_or(SubClusterPick::Sub(i), SubClusterPick::Sub),
+            Slot::Sub(i) => SubClusterPick::Sub(i),
         }
     }
 
-    /// For `CrossRetry`: another sub-cluster than `exclude` (never the
-    /// blackhole), preferring ones with a live backend. BFE picks at random
-    /// among sub-clusters with weight >= 0; here the choice is by weight
-    /// (weight 0 ones only when nothing else is left) and varies per call.
+    /// For `CrossRetry`: a sub-cluster other than `exclude` (never the
+    /// blackhole; weight-0 ones included, as BFE uses them as backups),
+    /// chosen evenly by `key`. BFE picks among all of them and spends a
+    /// retry when the one it lands on has no backend up; here only those
+    /// with a backend left to try take part.
     pub fn pick_cross_subcluster(
-        &mut self,
+        &self,
         cluster: ClusterId,
         exclude: usize,
+        tried: &[Tried],
         key: u64,
-    ) -> SubClusterPick {
-        self.rotor = self.rotor.wrapping_add(1);
-        let key = key ^ hash::hash_bytes(&self.rotor.to_le_bytes());
-        let Some(c) = self.clusters.get(cluster) else {
-            return SubClusterPick::Unavailable;
-        };
-        if let Some(i) = c.pick_live(key, Some(exclude)) {
-            return SubClusterPick::Sub(i);
+    ) -> Option<usize> {
+        let c = self.clusters.get(cluster)?;
+        let ok = |i: usize| i != exclude && c.subs[i].has_pick(i, tried);
+        let n = (0..c.subs.len()).filter(|&i| ok(i)).count() as u64;
+        if n == 0 {
+            return None;
         }
-        // Then weight-0 sub-clusters with a live backend, then any at all.
-        let live = |i: usize| i != exclude && c.subs[i].has_live();
-        let any = |i: usize| i != exclude && !c.subs[i].backends.is_empty();
-        for ok in [&live as &dyn Fn(usize) -> bool, &any] {
-            let n = (0..c.subs.len()).filter(|&i| ok(i)).count() as u64;
-            if n > 0 {
-                let nth = (key % n) as usize;
-                if let Some(i) = (0..c.subs.len()).filter(|&i| ok(i)).nth(nth) {
-                    return SubClusterPick::Sub(i);
-                }
-            }
-        }
-        SubClusterPick::Unavailable
+        (0..c.subs.len()).filter(|&i| ok(i)).nth((key % n) as usize)
     }
 
-    /// Next backend of the sub-cluster, skipping the indexes in `tried` and
-    /// backends marked down.
-    ///
-    /// Weight-0 backends are never picked. When every remaining backend is
-    /// down, the down ones are tried anyway rather than failing the request:
-    /// without active probing a worker could otherwise lose a sub-cluster
-    /// for good, and a success report brings the backend back.
+    /// Next backend of the sub-cluster by the cluster's `BalanceMode`:
+    /// weighted, up, and not in `tried`. None when nothing is left (BFE's
+    /// "all backend is down").
     pub fn pick_backend(
         &mut self,
         cluster: ClusterId,
         sub: usize,
-        tried: &[usize],
+        tried: &[Tried],
     ) -> Option<BackendPick> {
         let c = self.clusters.get_mut(cluster)?;
-        let mode = c.mode;
+        let (mode, slow_start) = (c.mode, c.slow_start);
         let s = c.subs.get_mut(sub)?;
-        let eligible = eligibility(&s.backends, tried);
+        let ramping =
+            !slow_start.is_zero() && s.backends.iter().any(|b| b.health.ramp_since().is_some());
+        let now = ramping.then(Instant::now);
+        let eligible = |i: usize, b: &BackendState| b.usable() && !tried.contains(&(sub, i));
+        let weight = |b: &BackendState| b.weight_now(slow_start, now);
         let index = match mode {
-            BalanceMode::Wrr => state::smooth_wrr(&mut s.backends, eligible),
-            BalanceMode::Wlc => state::least_conn(&mut s.backends, eligible),
+            BalanceMode::Wrr => state::smooth_wrr(&mut s.backends, eligible, weight),
+            BalanceMode::Wlc => state::least_conn(&mut s.backends, eligible, weight),
         }?;
         Some(BackendPick {
             index,
@@ -163,33 +180,28 @@ impl Balancer {
     }
 
     /// `SessionSticky`: the same key keeps the same backend while the set of
-    /// usable backends stays the same (BFE's weighted hash).
+    /// usable backends stays the same (BFE's weighted hash over backends in
+    /// address order; slow start does not apply, as in BFE).
     pub fn pick_backend_sticky(
-        &mut self,
+        &self,
         cluster: ClusterId,
         sub: usize,
-        tried: &[usize],
+        tried: &[Tried],
         key: u64,
     ) -> Option<BackendPick> {
         let s = self.clusters.get(cluster)?.subs.get(sub)?;
-        let eligible = eligibility(&s.backends, tried);
-        let total: u64 = s
-            .backends
-            .iter()
-            .enumerate()
-            .filter(|(i, b)| eligible(*i, b))
-            .map(|(_, b)| b.weight as u64)
-            .sum();
+        let candidates = || {
+            s.by_addr
+                .iter()
+                .map(|&i| (i, &s.backends[i]))
+                .filter(|(i, b)| b.usable() && !tried.contains(&(sub, *i)))
+        };
+        let total: u64 = candidates().map(|(_, b)| b.weight as u64).sum();
         if total == 0 {
             return None;
         }
         let mut w = key % total;
-        for (i, b) in s
-            .backends
-            .iter()
-            .enumerate()
-            .filter(|(i, b)| eligible(*i, b))
-        {
+        for (i, b) in candidates() {
             if w < b.weight as u64 {
                 return Some(BackendPick {
                     index: i,
@@ -201,69 +213,94 @@ impl Balancer {
         None
     }
 
-    pub fn report_success(&mut self, cluster: ClusterId, sub: usize, backend: usize) {
-        if let Some(b) = self.backend_mut(cluster, sub, backend) {
-            b.fails = 0;
-            b.down = false;
+    /// The shared health of a backend.
+    pub fn health(&self, cluster: ClusterId, sub: usize, backend: usize) -> Option<&Rc<Health>> {
+        let b = self
+            .clusters
+            .get(cluster)?
+            .subs
+            .get(sub)?
+            .backends
+            .get(backend)?;
+        Some(&b.health)
+    }
+
+    /// A request to the backend got a response.
+    pub fn report_success(&self, cluster: ClusterId, sub: usize, backend: usize) {
+        if let Some(h) = self.health(cluster, sub, backend) {
+            h.success();
         }
     }
 
-    /// Counts consecutive failures; at `CheckConf.FailNum` the backend is
-    /// down on this worker (`FailNum` 0 never marks it down).
-    pub fn report_failure(&mut self, cluster: ClusterId, sub: usize, backend: usize) {
-        let Some(fail_num) = self.clusters.get(cluster).map(|c| c.fail_num) else {
-            return;
-        };
-        if let Some(b) = self.backend_mut(cluster, sub, backend) {
-            b.fails = b.fails.saturating_add(1);
-            if fail_num > 0 && b.fails >= fail_num {
-                b.down = true;
+    /// A request to the backend failed. Returns its health when this
+    /// failure took it down (`FailNum` consecutive failures), so the caller
+    /// can start probing it; never with `DisableHealthCheck`.
+    pub fn report_failure(
+        &self,
+        cluster: ClusterId,
+        sub: usize,
+        backend: usize,
+    ) -> Option<Rc<Health>> {
+        let c = self.clusters.get(cluster)?;
+        if !c.health_check {
+            return None;
+        }
+        let h = self.health(cluster, sub, backend)?;
+        h.failure(c.fail_num).then(|| h.clone())
+    }
+
+    pub fn is_down(&self, cluster: ClusterId, sub: usize, backend: usize) -> bool {
+        self.health(cluster, sub, backend)
+            .is_some_and(|h| h.is_down())
+    }
+
+    /// After a reload to `next`: release the backends `next` does not keep,
+    /// so their probes end.
+    pub fn release_removed(&self, next: &Balancer) {
+        let kept: HashSet<*const Health> = next.all().map(|b| Rc::as_ptr(&b.health)).collect();
+        for b in self.all() {
+            if !kept.contains(&Rc::as_ptr(&b.health)) {
+                b.health.release();
             }
         }
     }
 
-    /// A connection to the backend opened (for WLC).
-    pub fn conn_start(&mut self, cluster: ClusterId, sub: usize, backend: usize) {
-        if let Some(b) = self.backend_mut(cluster, sub, backend) {
-            b.active = b.active.saturating_add(1);
+    /// The worker stops: end every probe.
+    pub fn release_all(&self) {
+        for b in self.all() {
+            b.health.release();
         }
     }
 
-    /// A connection counted by `conn_start` closed.
-    pub fn conn_end(&mut self, cluster: ClusterId, sub: usize, backend: usize) {
-        if let Some(b) = self.backend_mut(cluster, sub, backend) {
-            b.active = b.active.saturating_sub(1);
+    /// Every backend's state, named from `clusters` (the snapshot this
+    /// balancer was built from).
+    pub fn rows(&self, clusters: &ClusterSet) -> Vec<BackendRow> {
+        let mut out = Vec::new();
+        for (c, cs) in clusters.clusters.iter().zip(&self.clusters) {
+            for (s, ss) in c.subclusters.iter().zip(&cs.subs) {
+                for (b, bs) in s.backends.iter().zip(&ss.backends) {
+                    out.push(BackendRow {
+                        cluster: c.name.clone(),
+                        subcluster: s.name.clone(),
+                        name: b.name.clone(),
+                        addr: b.addr,
+                        weight: b.weight,
+                        down: bs.health.is_down(),
+                        probing: bs.health.is_probing(),
+                        conns: bs.health.active(),
+                        fails: bs.health.fails(),
+                    });
+                }
+            }
         }
+        out
     }
 
-    pub fn is_down(&self, cluster: ClusterId, sub: usize, backend: usize) -> bool {
+    fn all(&self) -> impl Iterator<Item = &BackendState> {
         self.clusters
-            .get(cluster)
-            .and_then(|c| c.subs.get(sub))
-            .and_then(|s| s.backends.get(backend))
-            .is_some_and(|b| b.down)
-    }
-
-    /// For health checking: mark a backend down or up directly.
-    pub fn set_down(&mut self, cluster: ClusterId, sub: usize, backend: usize, down: bool) {
-        if let Some(b) = self.backend_mut(cluster, sub, backend) {
-            b.down = down;
-            b.fails = 0;
-        }
-    }
-
-    fn backend_mut(
-        &mut self,
-        cluster: ClusterId,
-        sub: usize,
-        backend: usize,
-    ) -> Option<&mut BackendState> {
-        self.clusters
-            .get_mut(cluster)?
-            .subs
-            .get_mut(sub)?
-            .backends
-            .get_mut(backend)
+            .iter()
+            .flat_map(|c| c.subs.iter())
+            .flat_map(|s| s.backends.iter())
     }
 }
 
@@ -274,18 +311,3 @@ pub fn hash_key<R: RequestFacts + ?Sized>(conf: &HashConf, req: &R) -> u64 {
 
 #[cfg(test)]
 mod tests;
-
-/// Which backends a pick may choose: weighted, not tried yet, and up; when
-/// every such backend is down, the down ones too (trying them beats
-/// failing every request while health checks catch up).
-fn eligibility<'t>(
-    backends: &[BackendState],
-    tried: &'t [usize],
-) -> impl Fn(usize, &BackendState) -> bool + 't {
-    let usable = move |i: usize, b: &BackendState| b.weight > 0 && !tried.contains(&i);
-    let any_up = backends
-        .iter()
-        .enumerate()
-        .any(|(i, b)| usable(i, b) && !b.down);
-    move |i, b| usable(i, b) && (!any_up || !b.down)
-}

@@ -1,7 +1,17 @@
-//! Per-worker balancing state and the two backend algorithms.
+//! Per-worker balancing state and the backend algorithms.
 
+use super::health::Health;
 use crate::config::{BalanceMode, Cluster};
 use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Weights are kept in hundredths (as BFE does), so slow start can ramp a
+/// weight-1 backend smoothly.
+pub const SCALE: i64 = 100;
+
+/// A backend already tried by this request: (sub-cluster, backend).
+pub type Tried = (usize, usize);
 
 #[derive(Debug, Clone, Copy)]
 pub enum Slot {
@@ -9,16 +19,39 @@ pub enum Slot {
     Blackhole,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BackendState {
     pub addr: SocketAddr,
+    /// Configured weight.
     pub weight: i64,
-    /// Smooth WRR's running weight.
+    /// Smooth WRR's running weight, in [`SCALE`] units.
     pub current: i64,
-    pub down: bool,
-    pub fails: u32,
-    /// Open connections (WLC).
-    pub active: u32,
+    pub health: Rc<Health>,
+}
+
+impl BackendState {
+    /// Weighted and not down.
+    pub fn usable(&self) -> bool {
+        self.weight > 0 && !self.health.is_down()
+    }
+
+    /// The weight to balance with, in [`SCALE`] units: the configured one,
+    /// or while slow start lasts the share of it that the time since the
+    /// backend came back allows (at least 1, so it gets some traffic at
+    /// once, as in BFE). `now` is `None` when no backend ramps.
+    pub fn weight_now(&self, slow_start: Duration, now: Option<Instant>) -> i64 {
+        let full = self.weight * SCALE;
+        let (Some(since), Some(now)) = (self.health.ramp_since(), now) else {
+            return full;
+        };
+        let elapsed = now.saturating_duration_since(since);
+        if slow_start.is_zero() || elapsed >= slow_start {
+            self.health.set_ramp_since(None);
+            return full;
+        }
+        let w = full as u128 * elapsed.as_nanos() / slow_start.as_nanos();
+        (w as i64).max(1)
+    }
 }
 
 #[derive(Debug)]
@@ -26,11 +59,18 @@ pub struct SubState {
     pub name: String,
     pub weight: u32,
     pub backends: Vec<BackendState>,
+    /// Backend indexes by address, the order sticky hashing walks (BFE
+    /// sorts by address too), so reordering the file keeps the mapping.
+    pub by_addr: Vec<usize>,
 }
 
 impl SubState {
-    pub fn has_live(&self) -> bool {
-        self.backends.iter().any(|b| b.weight > 0 && !b.down)
+    /// Has a usable backend that `tried` (for sub-cluster `me`) leaves.
+    pub fn has_pick(&self, me: usize, tried: &[Tried]) -> bool {
+        self.backends
+            .iter()
+            .enumerate()
+            .any(|(i, b)| b.usable() && !tried.contains(&(me, i)))
     }
 }
 
@@ -42,35 +82,41 @@ pub struct ClusterState {
     pub total: u64,
     pub subs: Vec<SubState>,
     pub fail_num: u32,
+    /// `ClusterBasic.DisableHealthCheck` off.
+    pub health_check: bool,
+    pub slow_start: Duration,
     pub mode: BalanceMode,
 }
 
 impl ClusterState {
-    pub fn new<'p>(
-        c: &Cluster,
-        old: impl Fn(&str, SocketAddr) -> Option<&'p BackendState>,
-    ) -> ClusterState {
+    /// `keep(sub, addr)`: the health and WRR position to keep for a backend
+    /// that stays across a reload, or fresh ones.
+    pub fn new(c: &Cluster, mut keep: impl FnMut(&str, SocketAddr) -> (Rc<Health>, i64)) -> Self {
         let subs: Vec<SubState> = c
             .subclusters
             .iter()
-            .map(|s| SubState {
-                name: s.name.clone(),
-                weight: s.weight,
-                backends: s
+            .map(|s| {
+                let backends: Vec<BackendState> = s
                     .backends
                     .iter()
                     .map(|b| {
-                        let prev = old(&s.name, b.addr);
+                        let (health, current) = keep(&s.name, b.addr);
                         BackendState {
                             addr: b.addr,
                             weight: b.weight as i64,
-                            current: prev.map_or(0, |p| p.current),
-                            down: prev.is_some_and(|p| p.down),
-                            fails: prev.map_or(0, |p| p.fails),
-                            active: prev.map_or(0, |p| p.active),
+                            current,
+                            health,
                         }
                     })
-                    .collect(),
+                    .collect();
+                let mut by_addr: Vec<usize> = (0..backends.len()).collect();
+                by_addr.sort_by_key(|&i| backends[i].addr);
+                SubState {
+                    name: s.name.clone(),
+                    weight: s.weight,
+                    backends,
+                    by_addr,
+                }
             })
             .collect();
         let mut named: Vec<(&str, Slot, u32)> = subs
@@ -91,32 +137,10 @@ impl ClusterState {
             total,
             subs,
             fail_num: c.check.fail_num,
+            health_check: !c.basic.disable_health_check,
+            slow_start: c.backend.slow_start_time,
             mode: c.gslb.balance_mode,
         }
-    }
-
-    /// A positive-weight sub-cluster with a live backend, chosen by `key`
-    /// over their weights, skipping `exclude`.
-    pub fn pick_live(&self, key: u64, exclude: Option<usize>) -> Option<usize> {
-        let ok = |i: usize, s: &SubState| Some(i) != exclude && s.weight > 0 && s.has_live();
-        let total: u64 = self
-            .subs
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| ok(*i, s))
-            .map(|(_, s)| s.weight as u64)
-            .sum();
-        if total == 0 {
-            return None;
-        }
-        let mut w = key % total;
-        for (i, s) in self.subs.iter().enumerate().filter(|(i, s)| ok(*i, s)) {
-            if w < s.weight as u64 {
-                return Some(i);
-            }
-            w -= s.weight as u64;
-        }
-        None
     }
 }
 
@@ -125,6 +149,7 @@ impl ClusterState {
 pub fn smooth_wrr(
     bs: &mut [BackendState],
     eligible: impl Fn(usize, &BackendState) -> bool,
+    weight: impl Fn(&BackendState) -> i64,
 ) -> Option<usize> {
     let mut total = 0i64;
     let mut best: Option<(usize, i64)> = None;
@@ -132,8 +157,9 @@ pub fn smooth_wrr(
         if !eligible(i, b) {
             continue;
         }
-        b.current += b.weight;
-        total += b.weight;
+        let w = weight(b);
+        b.current += w;
+        total += w;
         if best.is_none_or(|(_, cur)| b.current > cur) {
             best = Some((i, b.current));
         }
@@ -143,24 +169,27 @@ pub fn smooth_wrr(
     Some(i)
 }
 
-/// BFE's smooth WLC: the least open connections per unit of weight wins;
-/// ties are broken by smooth WRR among the tied backends.
+/// BFE's smooth WLC: the fewest requests in flight per unit of weight
+/// wins; ties are broken by smooth WRR among the tied backends.
 pub fn least_conn(
     bs: &mut [BackendState],
     eligible: impl Fn(usize, &BackendState) -> bool,
+    weight: impl Fn(&BackendState) -> i64,
 ) -> Option<usize> {
     let mut best: Option<(i64, i64)> = None; // (active, weight)
     for (i, b) in bs.iter().enumerate() {
         if !eligible(i, b) {
             continue;
         }
-        let a = b.active as i64;
-        if best.is_none_or(|(ba, bw)| a * bw < ba * b.weight) {
-            best = Some((a, b.weight));
+        let (a, w) = (b.health.active() as i64, weight(b));
+        if best.is_none_or(|(ba, bw)| a * bw < ba * w) {
+            best = Some((a, w));
         }
     }
     let (ba, bw) = best?;
-    smooth_wrr(bs, |i, b| {
-        eligible(i, b) && (b.active as i64) * bw == ba * b.weight
-    })
+    smooth_wrr(
+        bs,
+        |i, b| eligible(i, b) && (b.health.active() as i64) * bw == ba * weight(b),
+        &weight,
+    )
 }

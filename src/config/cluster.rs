@@ -46,6 +46,9 @@ pub struct BackendConf {
     /// 0: retry on connect errors only; 1: also failed body-less GETs.
     pub retry_level: u8,
     pub outlier_detection_http_code: Vec<u16>,
+    /// `SlowStartTime` (seconds in the file): a backend that comes back or
+    /// joins on reload ramps up to its full weight over this long.
+    pub slow_start_time: Duration,
 }
 
 /// `CheckConf`: health checking.
@@ -92,6 +95,8 @@ pub struct ClusterBasic {
     pub timeout_read_client: Duration,
     pub timeout_write_client: Duration,
     pub timeout_read_client_again: Duration,
+    /// `DisableHealthCheck`: failures never take a backend out of rotation.
+    pub disable_health_check: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ use super::conn::{answer, ClientConn, ClientIo};
 use super::io::{read_more, write_from, IoErr};
 use super::reply::{self, redirect_response};
 use super::request::Request;
+use super::retry::Plan;
 use crate::balance::{hash_key, SubClusterPick};
 use crate::config::Cluster;
 use crate::http::write::{self, ResponseFraming, CONTINUE_100};
@@ -30,12 +31,27 @@ enum Outcome {
     /// A pooled connection turned out closed before anything was received:
     /// the same request may be sent again on a fresh connection.
     Stale,
-    /// The backend failed; `retriable` when nothing was received and the
-    /// request could be sent again (RetryLevel 1).
-    Failed { status: u16, retriable: bool },
+    /// The backend failed before its response head arrived (write error,
+    /// read error, timeout, unparsable head). Counts against its health; a
+    /// body-less GET may be retried at `RetryLevel` 1.
+    NoResponse { status: u16 },
+    /// The response head arrived but the response cannot be relayed.
+    BadResponse { status: u16 },
     /// Finished without a backend response to relay (client gone, handler
     /// closed, or an answer was already sent); keep the connection?
     Ended(bool),
+}
+
+/// Where one attempt goes.
+#[derive(Clone, Copy)]
+struct Target {
+    sub: usize,
+    /// The balancer's backend, or None when HandleForward steered the
+    /// request elsewhere (then no backend's health is touched).
+    index: Option<usize>,
+    addr: SocketAddr,
+    /// A re-send on a fresh connection after a stale pooled one.
+    fresh: bool,
 }
 
 pub(crate) async fn run<S: ClientIo>(
@@ -49,8 +65,8 @@ pub(crate) async fn run<S: ClientIo>(
     };
     let cluster = gen.snapshot.clusters.get(cid);
     let key = hash_key(&cluster.gslb.hash, req);
-    let pick = gen.balancer.borrow_mut().pick_subcluster(cid, key);
-    let sub = match pick {
+    let pick = gen.balancer.borrow().pick_subcluster(cid, key);
+    let home = match pick {
         SubClusterPick::Sub(s) => s,
         SubClusterPick::Blackhole => {
             Stats::inc(&w.stats.err_blackhole);
@@ -61,72 +77,107 @@ pub(crate) async fn run<S: ClientIo>(
             return answer(w, conn, req, Response::error(502), false).await;
         }
     };
-    req.subcluster = Some(sub);
+    req.subcluster = Some(home);
     let mut body = Pump::new(req.head.body, req.head.body == BodyKind::Chunked);
-    let replayable = req.head.body.is_none();
-    let max_attempts = cluster.gslb.retry_max.saturating_add(1);
-    let mut tried: Vec<usize> = Vec::new();
-    let mut fresh = false;
+    // RetryLevel 1 also retries failed GETs without a body; connect errors
+    // are retried at any level.
+    let get_retry = cluster.backend.retry_level >= 1
+        && req.head.body.is_none()
+        && req.head.method_is(&req.buf, b"GET");
+    let mut plan = Plan::new(cluster, cid, home, key);
+    let mut resend: Option<Target> = None;
     let mut last_status = 502;
-    // A stale pooled connection gets one re-send on a fresh one, which
-    // does not count as a retry.
-    while fresh || req.attempts < max_attempts {
-        let picked = if fresh {
-            req.backend
-        } else if cluster.gslb.hash.session_sticky {
-            gen.balancer
-                .borrow_mut()
-                .pick_backend_sticky(cid, sub, &tried, key)
-        } else {
-            gen.balancer.borrow_mut().pick_backend(cid, sub, &tried)
+    loop {
+        let t = match resend.take() {
+            Some(t) => t,
+            None => {
+                let Some(next) = plan.next(&mut gen.balancer.borrow_mut()) else {
+                    break;
+                };
+                req.subcluster = Some(next.sub);
+                req.backend = Some(next.pick);
+                req.attempts += 1;
+                if req.attempts > 1 {
+                    Stats::inc(&w.stats.retries);
+                }
+                if next.cross {
+                    Stats::inc(&w.stats.retries_cross);
+                }
+                if w.cbs.run_forward(req) == Ret::Finish {
+                    Stats::inc(&w.stats.err_handler_abort);
+                    return answer(w, conn, req, Response::error(500), true).await;
+                }
+                let Some(chosen) = req.backend else { break };
+                Target {
+                    sub: next.sub,
+                    index: (chosen == next.pick).then_some(next.pick.index),
+                    addr: chosen.addr,
+                    fresh: false,
+                }
+            }
         };
-        let Some(picked) = picked else { break };
-        req.backend = Some(picked);
-        if !fresh {
-            req.attempts += 1;
-            if req.attempts > 1 {
-                Stats::inc(&w.stats.retries);
-            }
-            if w.cbs.run_forward(req) == Ret::Finish {
-                Stats::inc(&w.stats.err_handler_abort);
-                return answer(w, conn, req, Response::error(500), true).await;
-            }
-        }
-        let Some(target) = req.backend else { break };
-        let outcome = attempt(w, conn, req, &mut body, target.addr, cluster, fresh).await;
-        let was_fresh = fresh;
-        fresh = false;
+        let flight = t
+            .index
+            .and_then(|i| gen.balancer.borrow().health(cid, t.sub, i).cloned())
+            .map(|h| h.in_flight());
+        let outcome = attempt(w, conn, req, &mut body, cluster, &t).await;
+        drop(flight);
+        // Never send a request again once any of its body went out.
+        let body_sent = body.seen > 0 || req.consumed > req.head.head_len;
         match outcome {
-            Outcome::Done(keep) => {
-                gen.balancer
-                    .borrow_mut()
-                    .report_success(cid, sub, picked.index);
-                return keep;
-            }
-            Outcome::Ended(keep) => return keep,
-            Outcome::Stale if !was_fresh => fresh = true,
+            Outcome::Done(keep) | Outcome::Ended(keep) => return keep,
+            Outcome::Stale if !t.fresh => resend = Some(Target { fresh: true, ..t }),
             Outcome::Stale | Outcome::ConnectFailed => {
                 Stats::inc(&w.stats.err_backend_connect);
-                gen.balancer
-                    .borrow_mut()
-                    .report_failure(cid, sub, picked.index);
-                tried.push(picked.index);
+                report(w, req, cluster, &t, false);
+                if body_sent {
+                    return answer(w, conn, req, Response::error(502), true).await;
+                }
+                if let Some(i) = t.index {
+                    plan.failed(t.sub, i);
+                }
             }
-            Outcome::Failed { status, retriable } => {
-                gen.balancer
-                    .borrow_mut()
-                    .report_failure(cid, sub, picked.index);
-                let get = req.head.method_is(&req.buf, b"GET");
-                if !(retriable && replayable && get && cluster.backend.retry_level >= 1) {
+            Outcome::NoResponse { status } => {
+                report(w, req, cluster, &t, false);
+                if !get_retry || body_sent {
                     return answer(w, conn, req, Response::error(status), true).await;
                 }
                 last_status = status;
-                tried.push(picked.index);
+                if let Some(i) = t.index {
+                    plan.failed(t.sub, i);
+                }
+            }
+            Outcome::BadResponse { status } => {
+                return answer(w, conn, req, Response::error(status), true).await;
             }
         }
     }
     Stats::inc(&w.stats.err_backend_unavailable);
     answer(w, conn, req, Response::error(last_status), !req.body_done).await
+}
+
+/// Tell the backend's health how an attempt went. A failure that takes the
+/// backend down starts this worker's probe of it.
+fn report(w: &Worker, req: &Request, cluster: &Cluster, t: &Target, ok: bool) {
+    let (Some(index), Some(cid)) = (t.index, req.cluster) else {
+        return;
+    };
+    let bal = req.gen.balancer.borrow();
+    if ok {
+        bal.report_success(cid, t.sub, index);
+        return;
+    }
+    if let Some(health) = bal.report_failure(cid, t.sub, index) {
+        Stats::inc(&w.stats.backend_down);
+        crate::probe::start(
+            w,
+            crate::probe::Target {
+                cluster: cluster.name.clone(),
+                addr: t.addr,
+                health,
+            },
+        );
+    }
 }
 
 /// One try on one backend.
@@ -135,11 +186,11 @@ async fn attempt<S: ClientIo>(
     conn: &mut ClientConn<S>,
     req: &mut Request,
     body: &mut Pump,
-    addr: SocketAddr,
     cluster: &Cluster,
-    fresh: bool,
+    t: &Target,
 ) -> Outcome {
-    let pooled = if fresh { None } else { w.take_upstream(addr) };
+    let addr = t.addr;
+    let pooled = if t.fresh { None } else { w.take_upstream(addr) };
     let reused = pooled.is_some();
     let mut up = match pooled {
         Some(s) => {
@@ -186,10 +237,7 @@ async fn attempt<S: ClientIo>(
             return Outcome::Stale;
         }
         Stats::inc(&w.stats.err_backend_broken);
-        return Outcome::Failed {
-            status: 502,
-            retriable: false,
-        };
+        return Outcome::NoResponse { status: 502 };
     }
 
     // The rest of the request body, streamed from the client.
@@ -224,10 +272,7 @@ async fn attempt<S: ClientIo>(
                 Err(_) => {
                     Stats::inc(&w.stats.err_backend_broken);
                     w.bufs.borrow_mut().give(ubuf);
-                    return Outcome::Failed {
-                        status: 502,
-                        retriable: false,
-                    };
+                    return Outcome::NoResponse { status: 502 };
                 }
             }
         }
@@ -236,10 +281,8 @@ async fn attempt<S: ClientIo>(
             Ok(_) => {}
             Err(IoErr::Timeout) => {
                 Stats::inc(&w.stats.err_backend_timeout);
-                return Outcome::Failed {
-                    status: 504,
-                    retriable: false,
-                };
+                w.bufs.borrow_mut().give(ubuf);
+                return Outcome::NoResponse { status: 504 };
             }
             Err(_) => {
                 let nothing = ubuf.is_empty();
@@ -248,20 +291,21 @@ async fn attempt<S: ClientIo>(
                     return Outcome::Stale;
                 }
                 Stats::inc(&w.stats.err_backend_broken);
-                return Outcome::Failed {
-                    status: 502,
-                    retriable: nothing,
-                };
+                return Outcome::NoResponse { status: 502 };
             }
         }
     }
+    // The backend answered: its health goes by the status
+    // (`OutlierDetectionHttpCode` lists the ones that count as failures).
+    let outlier = cluster
+        .backend
+        .outlier_detection_http_code
+        .contains(&rhead.status);
+    report(w, req, cluster, t, !outlier);
     if rhead.status == 101 {
         Stats::inc(&w.stats.err_backend_broken);
         w.bufs.borrow_mut().give(ubuf);
-        return Outcome::Failed {
-            status: 502,
-            retriable: false,
-        };
+        return Outcome::BadResponse { status: 502 };
     }
 
     // HandleReadResponse.
@@ -324,10 +368,7 @@ async fn attempt<S: ClientIo>(
             Stats::inc(&w.stats.err_backend_broken);
             w.bufs.borrow_mut().give(out);
             w.bufs.borrow_mut().give(res.buf);
-            return Outcome::Failed {
-                status: 502,
-                retriable: false,
-            };
+            return Outcome::BadResponse { status: 502 };
         }
     };
     // Bytes past the declared body: the backend connection is unusable.
@@ -485,10 +526,7 @@ async fn request_body<S: ClientIo>(
         };
         if sent.is_err() {
             Stats::inc(&w.stats.err_backend_broken);
-            break Err(Outcome::Failed {
-                status: 502,
-                retriable: false,
-            });
+            break Err(Outcome::NoResponse { status: 502 });
         }
     };
     req.body_done = body.is_done();

@@ -11,7 +11,8 @@
 //! 8. `HandleFinish` when the connection ends
 //!
 //! [`conn`] holds steps 1–2 and 7–8, [`route_request`] steps 3–4,
-//! [`forward`] steps 5–6, [`reply`] the answers ringfront makes itself.
+//! [`forward`] steps 5–6 (with [`retry`] choosing each attempt's backend),
+//! [`reply`] the answers ringfront makes itself.
 
 mod body;
 mod conn;
@@ -20,6 +21,7 @@ mod forward;
 mod io;
 mod reply;
 mod request;
+mod retry;
 mod route_request;
 mod session;
 mod tls;

@@ -2,7 +2,9 @@
 //! workers, and reloads configuration. A reload is validated completely
 //! before any worker sees it; a bad one changes nothing.
 
+use super::bal_state;
 use super::monitor::{self, Format, MonitorRequest};
+use crate::balance::BackendRow;
 use crate::config::{ServerConf, Snapshot};
 use crate::worker::{StatsSnapshot, WorkerCmd};
 use crossbeam_channel::{unbounded, Sender};
@@ -118,6 +120,11 @@ impl Control {
                     monitor::proxy_state(&stats, format, per_worker),
                 )
             }
+            ["monitor", "bal_state"] => (
+                200,
+                "application/json",
+                bal_state::render(&self.collect_bal_state()),
+            ),
             ["monitor", "config_state"] => (
                 200,
                 "application/json",
@@ -196,6 +203,24 @@ impl Control {
             );
         }
         (200, "text/plain", format!("reload {what} OK: {version}\n"))
+    }
+
+    /// Every worker's backend states, in worker order.
+    fn collect_bal_state(&self) -> Vec<Vec<BackendRow>> {
+        let (tx, rx) = unbounded();
+        for w in &self.workers {
+            let _ = w.send(WorkerCmd::BalState(tx.clone()));
+        }
+        let mut out = vec![Vec::new(); self.workers.len()];
+        let deadline = Instant::now() + WORKER_REPLY;
+        for _ in 0..self.workers.len() {
+            match rx.recv_deadline(deadline) {
+                Ok((id, rows)) if id < out.len() => out[id] = rows,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        out
     }
 
     /// Counters from every worker, in worker order.

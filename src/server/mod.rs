@@ -5,6 +5,7 @@
 //! `SO_REUSEPORT`) and the control thread, which owns the monitor port and
 //! hands new configuration snapshots to the workers.
 
+mod bal_state;
 mod control;
 mod monitor;
 

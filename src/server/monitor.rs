@@ -4,7 +4,12 @@ use crate::worker::StatsSnapshot;
 use std::fmt::Write;
 
 /// Counters that are levels rather than running totals.
-const GAUGES: [&str; 3] = ["conn_active", "req_active", "upstream_idle"];
+const GAUGES: [&str; 4] = [
+    "conn_active",
+    "req_active",
+    "upstream_idle",
+    "probes_active",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -70,7 +75,7 @@ impl MonitorRequest {
 }
 
 pub fn categories() -> String {
-    "proxy_state\nconfig_state\n".to_string()
+    "proxy_state\nbal_state\nconfig_state\n".to_string()
 }
 
 pub fn json_str(s: &str) -> String {

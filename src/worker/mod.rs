@@ -14,7 +14,7 @@ pub use bufs::BufPool;
 pub use runtime::Driver;
 pub use stats::{Stats, StatsSnapshot};
 
-use crate::balance::Balancer;
+use crate::balance::{BackendRow, Balancer};
 use crate::config::{ServerConf, Snapshot};
 use crate::http::RequestLimits;
 use crate::module::{Callbacks, Module, ModuleSet};
@@ -25,7 +25,7 @@ use monoio::io::Canceller;
 use monoio::net::{ListenerOpts, TcpListener, TcpStream};
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,8 @@ pub enum WorkerCmd {
     Swap(Box<Snapshot>, Sender<usize>),
     /// Send a copy of the counters.
     Stats(Sender<(usize, StatsSnapshot)>),
+    /// Send every backend's balancing state (`bal_state`).
+    BalState(Sender<(usize, Vec<BackendRow>)>),
     /// Stop accepting, let requests in flight finish, exit.
     Shutdown,
 }
@@ -58,6 +60,9 @@ pub struct Generation {
 /// Everything one worker owns.
 pub struct Worker {
     pub id: usize,
+    /// This worker itself, for tasks it spawns that outlive a request
+    /// (health probes).
+    me: Weak<Worker>,
     pub conf: ServerConf,
     pub limits: RequestLimits,
     pub cbs: Callbacks,
@@ -83,6 +88,10 @@ impl Worker {
     /// The acceptors new TLS connections handshake with.
     pub fn tls(&self) -> Option<Rc<Acceptors>> {
         self.tls.borrow().clone()
+    }
+
+    pub fn rc(&self) -> Option<Rc<Worker>> {
+        self.me.upgrade()
     }
 
     pub fn next_conn_id(&self) -> u64 {
@@ -114,6 +123,8 @@ impl Worker {
             .set(self.pool.borrow().len() as u64);
     }
 
+    /// Switch new requests to `snapshot`. Backends that stay keep their
+    /// health; probes of backends that left end.
     fn swap(&self, snapshot: Snapshot) {
         if let Some(t) = &snapshot.tls {
             // The control thread built the same data once already, so this
@@ -125,6 +136,7 @@ impl Worker {
         }
         let old = self.current();
         let balancer = Balancer::new(&snapshot.clusters, Some(&old.balancer.borrow()));
+        old.balancer.borrow().release_removed(&balancer);
         let gen = Generation {
             id: old.id + 1,
             snapshot,
@@ -232,8 +244,9 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
             max_uri_bytes: spec.conf.max_header_uri_bytes,
         };
         let bufs = BufPool::new(spec.conf.tuning.read_buffer_size, 1024);
-        let w = Rc::new(Worker {
+        let w = Rc::new_cyclic(|me| Worker {
             id,
+            me: me.clone(),
             limits,
             cbs,
             _modules: modules,
@@ -335,8 +348,14 @@ async fn control_loop(w: Rc<Worker>, rx: Receiver<WorkerCmd>) {
                 Ok(WorkerCmd::Stats(reply)) => {
                     let _ = reply.send((w.id, w.stats.snapshot()));
                 }
+                Ok(WorkerCmd::BalState(reply)) => {
+                    let gen = w.current();
+                    let rows = gen.balancer.borrow().rows(&gen.snapshot.clusters);
+                    let _ = reply.send((w.id, rows));
+                }
                 Ok(WorkerCmd::Shutdown) | Err(TryRecvError::Disconnected) => {
                     w.shutting_down.set(true);
+                    w.current().balancer.borrow().release_all();
                     let c = std::mem::replace(&mut *w.accept_cancel.borrow_mut(), Canceller::new());
                     c.cancel();
                     return;

@@ -81,6 +81,19 @@ counters! {
     err_handler_abort,
     /// Retries made (same or other sub-cluster).
     retries,
+    /// Attempts in another sub-cluster than GSLB chose (`CrossRetry`),
+    /// also when the chosen one had no backend up to try first.
+    retries_cross,
+    /// Backends this worker took out of rotation (`FailNum` failures).
+    backend_down,
+    /// Backends its probes brought back.
+    backend_up,
+    /// Health probes running now (gauge).
+    probes_active,
+    /// Health checks made by probes.
+    probe_checks,
+    /// Health checks that failed.
+    probe_failures,
     /// Upstream connections opened.
     upstream_connect,
     /// Requests sent on a pooled upstream connection.

@@ -114,6 +114,7 @@ fn backend(j: &mut J, m: Option<&Obj>, path: &str) -> BackendConf {
         max_idle_conns_per_host: s.int("MaxIdleConnsPerHost", 2, 0, i64::MAX) as usize,
         retry_level: s.int("RetryLevel", 0, 0, 1) as u8,
         outlier_detection_http_code,
+        slow_start_time: Duration::from_secs(s.int("SlowStartTime", 0, 0, u32::MAX as i64) as u64),
     }
 }
 
@@ -231,6 +232,7 @@ fn basic(j: &mut J, m: Option<&Obj>, path: &str) -> ClusterBasic {
         timeout_read_client: s.ms("TimeoutReadClient", 30000),
         timeout_write_client: s.ms("TimeoutWriteClient", 60000),
         timeout_read_client_again: s.ms("TimeoutReadClientAgain", 60000),
+        disable_health_check: s.boolean("DisableHealthCheck", false),
     }
 }
 
@@ -261,6 +263,7 @@ mod tests {
         );
         assert_eq!(c.backend.max_idle_conns_per_host, 2);
         assert_eq!(c.backend.retry_level, 0);
+        assert_eq!(c.backend.slow_start_time, Duration::ZERO);
         assert_eq!((c.check.fail_num, c.check.succ_num), (5, 1));
         assert_eq!(c.check.check_interval, Duration::from_millis(1000));
         assert_eq!(c.check.uri, "/health_check");
