@@ -160,15 +160,39 @@ pub const CIPHER_SUITES: &[&str] = &[
 
 impl ServerConf {
     pub fn load(conf_dir: &Path) -> Result<ServerConf, ConfErrors> {
+        let (conf, errs) = Self::load_partial(conf_dir)?;
+        if errs.is_empty() {
+            Ok(conf)
+        } else {
+            Err(ConfErrors(errs))
+        }
+    }
+
+    /// Like [`ServerConf::load`], but a bad value is reported and replaced
+    /// by its default, so `-t` can still check the data files bfe.conf
+    /// names. Fails outright only when the file is unreadable or not INI.
+    pub fn load_partial(conf_dir: &Path) -> Result<(ServerConf, Vec<ConfError>), ConfErrors> {
         let path = conf_dir.join(FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| {
             ConfError::new(FILE, "", format!("cannot read {}: {e}", path.display()))
         })?;
-        Self::parse(conf_dir, &text)
+        Self::parse_partial(conf_dir, &text)
     }
 
     /// Parses bfe.conf text; `conf_dir` is only used to join paths.
     pub fn parse(conf_dir: &Path, text: &str) -> Result<ServerConf, ConfErrors> {
+        let (conf, errs) = Self::parse_partial(conf_dir, text)?;
+        if errs.is_empty() {
+            Ok(conf)
+        } else {
+            Err(ConfErrors(errs))
+        }
+    }
+
+    fn parse_partial(
+        conf_dir: &Path,
+        text: &str,
+    ) -> Result<(ServerConf, Vec<ConfError>), ConfErrors> {
         let ini = Ini::parse(text).map_err(|e| ConfError::new(FILE, "", e.to_string()))?;
         let mut r = Reader { errs: Vec::new() };
         for s in &ini.sections {
@@ -325,10 +349,7 @@ impl ServerConf {
 
         let tuning = tuning(&mut r, ring);
 
-        if !r.errs.is_empty() {
-            return Err(ConfErrors(r.errs));
-        }
-        Ok(ServerConf {
+        let conf = ServerConf {
             conf_dir: conf_dir.to_path_buf(),
             http_port,
             https_port,
@@ -358,7 +379,8 @@ impl ServerConf {
             plugins,
             https,
             session_ticket,
-        })
+        };
+        Ok((conf, r.errs))
     }
 }
 
@@ -678,6 +700,17 @@ mod tests {
 
     fn parse(text: &str) -> Result<ServerConf, ConfErrors> {
         ServerConf::parse(Path::new("/conf"), text)
+    }
+
+    #[test]
+    fn bad_values_fall_back_to_defaults_when_partial() {
+        let text = "[Server]\nMaxHeaderBytes = lots\nRouteRuleConf = r.data\n";
+        let (c, errs) = ServerConf::parse_partial(Path::new("/conf"), text).unwrap();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].key, "Server.MaxHeaderBytes");
+        assert_eq!(c.max_header_bytes, 1048576);
+        assert_eq!(c.route_rule_conf, Path::new("/conf/r.data"));
+        assert!(ServerConf::parse_partial(Path::new("/conf"), "[Server\n").is_err());
     }
 
     #[test]

@@ -45,31 +45,32 @@ pub fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, ConfErrors
         Some(name_conf::NameConf::default())
     };
 
+    if let (Some(g), Some(t)) = (&gslb, &table) {
+        let mut j = J {
+            file: gslb_file.clone(),
+            errs: &mut errs,
+        };
+        check_gslb(&mut j, g, t);
+    }
     let clusters = match (&cc, &gslb, &table) {
-        (Some(cc), Some(g), Some(t)) => {
-            let mut j = J {
-                file: gslb_file.clone(),
-                errs: &mut errs,
-            };
-            build_clusters(&mut j, cc, g, t)
-        }
+        (Some(cc), Some(g), Some(t)) => build_clusters(cc, g, t),
         _ => ClusterSet::default(),
     };
 
     let mut route_table = RouteTable::default();
-    if let (Some(h), Some(v), Some(r)) = (&host, &vip, &route) {
-        {
-            let mut j = J {
-                file: host_file.clone(),
-                errs: &mut errs,
-            };
-            build_hosts(&mut j, &mut route_table, h);
-        }
-        for (ip, product) in &v.vips {
-            let id = route_table.add_product(product);
-            route_table.add_vip(*ip, id);
-        }
-        let _ = vip_file;
+    if let Some(h) = &host {
+        let mut j = J {
+            file: host_file.clone(),
+            errs: &mut errs,
+        };
+        build_hosts(&mut j, &mut route_table, h);
+    }
+    for (ip, product) in vip.iter().flat_map(|v| &v.vips) {
+        let id = route_table.add_product(product);
+        route_table.add_vip(*ip, id);
+    }
+    let _ = vip_file;
+    if let Some(r) = &route {
         let refs = ClusterRefs {
             conf: cc.as_ref(),
             gslb: gslb.as_ref(),
@@ -80,7 +81,10 @@ pub fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, ConfErrors
             file: route_file.clone(),
             errs: &mut errs,
         };
-        build_routes(&mut j, &mut route_table, r, &refs);
+        // Conditions and cluster names are checked even when a broken
+        // host_rule or vip_rule leaves the set of products unknown.
+        let products_known = host.is_some() && vip.is_some();
+        build_routes(&mut j, &mut route_table, r, &refs, products_known);
     }
 
     let tls = crate::tls::load(conf_dir, server, &mut errs);
@@ -177,7 +181,13 @@ impl ClusterRefs<'_> {
     }
 }
 
-fn build_routes(j: &mut J, t: &mut RouteTable, r: &route_rule::RouteRule, refs: &ClusterRefs) {
+fn build_routes(
+    j: &mut J,
+    t: &mut RouteTable,
+    r: &route_rule::RouteRule,
+    refs: &ClusterRefs,
+    products_known: bool,
+) {
     let resolve = |j: &mut J, path: &str, name: &str| -> Option<Target> {
         if name == route_rule::ADVANCED_MODE {
             return Some(Target::Advanced);
@@ -188,14 +198,19 @@ fn build_routes(j: &mut J, t: &mut RouteTable, r: &route_rule::RouteRule, refs: 
         }
         refs.set.id_of(name).map(Target::Cluster)
     };
-    for (product, rules) in &r.basic {
-        let Some(id) = t.product_id(product) else {
+    let product = |j: &mut J, section: &str, name: &str| {
+        let id = t.product_id(name);
+        if id.is_none() && products_known {
             j.err(
-                &format!("BasicRule.{product}"),
-                format!("product {product:?} is not in host_rule or vip_rule"),
+                &format!("{section}.{name}"),
+                format!("product {name:?} is not in host_rule or vip_rule"),
             );
-            continue;
-        };
+        }
+        id
+    };
+    let mut basics = Vec::new();
+    for (name, rules) in &r.basic {
+        let id = product(j, "BasicRule", name);
         let mut basic = BasicRules::default();
         for rule in rules {
             let cpath = format!("{}.ClusterName", rule.path);
@@ -206,18 +221,11 @@ fn build_routes(j: &mut J, t: &mut RouteTable, r: &route_rule::RouteRule, refs: 
                 j.err(&rule.path, e);
             }
         }
-        if let Some(p) = t.product_mut(id) {
-            p.basic = Some(basic);
-        }
+        basics.push((id, basic));
     }
-    for (product, rules) in &r.advanced {
-        let Some(id) = t.product_id(product) else {
-            j.err(
-                &format!("ProductRule.{product}"),
-                format!("product {product:?} is not in host_rule or vip_rule"),
-            );
-            continue;
-        };
+    let mut advanced = Vec::new();
+    for (name, rules) in &r.advanced {
+        let id = product(j, "ProductRule", name);
         let mut compiled = Vec::new();
         for rule in rules {
             let cond = Cond::compile(&rule.cond)
@@ -233,26 +241,24 @@ fn build_routes(j: &mut J, t: &mut RouteTable, r: &route_rule::RouteRule, refs: 
                 compiled.push((c, id));
             }
         }
-        if let Some(p) = t.product_mut(id) {
-            p.rules = compiled;
+        advanced.push((id, compiled));
+    }
+    for (id, basic) in basics {
+        if let Some(p) = id.and_then(|id| t.product_mut(id)) {
+            p.basic = Some(basic);
+        }
+    }
+    for (id, rules) in advanced {
+        if let Some(p) = id.and_then(|id| t.product_mut(id)) {
+            p.rules = rules;
         }
     }
 }
 
-fn build_clusters(
-    j: &mut J,
-    cc: &cluster_conf::ClusterConfFile,
-    g: &gslb::Gslb,
-    t: &cluster_table::ClusterTable,
-) -> ClusterSet {
-    let table: HashMap<&str, &Vec<(String, Vec<cluster_table::BackendEntry>)>> =
-        t.clusters.iter().map(|(n, s)| (n.as_str(), s)).collect();
-    let weights: HashMap<&str, &Vec<(String, u32)>> =
-        g.clusters.iter().map(|(n, s)| (n.as_str(), s)).collect();
-
-    // Every gslb sub-cluster needs backends in cluster_table.
+/// Every gslb sub-cluster needs backends in cluster_table.
+fn check_gslb(j: &mut J, g: &gslb::Gslb, t: &cluster_table::ClusterTable) {
     for (cluster, subs) in &g.clusters {
-        let Some(tsubs) = table.get(cluster.as_str()) else {
+        let Some((_, tsubs)) = t.clusters.iter().find(|(n, _)| n == cluster) else {
             j.err(
                 &format!("Clusters.{cluster}"),
                 format!("cluster {cluster:?} is not in cluster_table"),
@@ -268,6 +274,17 @@ fn build_clusters(
             }
         }
     }
+}
+
+fn build_clusters(
+    cc: &cluster_conf::ClusterConfFile,
+    g: &gslb::Gslb,
+    t: &cluster_table::ClusterTable,
+) -> ClusterSet {
+    let table: HashMap<&str, &Vec<(String, Vec<cluster_table::BackendEntry>)>> =
+        t.clusters.iter().map(|(n, s)| (n.as_str(), s)).collect();
+    let weights: HashMap<&str, &Vec<(String, u32)>> =
+        g.clusters.iter().map(|(n, s)| (n.as_str(), s)).collect();
 
     let mut set = ClusterSet::default();
     for e in &cc.clusters {

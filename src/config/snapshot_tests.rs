@@ -248,3 +248,45 @@ fn snapshot_is_clone_and_send() {
     fn check<T: Clone + Send + 'static>() {}
     check::<Snapshot>();
 }
+
+#[test]
+fn independent_checks_survive_a_broken_neighbour() {
+    // host_rule and cluster_conf unreadable: route conditions and cluster
+    // names, and gslb against cluster_table, are still checked; whether a
+    // product exists cannot be judged, so it is not reported.
+    let route = r#"{"Version":"r","ProductRule":{"ghost":[{"Cond":"nope()","ClusterName":"c9"}]}}"#;
+    let gslb = r#"{"Hostname":"h","Ts":"1","Clusters":{"c1":{"c1.sub1":1,"c1.gone":1}}}"#;
+    let e = load(
+        "neighbours",
+        &[
+            ("host_rule.data", "{"),
+            ("cluster_conf.data", "[]"),
+            ("route_rule.data", route),
+            ("gslb.data", gslb),
+        ],
+    )
+    .unwrap_err();
+    let keys = err_keys(&e);
+    for (f, k) in [
+        ("server_data_conf/host_rule.data", ""),
+        ("server_data_conf/cluster_conf.data", ""),
+        (
+            "server_data_conf/route_rule.data",
+            "ProductRule.ghost[0].Cond",
+        ),
+        (
+            "server_data_conf/route_rule.data",
+            "ProductRule.ghost[0].ClusterName",
+        ),
+        ("cluster_conf/gslb.data", "Clusters.c1.c1.gone"),
+    ] {
+        assert!(
+            keys.contains(&(f.into(), k.into())),
+            "missing {f} {k} in {keys:?}"
+        );
+    }
+    assert!(
+        !keys.iter().any(|(_, k)| k == "ProductRule.ghost"),
+        "{keys:?}"
+    );
+}

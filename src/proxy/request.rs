@@ -216,4 +216,8 @@ impl RequestFacts for Request {
     fn client_trusted(&self) -> bool {
         self.ses.trusted
     }
+
+    fn peer_ip(&self) -> IpAddr {
+        self.ses.client.ip()
+    }
 }

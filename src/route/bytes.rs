@@ -1,6 +1,7 @@
 //! Allocation-free byte helpers for matching request parts: case folding in
 //! place, port stripping and on-the-fly percent-decoding (BFE matches paths
-//! against Go's decoded `URL.Path`, while ringfront keeps the raw target).
+//! against Go's decoded `URL.Path` and query values against
+//! `url.ParseQuery`'s, while ringfront keeps the raw target).
 
 /// Host without `:port`. BFE cuts at the first `:`; a bracketed IPv6
 /// literal (`[::1]:80`) is kept whole instead of being cut to `[`.
@@ -32,10 +33,43 @@ fn hex(b: u8) -> Option<u8> {
 pub struct Decoded<'a> {
     s: &'a [u8],
     i: usize,
+    /// `+` means a space, as in a query string.
+    plus: bool,
 }
 
+/// Path decoding: `%XX` only.
 pub fn decoded(s: &[u8]) -> Decoded<'_> {
-    Decoded { s, i: 0 }
+    Decoded {
+        s,
+        i: 0,
+        plus: false,
+    }
+}
+
+/// Query decoding (Go's `QueryUnescape`): `%XX`, and `+` as a space.
+pub fn decoded_query(s: &[u8]) -> Decoded<'_> {
+    Decoded {
+        s,
+        i: 0,
+        plus: true,
+    }
+}
+
+/// Whether every `%` starts a two-digit hex escape; Go's unescaping
+/// rejects the text otherwise.
+pub fn escapes_valid(s: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(p) = s[i..].iter().position(|&b| b == b'%') {
+        let at = i + p;
+        match (
+            s.get(at + 1).and_then(|&c| hex(c)),
+            s.get(at + 2).and_then(|&c| hex(c)),
+        ) {
+            (Some(_), Some(_)) => i = at + 3,
+            _ => return false,
+        }
+    }
+    true
 }
 
 impl Iterator for Decoded<'_> {
@@ -53,7 +87,7 @@ impl Iterator for Decoded<'_> {
             }
         }
         self.i += 1;
-        Some(b)
+        Some(if b == b'+' && self.plus { b' ' } else { b })
     }
 }
 
@@ -64,6 +98,28 @@ fn fold_eq(a: u8, b: u8, fold: bool) -> bool {
     } else {
         a == b
     }
+}
+
+/// `a == b`, ASCII case-insensitively when `fold` (BFE upper-cases both
+/// sides; folding in place gives the same answer for ASCII).
+pub fn eq(a: &[u8], b: &[u8], fold: bool) -> bool {
+    if fold {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b
+    }
+}
+
+pub fn starts_with(s: &[u8], p: &[u8], fold: bool) -> bool {
+    s.get(..p.len()).is_some_and(|h| eq(h, p, fold))
+}
+
+pub fn ends_with(s: &[u8], p: &[u8], fold: bool) -> bool {
+    s.len() >= p.len() && eq(&s[s.len() - p.len()..], p, fold)
+}
+
+pub fn contains(s: &[u8], p: &[u8], fold: bool) -> bool {
+    p.is_empty() || s.windows(p.len()).any(|w| eq(w, p, fold))
 }
 
 /// Whether the byte stream equals `want`.
@@ -116,6 +172,32 @@ mod tests {
         assert!(!iter_eq(decoded(b"/A%42"), b"/ab", false));
         assert!(iter_starts_with(decoded(b"/api%2Fv1"), b"/api/", false));
         assert!(!iter_starts_with(decoded(b"/ap"), b"/api", false));
+    }
+
+    #[test]
+    fn decodes_queries() {
+        let d: Vec<u8> = decoded_query(b"a+b%2B%zz").collect();
+        assert_eq!(d, b"a b+%zz");
+        assert!(escapes_valid(b"a%20b%2f"));
+        assert!(escapes_valid(b""));
+        assert!(!escapes_valid(b"a%2"));
+        assert!(!escapes_valid(b"%zz"));
+        assert!(!escapes_valid(b"a%"));
+    }
+
+    #[test]
+    fn folded_comparisons() {
+        assert!(eq(b"AbC", b"aBc", true));
+        assert!(!eq(b"AbC", b"aBc", false));
+        assert!(starts_with(b"/API/x", b"/api", true));
+        assert!(!starts_with(b"/a", b"/api", true));
+        assert!(ends_with(b"x.PHP", b".php", true));
+        assert!(!ends_with(b"x.PHP", b".php", false));
+        assert!(!ends_with(b"p", b".php", true));
+        assert!(contains(b"abcDEF", b"cd", true));
+        assert!(!contains(b"abcDEF", b"cd", false));
+        assert!(contains(b"", b"", false));
+        assert!(!contains(b"ab", b"abc", false));
     }
 
     #[test]

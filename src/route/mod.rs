@@ -46,6 +46,20 @@ pub trait RequestFacts {
     fn tls_sni(&self) -> Option<&[u8]>;
     /// Client address trusted (mod_trust_clientip); false when unknown.
     fn client_trusted(&self) -> bool;
+    /// The socket peer, which `client_ip` may replace (trusted proxies).
+    fn peer_ip(&self) -> IpAddr {
+        self.client_ip()
+    }
+    /// The backend response's status, once there is one; the `res_*`
+    /// primitives are false before that (while routing, for instance).
+    fn response_status(&self) -> Option<u16> {
+        None
+    }
+    /// First value of a backend response header; name compared
+    /// case-insensitively.
+    fn response_header(&self, _name: &[u8]) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// Index of a product in the route table; stable within one snapshot only.

@@ -80,9 +80,11 @@ impl Drop for ServerHandle {
 /// Validate a configuration directory the way start-up does: every
 /// problem found, each naming file, key and reason.
 pub fn check(opts: &ServerOptions) -> Result<(ServerConf, Snapshot), Vec<String>> {
-    let conf = ServerConf::load(&opts.conf_dir)
+    // A bad value in bfe.conf does not stop the data files it names from
+    // being checked too.
+    let (conf, conf_errs) = ServerConf::load_partial(&opts.conf_dir)
         .map_err(|e| e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-    let mut errors = Vec::new();
+    let mut errors: Vec<String> = conf_errs.iter().map(|e| e.to_string()).collect();
     if let Err(e) = opts.modules.select(&conf.modules) {
         errors.push(e.to_string());
     }

@@ -74,8 +74,10 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, CondError> {
                 let Some(len) = src[i + 1..].find('`') else {
                     return Err(CondError::new(start, "unterminated raw string"));
                 };
+                // Go drops carriage returns from raw strings.
+                let raw = src[i + 1..i + 1 + len].replace('\r', "");
                 out.push(Token {
-                    tok: Tok::Str(src[i + 1..i + 1 + len].to_string()),
+                    tok: Tok::Str(raw),
                     pos: start,
                 });
                 i += len + 2;
@@ -119,53 +121,51 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, CondError> {
     Ok(out)
 }
 
-/// A double-quoted literal with Go-style escapes; returns the value and the
-/// offset just past the closing quote.
+/// A double-quoted literal. As in BFE's scanner, escapes are checked
+/// against Go's rules but the value is the text between the quotes as
+/// written: `"a\\.b"` is the four bytes `a\\.b`, so a regular expression
+/// means what it means in BFE. Returns the value and the offset just past
+/// the closing quote.
 fn string(src: &str, open: usize) -> Result<(String, usize), CondError> {
-    let mut out = String::new();
-    let mut chars = src[open + 1..].char_indices();
-    while let Some((off, c)) = chars.next() {
-        let at = open + 1 + off;
+    let b = src.as_bytes();
+    let mut i = open + 1;
+    while let Some(&c) = b.get(i) {
         match c {
-            '"' => return Ok((out, at + 1)),
-            '\n' => break,
-            '\\' => {
-                let Some((_, e)) = chars.next() else { break };
-                match e {
-                    'n' => out.push('\n'),
-                    't' => out.push('\t'),
-                    'r' => out.push('\r'),
-                    '\\' => out.push('\\'),
-                    '"' => out.push('"'),
-                    '\'' => out.push('\''),
-                    'x' | 'u' | 'U' => {
-                        let n = match e {
-                            'x' => 2,
-                            'u' => 4,
-                            _ => 8,
-                        };
-                        let mut v: u32 = 0;
-                        for _ in 0..n {
-                            let d = chars.next().and_then(|(_, h)| h.to_digit(16));
-                            let Some(d) = d else {
-                                return Err(CondError::new(at, "bad hex escape in string"));
-                            };
-                            v = v * 16 + d;
-                        }
-                        match char::from_u32(v) {
-                            Some(ch) => out.push(ch),
-                            None => {
-                                return Err(CondError::new(at, "escape is not a valid character"))
-                            }
-                        }
-                    }
-                    other => return Err(CondError::new(at, format!("unknown escape '\\{other}'"))),
-                }
-            }
-            c => out.push(c),
+            b'"' => return Ok((src[open + 1..i].to_string(), i + 1)),
+            b'\n' => break,
+            b'\\' => i = escape(b, i)?,
+            _ => i += 1,
         }
     }
     Err(CondError::new(open, "unterminated string"))
+}
+
+/// Checks the escape at `at` (a backslash); returns the offset after it.
+fn escape(b: &[u8], at: usize) -> Result<usize, CondError> {
+    let Some(&e) = b.get(at + 1) else {
+        return Err(CondError::new(at, "unterminated string"));
+    };
+    let (digits, base, max) = match e {
+        b'a' | b'b' | b'f' | b'n' | b'r' | b't' | b'v' | b'\\' | b'"' => return Ok(at + 2),
+        b'0'..=b'7' => (3, 8, 255),
+        b'x' => (2, 16, 255),
+        b'u' => (4, 16, 0x10FFFF),
+        b'U' => (8, 16, 0x10FFFF),
+        _ => return Err(CondError::new(at, "unknown escape sequence")),
+    };
+    let first = if base == 8 { at + 1 } else { at + 2 };
+    let mut v: u32 = 0;
+    for k in 0..digits {
+        let d = b
+            .get(first + k)
+            .and_then(|&c| (c as char).to_digit(base))
+            .ok_or_else(|| CondError::new(first + k, "bad digit in escape sequence"))?;
+        v = v.saturating_mul(base).saturating_add(d);
+    }
+    if v > max || (0xD800..0xE000).contains(&v) {
+        return Err(CondError::new(at, "escape is not a valid code point"));
+    }
+    Ok(first + digits)
 }
 
 #[cfg(test)]
@@ -184,7 +184,7 @@ mod tests {
                 Tok::Not,
                 Tok::Ident("a".into()),
                 Tok::LParen,
-                Tok::Str("x\"y".into()),
+                Tok::Str("x\\\"y".into()),
                 Tok::Comma,
                 Tok::Ident("true".into()),
                 Tok::Comma,
@@ -204,9 +204,27 @@ mod tests {
     }
 
     #[test]
-    fn escapes() {
-        assert_eq!(toks(r#""\x41\u00e9\t""#)[0], Tok::Str("Aé\t".into()));
-        assert_eq!(toks("`a\\b`")[0], Tok::Str("a\\b".into()));
+    fn strings_keep_escapes_as_written() {
+        assert_eq!(
+            toks(r#""\x41\u00e9\t\"\\.\101""#)[0],
+            Tok::Str(r#"\x41\u00e9\t\"\\.\101"#.into())
+        );
+        assert_eq!(toks("`a\\b\r`")[0], Tok::Str("a\\b".into()));
+        assert_eq!(toks(r#""""#)[0], Tok::Str(String::new()));
+    }
+
+    #[test]
+    fn bad_escapes() {
+        for (s, pos) in [
+            (r#""a\q""#, 2),
+            (r#""\x4""#, 4),
+            (r#""\8""#, 1),
+            (r#""\400""#, 1),
+            (r#""\ud800""#, 1),
+            (r#""\U00110000""#, 1),
+        ] {
+            assert_eq!(tokenize(s).unwrap_err().pos, pos, "{s}");
+        }
     }
 
     #[test]

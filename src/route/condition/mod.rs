@@ -3,11 +3,20 @@
 //!
 //! `expr := expr "||" expr | expr "&&" expr | "!" expr | "(" expr ")" | call`
 //! with `!` > `&&` > `||`, `//` comments, and string / integer / boolean
-//! arguments. Primitives are listed in [`primitive::PRIMITIVES`].
+//! arguments. Primitives are listed in [`primitive::PRIMITIVES`]; each reads
+//! one part of the request ([`fetch`]) and compares it ([`matcher`], [`ip`],
+//! [`time`]).
 
+pub mod fetch;
+pub mod ip;
 mod lexer;
+pub mod matcher;
+mod params;
 mod parser;
 pub mod primitive;
+#[cfg(test)]
+mod primitive_tests;
+pub mod time;
 
 use super::RequestFacts;
 use std::fmt;

@@ -3,7 +3,7 @@
 //! spot, so a parsed condition is ready to evaluate.
 
 use super::lexer::{Tok, Token};
-use super::primitive::{self, ArgType, ArgValue};
+use super::primitive::{self, ArgType, ArgValue, Args};
 use super::{Cond, CondError};
 
 pub fn parse(tokens: &[Token]) -> Result<Cond, CondError> {
@@ -122,7 +122,12 @@ impl Parser<'_> {
             }
         }
         let Some(def) = primitive::lookup(&name) else {
-            return Err(CondError::new(pos, format!("unknown primitive {name}")));
+            let msg = if primitive::UNSUPPORTED.contains(&name.as_str()) {
+                format!("BFE primitive {name} is not supported by ringfront")
+            } else {
+                format!("unknown primitive {name}")
+            };
+            return Err(CondError::new(pos, msg));
         };
         if def.args.len() != args.len() {
             return Err(CondError::new(
@@ -147,10 +152,13 @@ impl Parser<'_> {
                 ));
             }
         }
-        let values: Vec<ArgValue> = args.into_iter().map(|(v, _)| v).collect();
-        (def.build)(&values)
+        let values: Vec<ArgValue> = args.iter().map(|(v, _)| v.clone()).collect();
+        (def.build)(&Args(&values))
             .map(Cond::Prim)
-            .map_err(|msg| CondError::new(pos, format!("{name}: {msg}")))
+            .map_err(|(i, msg)| {
+                let at = args.get(i).map_or(pos, |(_, p)| *p);
+                CondError::new(at, format!("{name}: {msg}"))
+            })
     }
 }
 
