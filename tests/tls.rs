@@ -203,3 +203,35 @@ fn reload_tls_conf_swaps_certificates_and_rejects_bad_ones() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(no_sni(), cert(t::OTHER_CRT));
 }
+
+#[test]
+fn conditions_see_tls_and_the_server_name() {
+    let sni = Origin::named("sni");
+    let secure = Origin::named("secure");
+    let plain = Origin::named("plain");
+    let mut l = tls_layout(&plain);
+    l.clusters = vec![
+        Cluster::simple("by_sni", &[sni.addr]),
+        Cluster::simple("by_tls", &[secure.addr]),
+        Cluster::simple("plain", &[plain.addr]),
+    ];
+    l.rules = vec![(
+        "p".into(),
+        vec![
+            (r#"ses_tls_sni_in("alias.test")"#.into(), "by_sni".into()),
+            ("req_proto_secure()".into(), "by_tls".into()),
+            ("default_t()".into(), "plain".into()),
+        ],
+    )];
+    let (_d, h) = start(&l);
+    let get = b"GET / HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n";
+    let via = |sni_name: &str| {
+        let mut c = t::connect_any(https(&h), Some(sni_name)).expect("handshake");
+        client::parse_response(&t::exchange(&mut c, get))
+            .expect("response")
+            .text()
+    };
+    assert_eq!(via("alias.test"), "sni");
+    assert_eq!(via("example.org"), "secure");
+    assert_eq!(client::get(h.http_addr, "example.org", "/").text(), "plain");
+}

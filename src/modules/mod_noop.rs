@@ -39,15 +39,10 @@ mod tests {
     fn one_handler_at_every_point() {
         let mut cbs = Callbacks::new();
         cbs.set_current_module("mod_noop");
-        ModNoop
-            .init(&mut cbs, Path::new("."))
-            .expect("registers");
+        ModNoop.init(&mut cbs, Path::new(".")).expect("registers");
         for p in Point::ALL {
             assert_eq!(cbs.list(p).len(), 1, "{p:?}");
-            assert_eq!(
-                cbs.list(p).module_names().collect::<Vec<_>>(),
-                ["mod_noop"]
-            );
+            assert_eq!(cbs.list(p).module_names().collect::<Vec<_>>(), ["mod_noop"]);
         }
     }
 }
