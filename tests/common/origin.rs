@@ -136,6 +136,9 @@ pub fn refused_addr() -> SocketAddr {
 
 fn serve(s: TcpStream, idx: usize, h: Handler, seen: Arc<Mutex<Vec<Seen>>>, stop: Arc<AtomicBool>) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    // Head and body are written separately: without this, Nagle plus
+    // delayed ACKs stall each response ~40 ms.
+    let _ = s.set_nodelay(true);
     let mut out = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
     while !stop.load(Ordering::Relaxed) {
