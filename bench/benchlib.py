@@ -10,7 +10,8 @@ Subcommands:
   idle-record ...        append a row to idle.csv.
   report DIR             read DIR/samples.csv (and DIR/idle.csv), write
                          DIR/summary.csv and DIR/chart.svg (DIR/idle.svg),
-                         print the tables.
+                         print the tables; with ringfront+noop samples also
+                         the framework cost (noop columns, chart_noop.svg).
   monitor URL [KEY...]   fetch a JSON monitor page and print KEY... (default:
                          connection / active / idle counters), flattened.
   monitor-get URL KEY    print one top-level value of a JSON monitor page
@@ -48,7 +49,11 @@ IDLE_FIELDS = [
     "rss_after_kib", "rss_closed_kib", "pss_before_kib", "pss_after_kib",
     "kib_per_conn", "pss_kib_per_conn",
 ]
-PROXY_ORDER = ["nginx", "ringfront"]
+# The `noop` mode's twin: ringfront with mod_noop (GoOn at all 9 callback
+# points). Issue 4's budget for that framework cost, in % of req/s.
+NOOP = "ringfront+noop"
+NOOP_TARGET_PCT = 1.0
+PROXY_ORDER = ["nginx", "ringfront", NOOP]
 BODY_ORDER = ["small", "4k", "64k"]
 
 
@@ -192,8 +197,9 @@ def cmd_record(argv):
         bad = "  !! no requests completed"
     elif r["non2xx"] or r["sock_errors"]:
         bad = "  !!"
+    pw = len(NOOP) if row["mode"] == "noop" else 9   # other modes keep their layout
     print(f"    {row['mode']:<10} w={row['workers']} {row['body']:<5} "
-          f"round {row['round']} {row['proxy']:<9} {r['rps']:>10.0f} req/s  "
+          f"round {row['round']} {row['proxy']:<{pw}} {r['rps']:>10.0f} req/s  "
           f"p50 {_fmt(r['p50_ms'], 3):>7} ms  p99 {_fmt(r['p99_ms'], 3):>7} ms  "
           f"cpu {_fmt(per100k, 2)} s/100k  rss {int(a['--rss']) // 1024} MiB  "
           f"non2xx {r['non2xx']} sockerr {r['sock_errors']}{bad}")
@@ -276,6 +282,7 @@ def summarise(rows):
         rr = [b[k] / a[k] for k in a if k in b and a[k]]
         if rr:
             s["round_ratio_min"], s["round_ratio_max"] = min(rr), max(rr)
+    _noop_cost(out, idx, groups)
     mode_order = []
     for r in rows:
         if r["mode"] not in mode_order:
@@ -284,6 +291,43 @@ def summarise(rows):
                             _order(s["proxy"], PROXY_ORDER)))
     return out
 
+
+def _noop_cost(out, idx, groups):
+    """Framework cost on each ringfront+noop row, against plain ringfront of
+    the same (mode, workers, body). Rounds pair up by number: round i of the
+    two ran back to back, so their ratio is the least noisy comparison."""
+    for s in out:
+        for k in NOOP_FIELDS:
+            s[k] = float("nan")
+        s["noop_verdict"] = ""
+    for (mode, w, body, proxy), s in idx.items():
+        base = idx.get((mode, w, body, "ringfront"))
+        if proxy != NOOP or not base:
+            continue
+        if base["rps_median"]:
+            s["noop_cost_pct"] = (1 - s["rps_median"] / base["rps_median"]) * 100
+        if base["cpu_s_per_100k_median"]:
+            s["cpu_ratio_vs_ringfront"] = s["cpu_s_per_100k_median"] / base["cpu_s_per_100k_median"]
+        a = {r["round"]: r for r in groups[(mode, w, body, "ringfront")]}
+        b = {r["round"]: r for r in groups[(mode, w, body, NOOP)]}
+        both = [k for k in a if k in b]
+        cost = [(1 - _f(b[k]["rps"]) / _f(a[k]["rps"])) * 100 for k in both if _f(a[k]["rps"])]
+        cost = [c for c in cost if not math.isnan(c)]
+        if cost:
+            s["noop_cost_pct_min"], s["noop_cost_pct_max"] = min(cost), max(cost)
+        cpu = [_f(b[k]["cpu_s_per_100k"]) / _f(a[k]["cpu_s_per_100k"])
+               for k in both if _f(a[k]["cpu_s_per_100k"])]
+        cpu = [c for c in cpu if not math.isnan(c)]
+        if cpu:
+            s["cpu_round_ratio_min"], s["cpu_round_ratio_max"] = min(cpu), max(cpu)
+        if not math.isnan(s["noop_cost_pct"]):
+            s["noop_verdict"] = "PASS" if s["noop_cost_pct"] <= NOOP_TARGET_PCT else "FAIL"
+
+
+NOOP_FIELDS = [
+    "noop_cost_pct", "noop_cost_pct_min", "noop_cost_pct_max",
+    "cpu_ratio_vs_ringfront", "cpu_round_ratio_min", "cpu_round_ratio_max",
+]
 
 SUMMARY_FIELDS = [
     "mode", "workers", "body", "proxy", "rounds", "rps_median", "rps_min",
@@ -318,6 +362,40 @@ def print_table(summary):
     _print_rows(hdr, rows)
 
 
+def print_noop_table(summary):
+    hdr = ["mode", "w", "body", "n", "rf req/s", "rf+noop req/s", "noop cost",
+           "per round", "rf cpu s/100k", "rf+noop cpu", "cpu ratio", "per round",
+           f"<= {NOOP_TARGET_PCT:g}%"]
+    idx = {(s["mode"], s["workers"], s["body"], s["proxy"]): s for s in summary}
+    rows = []
+    for s in summary:
+        base = idx.get((s["mode"], s["workers"], s["body"], "ringfront"))
+        if s["proxy"] != NOOP or not base:
+            continue
+        rows.append([
+            s["mode"], str(s["workers"]), s["body"], str(s["rounds"]),
+            f"{base['rps_median']:.0f}", f"{s['rps_median']:.0f}",
+            _pct(s["noop_cost_pct"]),
+            _range(s["noop_cost_pct_min"], s["noop_cost_pct_max"], "{:+.1f}%"),
+            _fmt(base["cpu_s_per_100k_median"], 2), _fmt(s["cpu_s_per_100k_median"], 2),
+            "-" if math.isnan(s["cpu_ratio_vs_ringfront"]) else f"x{s['cpu_ratio_vs_ringfront']:.3f}",
+            _range(s["cpu_round_ratio_min"], s["cpu_round_ratio_max"], "{:.3f}"),
+            s["noop_verdict"] or "-",
+        ])
+    _print_rows(hdr, rows)
+    return rows
+
+
+def _pct(x):
+    return "-" if math.isnan(x) else f"{x:+.2f}%"
+
+
+def _range(lo, hi, fmt):
+    if math.isnan(lo) or math.isnan(hi):
+        return "-"
+    return f"{fmt.format(lo)}..{fmt.format(hi)}"
+
+
 def _print_rows(hdr, rows):
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(hdr)]
@@ -334,19 +412,23 @@ def _esc(s):
             .replace(">", "&gt;").replace('"', "&quot;"))
 
 
-COLORS = {"nginx": "#009639", "ringfront": "#d2691e"}
+COLORS = {"nginx": "#009639", "ringfront": "#d2691e", NOOP: "#8b4513"}
 
 
 def bar_chart(title, subtitle, groups, unit, path, ratio_label="ringfront/nginx",
               higher_better=True, note="ratio of medians; whiskers: min..max over rounds"):
-    """groups: list of (label, {proxy: (value, lo, hi)}, ratio_or_None);
-    a label may hold two lines separated by a newline."""
+    """groups: list of (label, {proxy: (value, lo, hi)}, ratio_or_None[,
+    (extra_text, good)]); a label may hold two lines separated by a newline;
+    extra_text is one more line under the ratio, green when good; the note
+    may hold several lines."""
     proxies = [p for p in PROXY_ORDER if any(p in g[1] for g in groups)]
     proxies += sorted({p for g in groups for p in g[1]} - set(proxies))
     bw, gap, left, top, height = 46, 44, 80, 70, 300
     gw = bw * len(proxies) + gap
     width = max(left + gw * len(groups) + 40, 720)
-    total_h = top + height + 120
+    notes = note.split("\n")
+    extra_h = 16 if any(len(g) > 3 and g[3] for g in groups) else 0
+    total_h = top + height + 120 + extra_h + 16 * (len(notes) - 1)
     vmax = max([v[2] for g in groups for v in g[1].values()] + [1.0])
     step = _nice_step(vmax / 5)
     vtop = step * math.ceil(vmax / step)
@@ -364,7 +446,9 @@ def bar_chart(title, subtitle, groups, unit, path, ratio_label="ringfront/nginx"
         t += step
     o.append(f'<text x="16" y="{top + height / 2}" transform="rotate(-90 16 {top + height / 2})" '
              f'text-anchor="middle" fill="#333">{_esc(unit)}</text>')
-    for gi, (label, vals, ratio) in enumerate(groups):
+    for gi, g in enumerate(groups):
+        label, vals, ratio = g[:3]
+        extra = g[3] if len(g) > 3 else None
         gx = left + gap / 2 + gi * gw
         for pi, p in enumerate(proxies):
             if p not in vals:
@@ -388,14 +472,20 @@ def bar_chart(title, subtitle, groups, unit, path, ratio_label="ringfront/nginx"
             col = "#006400" if good else "#b22222"
             o.append(f'<text x="{cx:.1f}" y="{top + height + 22 + 14 * len(lines)}" text-anchor="middle" '
                      f'font-weight="bold" fill="{col}">x{ratio:.2f}</text>')
-    ly = total_h - 38
+        if extra:
+            text, good = extra
+            o.append(f'<text x="{cx:.1f}" y="{top + height + 38 + 14 * len(lines)}" text-anchor="middle" '
+                     f'font-size="11" fill="{"#006400" if good else "#b22222"}">{_esc(text)}</text>')
+    ly = total_h - 38 - 16 * (len(notes) - 1)
     lx = left
     for p in proxies:
         o.append(f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" fill="{COLORS.get(p, "#4477aa")}"/>')
         o.append(f'<text x="{lx + 16}" y="{ly}">{_esc(p)}</text>')
-        lx += 110
+        lx += 110 if len(p) <= 12 else 140
     o.append(f'<text x="{left}" y="{ly + 20}" fill="#555">bold: {_esc(ratio_label)} '
-             f'({"higher" if higher_better else "lower"} is better); {_esc(note)}</text>')
+             f'({"higher" if higher_better else "lower"} is better); {_esc(notes[0])}</text>')
+    for i, line in enumerate(notes[1:], 1):
+        o.append(f'<text x="{left}" y="{ly + 20 + 16 * i}" fill="#555">{_esc(line)}</text>')
     o.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(o) + "\n")
@@ -438,17 +528,30 @@ def cmd_report(argv):
         with open(sp) as f:
             rows = list(csv.DictReader(f))
         summary = summarise(rows)
+        has_noop = any(s["proxy"] == NOOP for s in summary)
+        # noop columns only when there is a noop run: other runs' CSV keeps its shape
+        fields = SUMMARY_FIELDS + (NOOP_FIELDS + ["noop_verdict"] if has_noop else [])
         with open(os.path.join(d, "summary.csv"), "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS)
+            w = csv.DictWriter(f, fieldnames=fields)
             w.writeheader()
             for s in summary:
                 w.writerow({k: _fmt(v, 4) if isinstance(v, float) else v
-                            for k, v in s.items() if k in SUMMARY_FIELDS})
+                            for k, v in s.items() if k in fields})
         print()
         print("Throughput (median over rounds; rf/nginx = ratio of median req/s, "
               "per-round ratio range in brackets; cpu = proxy CPU seconds per "
               "100k requests, ratio vs nginx in brackets)")
         print_table(summary)
+        if has_noop:
+            print()
+            print(f"Framework cost (ringfront+noop = ringfront with Modules = mod_noop, a GoOn "
+                  f"handler at each of the 9 callback points; noop cost = 1 - median req/s "
+                  f"ringfront+noop / ringfront; cpu ratio = CPU s/100k ringfront+noop / "
+                  f"ringfront; per round = range over rounds paired by number; target "
+                  f"<= {NOOP_TARGET_PCT:g}%, for information: it does not set the exit status)")
+            for r in print_noop_table(summary):
+                print(f"noop cost {r[2]} body, {r[1]} worker(s): {r[6]} (rounds {r[7]}), "
+                      f"cpu {r[10]} -> {r[12]} (target <= {NOOP_TARGET_PCT:g}%)")
         modes = []
         for s in summary:
             if s["mode"] not in modes:
@@ -465,17 +568,28 @@ def cmd_report(argv):
                 if (s["workers"], s["body"]) not in keys:
                     keys.append((s["workers"], s["body"]))
             for w, body in keys:
-                vals, ratio = {}, None
+                vals, ratio, extra = {}, None, None
                 for s in ms:
                     if (s["workers"], s["body"]) != (w, body):
                         continue
                     vals[s["proxy"]] = (s["rps_median"], s["rps_min"], s["rps_max"])
-                    if s["proxy"] != "nginx":
+                    if s["proxy"] == "ringfront" or (s["proxy"] != "nginx" and ratio is None):
                         ratio = s["rps_ratio_vs_nginx"]
-                groups.append((f"{body} body\n{w} worker{'s' if w > 1 else ''}", vals, ratio))
+                    if s["proxy"] == NOOP and s["noop_verdict"]:
+                        extra = (f"noop cost {s['noop_cost_pct']:+.2f}% {s['noop_verdict']}",
+                                 s["noop_verdict"] == "PASS")
+                groups.append((f"{body} body\n{w} worker{'s' if w > 1 else ''}", vals, ratio, extra))
             name = "chart.svg" if mode in ("throughput", "quick") else f"chart_{mode}.svg"
-            bar_chart(f"ringfront vs nginx ({mode}): requests/s, median", sub, groups,
-                      "requests/s", os.path.join(d, name))
+            if any(g[3] for g in groups):
+                bar_chart(f"ringfront (+ mod_noop) vs nginx ({mode}): requests/s, median",
+                          sub, groups, "requests/s", os.path.join(d, name),
+                          note=f"ratio of medians; whiskers: min..max over rounds\nnoop cost = "
+                               f"1 - ringfront+noop / ringfront (median req/s), target "
+                               f"<= {NOOP_TARGET_PCT:g}%\nringfront+noop: Modules = mod_noop, "
+                               f"a GoOn handler at all 9 callback points")
+            else:
+                bar_chart(f"ringfront vs nginx ({mode}): requests/s, median", sub, groups,
+                          "requests/s", os.path.join(d, name))
             print(f"chart: {os.path.join(d, name)}")
     ip = os.path.join(d, "idle.csv")
     if os.path.exists(ip):

@@ -3,11 +3,18 @@
 #
 #   scripts/bench.sh [--quick] [MODE...] [options]
 #
-# MODE: throughput (default) | idle | scale | all (= throughput idle scale)
+# MODE: throughput (default) | idle | scale | noop
+#       | all (= throughput idle scale noop)
 #   throughput  wrk against nginx (proxy) and ringfront in alternation,
 #               A B A B, per body size (small, 4k, 64k)
 #   idle        RSS growth per idle keep-alive connection (10,000 by default)
 #   scale       the throughput run with N workers, N = 1..cores
+#   noop        framework cost: nginx, ringfront and a second ringfront with
+#               `Modules = mod_noop` (a GoOn handler at all 9 callback points,
+#               own ports, same CPUs) in alternation, A B C A B C; reports
+#               noop cost = 1 - req/s(ringfront+noop) / req/s(ringfront) and
+#               their CPU-per-request ratio, PASS/FAIL against <= 1% (printed
+#               only: the exit status does not depend on it)
 #   --quick     foundation smoke check: small body, 3 alternating rounds,
 #               non-2xx / socket errors / leaked connections checked; exits
 #               non-zero when ringfront fails any check
@@ -33,7 +40,7 @@
 #   RINGFRONT_BIN   binary to run          [target/release/ringfront]
 #
 # Results: bench/results/<UTC timestamp>/{params.txt,env.txt,samples.csv,
-# summary.csv,chart.svg,idle.csv,idle.svg,raw/*.txt}.
+# summary.csv,chart.svg,chart_<mode>.svg,idle.csv,idle.svg,raw/*.txt}.
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -65,8 +72,8 @@ log() { echo "bench: $*"; }
 
 while (($#)); do
     case "$1" in
-        throughput|idle|scale|quick) MODES+=("$1") ;;
-        all) MODES+=(throughput idle scale) ;;
+        throughput|idle|scale|noop|quick) MODES+=("$1") ;;
+        all) MODES+=(throughput idle scale noop) ;;
         --quick) QUICK=1 ;;
         -t) THREADS=$2; shift ;;
         -c) CONNS=$2; shift ;;
@@ -173,7 +180,8 @@ raise_nofile() {
 
 TMP=""
 START_SEQ=0      # proxies started so far: each start gets fresh conf/log dirs
-PIDS=()          # every long-running process we started (nginx masters, ringfront)
+PIDS=()          # every long-running process we started (nginx masters, ringfronts)
+RF_NOOP_PID=""   # the mod_noop ringfront, while `noop` mode runs
 
 kill_tree() {   # TERM a pid and its children, then KILL what is left after 5 s
     local pid=$1 kids i
@@ -369,15 +377,18 @@ EOF
     NGINX_PROXY_PID=$NGINX_PID
 }
 
-write_ringfront_conf() {   # dir workers
-    local d=$1 w=$2
+write_ringfront_conf() {   # dir workers http-port https-port monitor-port [module...]
+    local d=$1 w=$2 http=$3 https=$4 monitor=$5 m
+    shift 5
     mkdir -p "$d/server_data_conf" "$d/cluster_conf"
+    # Modules lines hang off MonitorEnabled's line so that a conf without
+    # modules has no stray blank line: plain and noop confs differ only there.
     cat >"$d/bfe.conf" <<EOF
 [Server]
-HttpPort = $RF_PORT
-HttpsPort = $RF_HTTPS_PORT
-MonitorPort = $RF_MONITOR_PORT
-MonitorEnabled = true
+HttpPort = $http
+HttpsPort = $https
+MonitorPort = $monitor
+MonitorEnabled = true$(for m in "$@"; do printf '\nModules = %s' "$m"; done)
 MaxCpus = $w
 KeepAliveEnabled = true
 ClientReadTimeout = 600
@@ -423,8 +434,8 @@ EOF
 EOF
 }
 
-ringfront_fail() {   # message
-    local d=$RF_DIR
+ringfront_fail() {   # message [run dir, default: the plain ringfront's]
+    local d=${2:-$RF_DIR}
     {
         echo "bench: ringfront failed: $1"
         echo "---- command: $RINGFRONT_BIN -c $d/conf -l $d/log"
@@ -441,52 +452,76 @@ ringfront_fail() {   # message
     exit 1
 }
 
-start_ringfront() {   # workers
-    local w=$1
+# Plain ringfront sets RF_PID/RF_DIR. The noop twin (`noop` mode) is the
+# same conf plus `Modules = mod_noop` on its own ports, pinned to the same
+# CPUs: the two never carry load at the same time, so it differs from the
+# plain one only by the nine no-op handlers. It sets RF_NOOP_PID/RF_NOOP_DIR.
+start_ringfront() {   # workers [noop]
+    local w=$1 variant=${2:-} dir pid port https monitor name=ringfront rc
+    local modules=()
     START_SEQ=$((START_SEQ + 1))
-    RF_DIR=$TMP/ringfront-$START_SEQ-w$w
-    mkdir -p "$RF_DIR/log"
-    write_ringfront_conf "$RF_DIR/conf" "$w"
+    if [[ $variant == noop ]]; then
+        name=ringfront+noop port=$RF_NOOP_PORT https=$RF_NOOP_HTTPS_PORT monitor=$RF_NOOP_MONITOR_PORT
+        modules=(mod_noop)
+        dir=$TMP/ringfront-noop-$START_SEQ-w$w
+    else
+        port=$RF_PORT https=$RF_HTTPS_PORT monitor=$RF_MONITOR_PORT
+        dir=$TMP/ringfront-$START_SEQ-w$w
+    fi
+    mkdir -p "$dir/log"
+    write_ringfront_conf "$dir/conf" "$w" "$port" "$https" "$monitor" "${modules[@]}"
     [[ -x $RINGFRONT_BIN ]] || die "no ringfront binary at $RINGFRONT_BIN (build it, or set RINGFRONT_BIN)"
-    "$RINGFRONT_BIN" -c "$RF_DIR/conf" -l "$RF_DIR/log" >"$RF_DIR/stdout.log" 2>&1 &
-    RF_PID=$!
-    PIDS+=("$RF_PID")
-    wait_port "$RF_PID" "$RF_PORT" 15 || {
-        if kill -0 "$RF_PID" 2>/dev/null; then
-            ringfront_fail "not listening on 127.0.0.1:$RF_PORT after 15 s"
+    "$RINGFRONT_BIN" -c "$dir/conf" -l "$dir/log" >"$dir/stdout.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    if [[ $variant == noop ]]; then RF_NOOP_PID=$pid RF_NOOP_DIR=$dir; else RF_PID=$pid RF_DIR=$dir; fi
+    wait_port "$pid" "$port" 15 || {
+        if kill -0 "$pid" 2>/dev/null; then
+            ringfront_fail "not listening on 127.0.0.1:$port after 15 s" "$dir"
         else
-            wait "$RF_PID" 2>/dev/null && rc=0 || rc=$?
-            ringfront_fail "exited with status $rc"
+            wait "$pid" 2>/dev/null && rc=0 || rc=$?
+            ringfront_fail "exited with status $rc" "$dir"
         fi
     }
     local f
-    for f in "$RF_DIR"/log/* "$RF_DIR/stdout.log"; do
-        [[ -f $f ]] && grep -h -o 'worker [0-9]*: started on.*' "$f" | sed 's/^/bench: ringfront /' || true
+    for f in "$dir"/log/* "$dir/stdout.log"; do
+        [[ -f $f ]] && grep -h -o 'worker [0-9]*: started on.*' "$f" | sed "s/^/bench: $name /" || true
     done
 }
 
-start_proxies() {   # workers worker_connections
+start_proxies() {   # workers worker_connections [noop: also the mod_noop twin]
     start_nginx_proxy "$1" "$2"
     start_ringfront "$1"
-    local b got p
+    local b got p targets=("nginx:$NGINX_PORT" "ringfront:$RF_PORT") twin=""
+    if [[ ${3:-} == noop ]]; then
+        start_ringfront "$1" noop
+        targets+=("ringfront+noop:$RF_NOOP_PORT")
+        twin=", ringfront+noop 127.0.0.1:$RF_NOOP_PORT (pid $RF_NOOP_PID)"
+    fi
     for b in "${BODY_LIST[@]}"; do
-        for p in "nginx:$NGINX_PORT" "ringfront:$RF_PORT"; do
-            got=$(python3 "$LIB" fetch "http://127.0.0.1:${p#*:}$(body_path "$b")")
+        for p in "${targets[@]}"; do
+            got=$(python3 "$LIB" fetch "http://127.0.0.1:${p##*:}$(body_path "$b")")
             if [[ $got != "200 $(body_bytes "$b")" ]]; then
                 [[ ${p%%:*} == ringfront ]] && ringfront_fail "GET /$b answered '$got' (want '200 $(body_bytes "$b")')"
+                [[ ${p%%:*} == ringfront+noop ]] &&
+                    ringfront_fail "GET /$b answered '$got' (want '200 $(body_bytes "$b")')" "$RF_NOOP_DIR"
                 die "${p%%:*} GET /$b answered '$got'"
             fi
         done
     done
-    log "proxies up with $1 worker(s): nginx 127.0.0.1:$NGINX_PORT (pid $NGINX_PROXY_PID), ringfront 127.0.0.1:$RF_PORT (pid $RF_PID)$( ((PIN)) && echo ", workers pinned to CPU $(proxy_cpus "$1")")"
+    log "proxies up with $1 worker(s): nginx 127.0.0.1:$NGINX_PORT (pid $NGINX_PROXY_PID), ringfront 127.0.0.1:$RF_PORT (pid $RF_PID)$twin$( ((PIN)) && echo ", workers pinned to CPU $(proxy_cpus "$1")")"
 }
 
 stop_proxies() {
     kill_tree "$NGINX_PROXY_PID"; forget_pid "$NGINX_PROXY_PID"
     kill_tree "$RF_PID"; forget_pid "$RF_PID"
+    if [[ -n $RF_NOOP_PID ]]; then
+        kill_tree "$RF_NOOP_PID"; forget_pid "$RF_NOOP_PID"
+        RF_NOOP_PID=""
+    fi
     local i
     for ((i = 0; i < 50; i++)); do
-        port_open "$NGINX_PORT" || port_open "$RF_PORT" || break
+        port_open "$NGINX_PORT" || port_open "$RF_PORT" || port_open "$RF_NOOP_PORT" || break
         sleep 0.1
     done
 }
@@ -501,30 +536,53 @@ run_wrk() {   # proxy port body outfile duration workers
         >"$out" 2>&1 || { echo "bench: wrk failed against $1:" >&2; cat "$out" >&2; return 1; }
 }
 
+proxy_pid_port() {   # proxy -> "pid port"
+    case $1 in
+        nginx) echo "$NGINX_PROXY_PID $NGINX_PORT" ;;
+        ringfront) echo "$RF_PID $RF_PORT" ;;
+        ringfront+noop) echo "$RF_NOOP_PID $RF_NOOP_PORT" ;;
+        *) die "unknown proxy '$1'" ;;
+    esac
+}
+
+proxy_died() {   # proxy message
+    case $1 in
+        ringfront) ringfront_fail "$2" ;;
+        ringfront+noop) ringfront_fail "$2" "$RF_NOOP_DIR" ;;
+    esac
+    die "$1: $2"
+}
+
 measure() {   # mode workers body proxy round
     local mode=$1 w=$2 body=$3 proxy=$4 round=$5 pid port out before after
-    if [[ $proxy == nginx ]]; then pid=$NGINX_PROXY_PID port=$NGINX_PORT; else pid=$RF_PID port=$RF_PORT; fi
-    kill -0 "$pid" 2>/dev/null || { [[ $proxy == ringfront ]] && ringfront_fail "process died"; die "$proxy died"; }
+    read -r pid port <<<"$(proxy_pid_port "$proxy")"
+    kill -0 "$pid" 2>/dev/null || proxy_died "$proxy" "process died"
     out=$RESULTS/raw/${mode}_w${w}_${body}_${proxy}_r${round}.txt
     read -r before _ <<<"$(python3 "$LIB" snap "$pid")"
     run_wrk "$proxy" "$port" "$body" "$out" "$DURATION" "$w"
     read -r after rss pss _ <<<"$(python3 "$LIB" snap "$pid")"
-    kill -0 "$pid" 2>/dev/null || { [[ $proxy == ringfront ]] && ringfront_fail "process died during the run"; die "$proxy died"; }
+    kill -0 "$pid" 2>/dev/null || proxy_died "$proxy" "process died during the run"
     python3 "$LIB" record --samples "$RESULTS/samples.csv" --wrk "$out" --mode "$mode" \
         --workers "$w" --body "$body" --proxy "$proxy" --round "$round" --threads "$THREADS" \
         --conns "$CONNS" --cpu-before "$before" --cpu-after "$after" --rss "$rss" --pss "$pss"
 }
 
-throughput() {   # mode workers
-    local mode=$1 w=$2 body r
+throughput() {   # mode workers [proxy...]: rounds in alternation, default nginx ringfront
+    local mode=$1 w=$2 body r p pid port
+    shift 2
+    local proxies=("$@")
+    ((${#proxies[@]})) || proxies=(nginx ringfront)
     for body in "${BODY_LIST[@]}"; do
         if ((WARMUP_S > 0)); then
-            run_wrk nginx "$NGINX_PORT" "$body" "$RESULTS/raw/warmup_nginx.txt" "$WARMUP" "$w"
-            run_wrk ringfront "$RF_PORT" "$body" "$RESULTS/raw/warmup_ringfront.txt" "$WARMUP" "$w"
+            for p in "${proxies[@]}"; do
+                read -r pid port <<<"$(proxy_pid_port "$p")"
+                run_wrk "$p" "$port" "$body" "$RESULTS/raw/warmup_$p.txt" "$WARMUP" "$w"
+            done
         fi
         for ((r = 1; r <= ROUNDS; r++)); do
-            measure "$mode" "$w" "$body" nginx "$r"
-            measure "$mode" "$w" "$body" ringfront "$r"
+            for p in "${proxies[@]}"; do
+                measure "$mode" "$w" "$body" "$p" "$r"
+            done
         done
     done
 }
@@ -626,7 +684,8 @@ main() {
     TMP=$(mktemp -d "${TMPDIR:-/tmp}/ringfront-bench.XXXXXX")
     chmod 755 "$TMP"
     read -r ORIGIN_PORT NGINX_PORT RF_PORT RF_MONITOR_PORT RF_HTTPS_PORT \
-        <<<"$(python3 "$LIB" port "$PORT_BASE" 5)"
+        RF_NOOP_PORT RF_NOOP_MONITOR_PORT RF_NOOP_HTTPS_PORT \
+        <<<"$(python3 "$LIB" port "$PORT_BASE" 8)"
 
     RESULTS=$RESULTS_ROOT/$(date -u +%Y%m%dT%H%M%SZ)
     mkdir -p "$RESULTS/raw"
@@ -655,7 +714,8 @@ EOF
         echo "wrk: $({ wrk -v 2>&1 || true; } | head -1)"
         echo "ringfront: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') $RINGFRONT_BIN"
         echo "nofile: $NOFILE"
-        echo "ports: origin $ORIGIN_PORT nginx $NGINX_PORT ringfront $RF_PORT monitor $RF_MONITOR_PORT"
+        echo "ports: origin $ORIGIN_PORT nginx $NGINX_PORT ringfront $RF_PORT monitor $RF_MONITOR_PORT$(
+            [[ " ${MODES[*]} " == *" noop "* ]] && echo " ringfront+noop $RF_NOOP_PORT monitor $RF_NOOP_MONITOR_PORT")"
     } >"$RESULTS/env.txt"
     sed 's/^/bench: /' "$RESULTS/env.txt"
     log "wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS alternating rounds (nginx, ringfront, ...), bodies: $BODIES"
@@ -670,6 +730,10 @@ EOF
                 start_proxies "$WORKERS" "$wc"
                 throughput "$mode" "$WORKERS"
                 [[ $mode == quick ]] && leak_check
+                stop_proxies ;;
+            noop)
+                start_proxies "$WORKERS" "$wc" noop
+                throughput noop "$WORKERS" nginx ringfront ringfront+noop
                 stop_proxies ;;
             idle)
                 start_proxies "$WORKERS" $((IDLE_CONNS + 2048))
