@@ -89,6 +89,32 @@ pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// Whether every LF in a head is preceded by CR. httparse accepts bare LF
+/// line endings; a proxy must not, because a backend that does not would
+/// see a different message (RFC 9112 §2.2).
+pub(crate) fn has_bare_lf(head: &[u8]) -> bool {
+    let mut prev = 0u8;
+    for &b in head {
+        if b == b'\n' && prev != b'\r' {
+            return true;
+        }
+        prev = b;
+    }
+    false
+}
+
+/// Whether `name` spells `canonical` with `_` for some `-`: such headers
+/// are read as the framing header by CGI-style backends, so they are
+/// refused rather than forwarded.
+pub(crate) fn is_underscore_alias(name: &[u8], canonical: &[u8]) -> bool {
+    name.len() == canonical.len()
+        && name.contains(&b'_')
+        && name
+            .iter()
+            .zip(canonical)
+            .all(|(&a, &c)| a.eq_ignore_ascii_case(&c) || (a == b'_' && c == b'-'))
+}
+
 /// A Content-Length value: digits only, no sign, no spaces, no overflow.
 pub(crate) fn parse_content_length(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 19 {
@@ -118,6 +144,16 @@ mod tests {
         assert_eq!(parse_content_length(b"1a"), None);
         assert_eq!(parse_content_length(b""), None);
         assert_eq!(parse_content_length(b"99999999999999999999"), None);
+    }
+
+    #[test]
+    fn line_endings_and_aliases() {
+        assert!(!has_bare_lf(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assert!(has_bare_lf(b"GET / HTTP/1.1\nHost: a\r\n\r\n"));
+        assert!(has_bare_lf(b"\nGET / HTTP/1.1\r\n\r\n"));
+        assert!(is_underscore_alias(b"Content_Length", b"content-length"));
+        assert!(!is_underscore_alias(b"Content-Length", b"content-length"));
+        assert!(!is_underscore_alias(b"Content_Lengthx", b"content-length"));
     }
 
     #[test]

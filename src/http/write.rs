@@ -40,6 +40,8 @@ fn listed_in_connection(buf: &[u8], headers: &[HeaderSpan], name: &[u8]) -> bool
 }
 
 /// Copy the end-to-end headers of a head, minus those edits replace.
+/// `Connection` may name extra hop-by-hop headers, but never `Host`: a
+/// client must not be able to make ringfront send a request without one.
 fn end_to_end(
     out: &mut Vec<u8>,
     buf: &[u8],
@@ -60,7 +62,9 @@ fn end_to_end(
         if is_hop_by_hop(name)
             || skip.iter().any(|s| name.eq_ignore_ascii_case(s))
             || (!edits.is_empty() && edits.hides(name))
-            || (custom_hops && listed_in_connection(buf, headers, name))
+            || (custom_hops
+                && !name.eq_ignore_ascii_case(b"host")
+                && listed_in_connection(buf, headers, name))
         {
             continue;
         }
@@ -238,6 +242,22 @@ mod tests {
         assert_eq!(
             s,
             "POST /p?q=1 HTTP/1.1\r\nHost: a\r\nX-End: 2\r\nX-Forwarded-For: 1.1.1.1, 10.0.0.9\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn connection_cannot_strip_host() {
+        let b = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: host, x-a\r\nX-A: 1\r\n\r\n";
+        let mut h = RequestHead::default();
+        assert!(parse_request(b, &LIMITS, &mut h).unwrap());
+        let mut out = Vec::new();
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let e = HeaderEdits::default();
+        request_head(&mut out, b, &h, &e, None, ip, BodyKind::None);
+        let s = String::from_utf8(out).unwrap();
+        assert_eq!(
+            s,
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.9\r\n\r\n"
         );
     }
 

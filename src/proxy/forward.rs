@@ -171,10 +171,10 @@ async fn attempt<S: ClientIo>(
     if !body.is_done() {
         match body.feed(&req.buf[req.consumed..], &mut out) {
             Ok(n) => req.consumed += n,
-            Err(_) => {
+            Err(e) => {
                 w.bufs.borrow_mut().give(out);
                 Stats::inc(&w.stats.err_bad_request);
-                return Outcome::Ended(reply_bad(w, conn, req, 400).await);
+                return Outcome::Ended(reply_bad(w, conn, req, e.status()).await);
             }
         }
         req.body_done = body.is_done();
@@ -465,9 +465,9 @@ async fn request_body<S: ClientIo>(
             out.clear();
             let n = match body.feed(&scratch, &mut out) {
                 Ok(n) => n,
-                Err(_) => {
+                Err(e) => {
                     Stats::inc(&w.stats.err_bad_request);
-                    break Err(Outcome::Ended(reply_bad(w, conn, req, 400).await));
+                    break Err(Outcome::Ended(reply_bad(w, conn, req, e.status()).await));
                 }
             };
             if n < scratch.len() {
