@@ -17,6 +17,7 @@ mod body;
 mod conn;
 mod context;
 mod forward;
+mod guard;
 mod io;
 mod reply;
 mod request;
@@ -25,5 +26,6 @@ mod session;
 
 pub use conn::serve;
 pub use context::Context;
+pub(crate) use guard::message as panic_message;
 pub use request::{Redirect, Request};
 pub use session::Session;
