@@ -408,7 +408,7 @@ pub(crate) fn finish_local(w: &Worker, req: &mut Request, keep: bool) -> bool {
     keep && !matches!(ret, Ret::Finish | Ret::Close)
 }
 
-/// Answer a malformed request body.
+/// Answer a malformed or too slow request body.
 async fn reply_bad<S: ClientIo>(
     w: &Worker,
     conn: &mut ClientConn<S>,
@@ -442,11 +442,12 @@ async fn request_body<S: ClientIo>(
         let limit = body.wanted().min(BODY_READ);
         match read_more(&mut conn.stream, &mut scratch, limit, read_timeout).await {
             Ok(_) => {}
-            Err(e) => {
-                match e {
-                    IoErr::Timeout => Stats::inc(&w.stats.err_client_timeout),
-                    _ => Stats::inc(&w.stats.err_client_closed),
-                }
+            Err(IoErr::Timeout) => {
+                Stats::inc(&w.stats.err_client_timeout);
+                break Err(Outcome::Ended(reply_bad(w, conn, req, 408).await));
+            }
+            Err(_) => {
+                Stats::inc(&w.stats.err_client_closed);
                 break Err(Outcome::Ended(false));
             }
         }
