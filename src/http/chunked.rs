@@ -228,6 +228,11 @@ impl Decoder {
         while j < input.len() {
             let c = input[j];
             j += 1;
+            // Checked per byte, so the error does not depend on how the
+            // input was split.
+            if self.trailer_len + (j - start) > self.max_trailer {
+                return Err(ChunkError::TrailersTooLarge);
+            }
             match self.state {
                 State::TrailerStart if is_tchar(c) => self.state = State::TrailerName,
                 // Folded (obs-fold), empty-named or junk field lines.
@@ -248,9 +253,6 @@ impl Decoder {
             }
         }
         self.trailer_len += j - start;
-        if self.trailer_len > self.max_trailer {
-            return Err(ChunkError::TrailersTooLarge);
-        }
         Ok((j, Some(Event::Trailer(&input[start..j]))))
     }
 }

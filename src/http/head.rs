@@ -10,13 +10,18 @@ pub struct Span {
 impl Span {
     pub const EMPTY: Span = Span { start: 0, len: 0 };
 
-    /// The span of `part`, which must lie inside `base` (httparse hands back
-    /// sub-slices of the buffer it parsed).
+    /// The span of `part` inside `base`. httparse hands back sub-slices of
+    /// the buffer it parsed, except for a few values it makes up (a reason
+    /// phrase that is not UTF-8 comes back as a static `""`): anything not
+    /// inside `base` is the empty span, never a wrapped-around offset.
     pub(crate) fn of(base: &[u8], part: &[u8]) -> Span {
-        let start = part.as_ptr() as usize - base.as_ptr() as usize;
-        Span {
-            start: start as u32,
-            len: part.len() as u32,
+        let offset = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize);
+        match offset {
+            Some(start) if start.saturating_add(part.len()) <= base.len() => Span {
+                start: start as u32,
+                len: part.len() as u32,
+            },
+            _ => Span::EMPTY,
         }
     }
 
@@ -144,6 +149,16 @@ mod tests {
         assert_eq!(parse_content_length(b"1a"), None);
         assert_eq!(parse_content_length(b""), None);
         assert_eq!(parse_content_length(b"99999999999999999999"), None);
+    }
+
+    #[test]
+    fn span_of_a_slice_outside_the_buffer_is_empty() {
+        let buf = b"abcdef".to_vec();
+        assert_eq!(Span::of(&buf, &buf[2..4]), Span { start: 2, len: 2 });
+        assert_eq!(Span::of(&buf, &buf[6..]), Span { start: 6, len: 0 });
+        let other = b"xyz".to_vec();
+        assert_eq!(Span::of(&buf, &other), Span::EMPTY);
+        assert_eq!(Span::of(&buf, b""), Span::EMPTY);
     }
 
     #[test]

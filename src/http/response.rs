@@ -230,6 +230,27 @@ mod tests {
         assert!(parse(b"HTTP/1.1 2000 OK\r\n\r\n", false).is_err());
     }
 
+    /// Fuzzing found this: httparse returns a made-up `""` for a reason
+    /// phrase that is not UTF-8, and taking its offset in the buffer
+    /// underflowed. The phrase is dropped and the standard one relayed.
+    #[test]
+    fn non_utf8_reason_phrase() {
+        let b = b"HTTP/1.1 200 O\xff\xfftent-Length: 2\r\nContent-Length: 2\r\n\r\nok";
+        let h = parse(b, false).unwrap();
+        assert_eq!((h.status, h.reason), (200, Span::EMPTY));
+        assert_eq!(h.body, BodyKind::Length(2));
+        let mut out = Vec::new();
+        let f = crate::http::write::ResponseFraming {
+            client_version: Version::Http11,
+            status: 200,
+            body: h.body,
+            relay_length: None,
+            keep_alive: true,
+        };
+        crate::http::write::response_head(&mut out, b, &h, &HeaderEdits::default(), f);
+        assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    }
+
     #[test]
     fn hostile_heads_are_refused() {
         let bad: &[&[u8]] = &[

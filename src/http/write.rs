@@ -101,6 +101,14 @@ pub fn request_head(
         out.extend_from_slice(head.query.get(buf));
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    // HTTP/1.1 requires Host; an HTTP/1.0 request may have none, or carry
+    // its host in an absolute-form target only.
+    if head.version == Version::Http10
+        && edits.lookup(b"host").is_none()
+        && head.header(buf, b"host").is_none()
+    {
+        header(out, b"Host", head.host.map(|h| h.get(buf)).unwrap_or(b""));
+    }
     // Expect is answered by ringfront itself (it sends 100 Continue when it
     // starts reading the body), so the backend never sees it.
     end_to_end(
@@ -243,6 +251,27 @@ mod tests {
             s,
             "POST /p?q=1 HTTP/1.1\r\nHost: a\r\nX-End: 2\r\nX-Forwarded-For: 1.1.1.1, 10.0.0.9\r\nTransfer-Encoding: chunked\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn http10_gets_a_host_line() {
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let e = HeaderEdits::default();
+        for (req, host) in [
+            (&b"GET /p HTTP/1.0\r\n\r\n"[..], ""),
+            (b"GET http://a.example/p HTTP/1.0\r\n\r\n", "a.example"),
+            (b"GET /p HTTP/1.0\r\nHost: b\r\n\r\n", "b"),
+        ] {
+            let mut h = RequestHead::default();
+            assert!(parse_request(req, &LIMITS, &mut h).unwrap());
+            let mut out = Vec::new();
+            request_head(&mut out, req, &h, &e, None, ip, BodyKind::None);
+            let s = String::from_utf8(out).unwrap();
+            assert_eq!(
+                s,
+                format!("GET /p HTTP/1.1\r\nHost: {host}\r\nX-Forwarded-For: 10.0.0.9\r\n\r\n")
+            );
+        }
     }
 
     #[test]
