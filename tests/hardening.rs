@@ -73,6 +73,21 @@ fn assert_refused(name: &str, got: &[u8], eof: bool, status: u16) {
     assert!(eof, "{name}: connection not closed after the response");
 }
 
+/// With `RINGFRONT_FUZZ_SEEDS=DIR`, the tests' hostile inputs are also
+/// written to `DIR/<target>/` as seeds for the fuzz targets (fuzz/seeds).
+fn seed(target: &str, name: &str, bytes: &[u8]) {
+    let Ok(dir) = std::env::var("RINGFRONT_FUZZ_SEEDS") else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir).join(target);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    std::fs::write(dir.join(file), bytes).unwrap();
+}
+
 struct Case {
     name: &'static str,
     req: Vec<u8>,
@@ -565,6 +580,12 @@ fn hostile_requests_are_refused_and_closed() {
     let cases = hostile_requests();
     assert!(cases.len() >= 60, "{} cases", cases.len());
     for c in &cases {
+        seed("request", c.name, &c.req);
+        if let Some(end) = c.req.windows(4).position(|w| w == b"\r\n\r\n") {
+            if c.req[..end].ends_with(b"Transfer-Encoding: chunked") {
+                seed("chunked", c.name, &c.req[end + 4..]);
+            }
+        }
         let (got, eof) = exchange(h.http_addr, &c.req);
         assert_refused(c.name, &got, eof, c.status);
     }
@@ -879,7 +900,8 @@ fn hostile_backend_responses_are_502_and_not_reused() {
         None => Reply::text("fine"),
     });
     let (_d, h) = start_cluster(fault_cluster(o.addr), "");
-    for (path, _) in &table {
+    for (path, raw) in &table {
+        seed("response", path, raw.as_bytes());
         let mut c = Conn::open(h.http_addr);
         c.send(format!("GET {path} HTTP/1.1\r\nHost: example.org\r\n\r\n").as_bytes());
         let r = c
