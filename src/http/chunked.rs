@@ -4,25 +4,44 @@
 //! The decoder is fed whatever bytes arrived and hands back at most one
 //! event per call plus how much input it consumed; data events borrow the
 //! input, so body bytes are never copied by the decoder. Chunk extensions
-//! are skipped (bounded), trailers are passed through as raw lines
-//! (bounded), and every size or framing error is refused rather than
-//! guessed at.
+//! are checked and skipped (bounded per line and per body), trailers are
+//! checked field line by field line and passed through raw (bounded), and
+//! every size or framing error is refused rather than guessed at: what the
+//! decoder accepts has exactly one reading (RFC 9112 §7.1).
 
 use std::io::Write;
 
 /// Longest chunk-size line (size, extensions, CRLF) accepted.
 pub const MAX_CHUNK_LINE: usize = 4096;
 
+/// Most chunk-extension bytes one body may carry in all: extensions are
+/// skipped, so without a bound a client could make ringfront read
+/// unlimited input for a tiny body.
+pub const MAX_CHUNK_EXTENSIONS: usize = 16 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChunkError {
-    /// A chunk size that is not hex, empty, or overflows 64 bits.
+    /// A chunk size that is not hex, empty, overflows 64 bits, or is
+    /// followed by anything but whitespace, `;` or CRLF.
     BadSize,
-    /// Chunk extensions or a size line longer than [`MAX_CHUNK_LINE`].
+    /// A size line longer than [`MAX_CHUNK_LINE`], or more extension bytes
+    /// than [`MAX_CHUNK_EXTENSIONS`].
     LineTooLong,
-    /// Missing CRLF after chunk data, bare CR/LF, or a malformed trailer.
+    /// Missing CRLF after chunk data, bare CR/LF, a control byte, or a
+    /// malformed trailer field line.
     BadFraming,
     /// Trailer section larger than the decoder's limit.
     TrailersTooLarge,
+}
+
+impl ChunkError {
+    /// The status a client gets for a request body with this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            ChunkError::TrailersTooLarge => 431,
+            _ => 400,
+        }
+    }
 }
 
 /// One thing the decoder found.
@@ -40,13 +59,17 @@ pub enum Event<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Size,
-    SizeLf,
+    /// Whitespace after the size, before `;` or CRLF.
+    SizeWs,
     Ext,
+    SizeLf,
     Data,
     DataCr,
     DataLf,
+    /// The start of a trailer field line, or of the final empty line.
     TrailerStart,
-    TrailerLine,
+    TrailerName,
+    TrailerValue,
     TrailerLf,
     EndLf,
     Done,
@@ -61,8 +84,19 @@ pub struct Decoder {
     /// Bytes left in the current chunk, or the size being read.
     size: u64,
     line_len: usize,
+    ext_total: usize,
     trailer_len: usize,
     max_trailer: usize,
+}
+
+/// A token byte (RFC 9110 §5.6.2), as field names are made of.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A control byte other than HTAB: never valid in a line.
+fn is_ctl(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
 impl Decoder {
@@ -72,6 +106,7 @@ impl Decoder {
             digits: 0,
             size: 0,
             line_len: 0,
+            ext_total: 0,
             trailer_len: 0,
             max_trailer,
         }
@@ -88,31 +123,35 @@ impl Decoder {
         while i < input.len() {
             let b = input[i];
             match self.state {
-                State::Size => {
-                    self.line_len += 1;
-                    match b {
-                        b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                            let v = (b as char).to_digit(16).unwrap_or(0) as u64;
-                            if self.digits >= 16 {
-                                return Err(ChunkError::BadSize);
-                            }
-                            self.size = self.size << 4 | v;
-                            self.digits += 1;
+                State::Size => match b {
+                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                        let v = (b as char).to_digit(16).unwrap_or(0) as u64;
+                        if self.digits >= 16 {
+                            return Err(ChunkError::BadSize);
                         }
-                        b'\r' if self.digits > 0 => self.state = State::SizeLf,
-                        b';' | b' ' | b'\t' if self.digits > 0 => self.state = State::Ext,
+                        self.size = self.size << 4 | v;
+                        self.digits += 1;
+                        self.line_len += 1;
+                    }
+                    b'\r' if self.digits > 0 => self.state = State::SizeLf,
+                    b';' if self.digits > 0 => self.state = State::Ext,
+                    b' ' | b'\t' if self.digits > 0 => self.state = State::SizeWs,
+                    _ => return Err(ChunkError::BadSize),
+                },
+                State::SizeWs => {
+                    self.ext_byte()?;
+                    match b {
+                        b' ' | b'\t' => {}
+                        b';' => self.state = State::Ext,
+                        b'\r' => self.state = State::SizeLf,
                         _ => return Err(ChunkError::BadSize),
                     }
                 }
                 State::Ext => {
-                    self.line_len += 1;
-                    if self.line_len > MAX_CHUNK_LINE {
-                        return Err(ChunkError::LineTooLong);
-                    }
+                    self.ext_byte()?;
                     match b {
                         b'\r' => self.state = State::SizeLf,
-                        b'\n' => return Err(ChunkError::BadFraming),
-                        0..=8 | 0x0b..=0x1f | 0x7f => return Err(ChunkError::BadFraming),
+                        _ if is_ctl(b) => return Err(ChunkError::BadFraming),
                         _ => {}
                     }
                 }
@@ -149,14 +188,7 @@ impl Decoder {
                     }
                     self.state = State::Size;
                 }
-                State::TrailerStart => {
-                    if b == b'\r' {
-                        self.state = State::EndLf;
-                    } else {
-                        self.state = State::TrailerLine;
-                        continue;
-                    }
-                }
+                State::TrailerStart if b == b'\r' => self.state = State::EndLf,
                 State::EndLf => {
                     if b != b'\n' {
                         return Err(ChunkError::BadFraming);
@@ -164,38 +196,64 @@ impl Decoder {
                     self.state = State::Done;
                     return Ok((i + 1, Some(Event::End)));
                 }
-                State::TrailerLine | State::TrailerLf => {
-                    // Pass trailer bytes through up to the end of the line.
-                    let start = i;
-                    let mut j = i;
-                    while j < input.len() {
-                        let c = input[j];
-                        if self.state == State::TrailerLf {
-                            if c != b'\n' {
-                                return Err(ChunkError::BadFraming);
-                            }
-                            j += 1;
-                            self.state = State::TrailerStart;
-                            break;
-                        }
-                        match c {
-                            b'\r' => self.state = State::TrailerLf,
-                            b'\n' | 0 => return Err(ChunkError::BadFraming),
-                            _ => {}
-                        }
-                        j += 1;
-                    }
-                    self.trailer_len += j - start;
-                    if self.trailer_len > self.max_trailer {
-                        return Err(ChunkError::TrailersTooLarge);
-                    }
-                    return Ok((j, Some(Event::Trailer(&input[start..j]))));
-                }
+                State::TrailerStart
+                | State::TrailerName
+                | State::TrailerValue
+                | State::TrailerLf => return self.trailer(input, i),
                 State::Done => return Ok((i, Some(Event::End))),
             }
             i += 1;
         }
         Ok((i, None))
+    }
+
+    /// One more byte of the size line past the digits.
+    fn ext_byte(&mut self) -> Result<(), ChunkError> {
+        self.line_len += 1;
+        self.ext_total += 1;
+        if self.line_len > MAX_CHUNK_LINE || self.ext_total > MAX_CHUNK_EXTENSIONS {
+            return Err(ChunkError::LineTooLong);
+        }
+        Ok(())
+    }
+
+    /// Pass trailer bytes through up to the end of the current field line,
+    /// checking it is `token ":" value` with no folding or control bytes.
+    fn trailer<'a>(
+        &mut self,
+        input: &'a [u8],
+        start: usize,
+    ) -> Result<(usize, Option<Event<'a>>), ChunkError> {
+        let mut j = start;
+        while j < input.len() {
+            let c = input[j];
+            j += 1;
+            // Checked per byte, so the error does not depend on how the
+            // input was split.
+            if self.trailer_len + (j - start) > self.max_trailer {
+                return Err(ChunkError::TrailersTooLarge);
+            }
+            match self.state {
+                State::TrailerStart if is_tchar(c) => self.state = State::TrailerName,
+                // Folded (obs-fold), empty-named or junk field lines.
+                State::TrailerStart => return Err(ChunkError::BadFraming),
+                State::TrailerName if c == b':' => self.state = State::TrailerValue,
+                State::TrailerName if is_tchar(c) => {}
+                State::TrailerName => return Err(ChunkError::BadFraming),
+                State::TrailerValue if c == b'\r' => self.state = State::TrailerLf,
+                State::TrailerValue if c == b'\n' || is_ctl(c) => {
+                    return Err(ChunkError::BadFraming)
+                }
+                State::TrailerValue => {}
+                State::TrailerLf if c == b'\n' => {
+                    self.state = State::TrailerStart;
+                    break;
+                }
+                _ => return Err(ChunkError::BadFraming),
+            }
+        }
+        self.trailer_len += j - start;
+        Ok((j, Some(Event::Trailer(&input[start..j]))))
     }
 }
 
@@ -261,6 +319,54 @@ mod tests {
         let mut long = b"1;".to_vec();
         long.extend(std::iter::repeat_n(b'x', MAX_CHUNK_LINE + 1));
         assert_eq!(decode(&long, 64).unwrap_err(), ChunkError::LineTooLong);
+    }
+
+    #[test]
+    fn refuses_junk_after_size_and_in_extensions() {
+        let bad: &[(&[u8], ChunkError)] = &[
+            (b"5 x\r\nhello\r\n0\r\n\r\n", ChunkError::BadSize),
+            (b"5x\r\nhello\r\n0\r\n\r\n", ChunkError::BadSize),
+            (b"-5\r\nhello\r\n0\r\n\r\n", ChunkError::BadSize),
+            (b"+5\r\nhello\r\n0\r\n\r\n", ChunkError::BadSize),
+            (b"0x5\r\nhello\r\n0\r\n\r\n", ChunkError::BadSize),
+            (b" 5\r\nhello\r\n0\r\n\r\n", ChunkError::BadSize),
+            (b"5;a\nb\r\nhello\r\n0\r\n\r\n", ChunkError::BadFraming),
+            (b"5;a\x00\r\nhello\r\n0\r\n\r\n", ChunkError::BadFraming),
+            (b"5\r\nhello\n0\r\n\r\n", ChunkError::BadFraming),
+            (b"5\rhello\r\n0\r\n\r\n", ChunkError::BadFraming),
+            (b"0\r\n X: folded\r\n\r\n", ChunkError::BadFraming),
+            (b"0\r\n: no-name\r\n\r\n", ChunkError::BadFraming),
+            (b"0\r\nX Y: 1\r\n\r\n", ChunkError::BadFraming),
+            (b"0\r\nno-colon\r\n\r\n", ChunkError::BadFraming),
+            (b"0\r\nX: a\nb\r\n\r\n", ChunkError::BadFraming),
+            (b"0\r\nX: a\x01\r\n\r\n", ChunkError::BadFraming),
+            (b"0\r\n\n", ChunkError::BadFraming),
+        ];
+        for (input, want) in bad {
+            for step in [1, 3, input.len()] {
+                assert_eq!(
+                    decode(input, step).unwrap_err(),
+                    *want,
+                    "{:?}",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
+        // Whitespace before `;` or CRLF is allowed (BWS).
+        let (d, _, end) = decode(b"5 \t;x=\"y z\"\r\nhello\r\n0 \r\n\r\n", 2).unwrap();
+        assert_eq!((d.as_slice(), end), (&b"hello"[..], true));
+    }
+
+    #[test]
+    fn extensions_are_bounded_per_body() {
+        let mut body = Vec::new();
+        let ext = "e".repeat(1000);
+        for _ in 0..20 {
+            body.extend_from_slice(format!("1;{ext}\r\nx\r\n").as_bytes());
+        }
+        assert_eq!(decode(&body, 512).unwrap_err(), ChunkError::LineTooLong);
+        assert_eq!(ChunkError::LineTooLong.status(), 400);
+        assert_eq!(ChunkError::TrailersTooLarge.status(), 431);
     }
 
     #[test]

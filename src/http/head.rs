@@ -10,13 +10,18 @@ pub struct Span {
 impl Span {
     pub const EMPTY: Span = Span { start: 0, len: 0 };
 
-    /// The span of `part`, which must lie inside `base` (httparse hands back
-    /// sub-slices of the buffer it parsed).
+    /// The span of `part` inside `base`. httparse hands back sub-slices of
+    /// the buffer it parsed, except for a few values it makes up (a reason
+    /// phrase that is not UTF-8 comes back as a static `""`): anything not
+    /// inside `base` is the empty span, never a wrapped-around offset.
     pub(crate) fn of(base: &[u8], part: &[u8]) -> Span {
-        let start = part.as_ptr() as usize - base.as_ptr() as usize;
-        Span {
-            start: start as u32,
-            len: part.len() as u32,
+        let offset = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize);
+        match offset {
+            Some(start) if start.saturating_add(part.len()) <= base.len() => Span {
+                start: start as u32,
+                len: part.len() as u32,
+            },
+            _ => Span::EMPTY,
         }
     }
 
@@ -89,6 +94,32 @@ pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// Whether every LF in a head is preceded by CR. httparse accepts bare LF
+/// line endings; a proxy must not, because a backend that does not would
+/// see a different message (RFC 9112 §2.2).
+pub(crate) fn has_bare_lf(head: &[u8]) -> bool {
+    let mut prev = 0u8;
+    for &b in head {
+        if b == b'\n' && prev != b'\r' {
+            return true;
+        }
+        prev = b;
+    }
+    false
+}
+
+/// Whether `name` spells `canonical` with `_` for some `-`: such headers
+/// are read as the framing header by CGI-style backends, so they are
+/// refused rather than forwarded.
+pub(crate) fn is_underscore_alias(name: &[u8], canonical: &[u8]) -> bool {
+    name.len() == canonical.len()
+        && name.contains(&b'_')
+        && name
+            .iter()
+            .zip(canonical)
+            .all(|(&a, &c)| a.eq_ignore_ascii_case(&c) || (a == b'_' && c == b'-'))
+}
+
 /// A Content-Length value: digits only, no sign, no spaces, no overflow.
 pub(crate) fn parse_content_length(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 19 {
@@ -118,6 +149,26 @@ mod tests {
         assert_eq!(parse_content_length(b"1a"), None);
         assert_eq!(parse_content_length(b""), None);
         assert_eq!(parse_content_length(b"99999999999999999999"), None);
+    }
+
+    #[test]
+    fn span_of_a_slice_outside_the_buffer_is_empty() {
+        let buf = b"abcdef".to_vec();
+        assert_eq!(Span::of(&buf, &buf[2..4]), Span { start: 2, len: 2 });
+        assert_eq!(Span::of(&buf, &buf[6..]), Span { start: 6, len: 0 });
+        let other = b"xyz".to_vec();
+        assert_eq!(Span::of(&buf, &other), Span::EMPTY);
+        assert_eq!(Span::of(&buf, b""), Span::EMPTY);
+    }
+
+    #[test]
+    fn line_endings_and_aliases() {
+        assert!(!has_bare_lf(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assert!(has_bare_lf(b"GET / HTTP/1.1\nHost: a\r\n\r\n"));
+        assert!(has_bare_lf(b"\nGET / HTTP/1.1\r\n\r\n"));
+        assert!(is_underscore_alias(b"Content_Length", b"content-length"));
+        assert!(!is_underscore_alias(b"Content-Length", b"content-length"));
+        assert!(!is_underscore_alias(b"Content_Lengthx", b"content-length"));
     }
 
     #[test]

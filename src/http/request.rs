@@ -1,7 +1,10 @@
 //! Request heads: parsed in place, kept as spans, framing decided once.
 
 use super::framing::BodyKind;
-use super::head::{has_token, parse_content_length, trim, HeaderSpan, Span, Version};
+use super::head::{
+    has_bare_lf, has_token, is_underscore_alias, parse_content_length, trim, HeaderSpan, Span,
+    Version,
+};
 use super::MAX_HEADERS;
 
 /// Size limits from bfe.conf (`MaxHeaderBytes`, `MaxHeaderUriBytes`).
@@ -90,6 +93,10 @@ impl RequestHead {
 /// Returns `Ok(false)` while the head is incomplete (read more and call
 /// again) and `Ok(true)` once `head` is filled in. Limits are enforced on
 /// partial input too, so a client can never make the buffer grow past them.
+///
+/// Anything two HTTP implementations could read differently is refused
+/// (RFC 9112 §2.2, §3, §6.3): the request is never forwarded in a form a
+/// backend might frame otherwise.
 pub fn parse_request(
     buf: &[u8],
     limits: &RequestLimits,
@@ -123,6 +130,9 @@ pub fn parse_request(
     if head_len > limits.max_header_bytes {
         return Err(ParseError::HeaderTooLarge);
     }
+    if has_bare_lf(&buf[..head_len]) {
+        return Err(ParseError::BadRequest("bare LF line ending"));
+    }
     // httparse fills every field once the head is complete; the fallbacks
     // below only keep the code free of panics.
     let method = req.method.unwrap_or("");
@@ -130,6 +140,7 @@ pub fn parse_request(
     if target.len() > limits.max_uri_bytes {
         return Err(ParseError::UriTooLong);
     }
+    check_target(target.as_bytes())?;
     head.version = match req.version {
         Some(0) => Version::Http10,
         Some(1) => Version::Http11,
@@ -138,7 +149,7 @@ pub fn parse_request(
     head.method = Span::of(buf, method.as_bytes());
     head.target = Span::of(buf, target.as_bytes());
     head.head_len = head_len;
-    split_target(buf, method.as_bytes(), target.as_bytes(), head)?;
+    let authority = split_target(buf, method.as_bytes(), target.as_bytes(), head)?;
 
     head.headers.clear();
     // One allocation at most, and none once the Vec has grown to fit.
@@ -146,8 +157,7 @@ pub fn parse_request(
     head.host = None;
     head.expect_continue = false;
     let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut saw_te = false;
+    let mut codings = Codings::default();
     let mut conn_close = false;
     let mut conn_keep_alive = false;
     for h in req.headers.iter() {
@@ -162,6 +172,9 @@ pub fn parse_request(
             if head.host.is_some() {
                 return Err(ParseError::BadRequest("repeated Host header"));
             }
+            if !value.iter().all(|&b| is_host_byte(b)) {
+                return Err(ParseError::BadRequest("invalid Host header"));
+            }
             head.host = Some(span.value);
         } else if name.eq_ignore_ascii_case(b"content-length") {
             for part in value.split(|&b| b == b',') {
@@ -173,17 +186,7 @@ pub fn parse_request(
                 content_length = Some(n);
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            // Only exactly one `chunked` coding is forwardable: anything
-            // else would need decoding ringfront does not do, and guessing
-            // is how requests get smuggled.
-            if saw_te || !trim(value).eq_ignore_ascii_case(b"chunked") {
-                if has_token(value, b"chunked") || saw_te {
-                    return Err(ParseError::BadRequest("invalid Transfer-Encoding"));
-                }
-                return Err(ParseError::NotImplemented("unsupported transfer coding"));
-            }
-            saw_te = true;
-            chunked = true;
+            codings.add(value);
         } else if name.eq_ignore_ascii_case(b"connection") {
             conn_close |= has_token(value, b"close");
             conn_keep_alive |= has_token(value, b"keep-alive");
@@ -193,18 +196,33 @@ pub fn parse_request(
             } else {
                 return Err(ParseError::ExpectationFailed);
             }
+        } else if is_underscore_alias(name, b"content-length")
+            || is_underscore_alias(name, b"transfer-encoding")
+        {
+            return Err(ParseError::BadRequest("framing header spelled with '_'"));
         }
     }
+    let chunked = codings.chunked()?;
     if chunked && content_length.is_some() {
         return Err(ParseError::BadRequest(
             "both Content-Length and Transfer-Encoding",
         ));
     }
-    if chunked && head.version == Version::Http10 {
+    if codings.seen && head.version == Version::Http10 {
         return Err(ParseError::BadRequest("Transfer-Encoding in HTTP/1.0"));
     }
-    if head.version == Version::Http11 && head.host.is_none() {
-        return Err(ParseError::BadRequest("missing Host header"));
+    match (head.host, authority) {
+        (None, _) if head.version == Version::Http11 => {
+            return Err(ParseError::BadRequest("missing Host header"))
+        }
+        (Some(h), Some(a)) if !h.get(buf).eq_ignore_ascii_case(a.get(buf)) => {
+            return Err(ParseError::BadRequest(
+                "Host disagrees with the request target",
+            ))
+        }
+        // HTTP/1.0 absolute-form without Host: the target names the host.
+        (None, Some(a)) => head.host = Some(a),
+        _ => {}
     }
     head.body = if chunked {
         BodyKind::Chunked
@@ -221,6 +239,89 @@ pub fn parse_request(
     Ok(true)
 }
 
+/// The transfer codings of a request, across all its Transfer-Encoding
+/// lines. Only exactly one `chunked`, last, is forwardable: anything else
+/// needs decoding ringfront does not do, and guessing is how requests get
+/// smuggled.
+#[derive(Default)]
+struct Codings {
+    seen: bool,
+    chunked: u32,
+    last_is_chunked: bool,
+    other: bool,
+    empty: bool,
+}
+
+impl Codings {
+    fn add(&mut self, value: &[u8]) {
+        self.seen = true;
+        for part in value.split(|&b| b == b',') {
+            let t = trim(part);
+            if t.is_empty() {
+                self.empty = true;
+            } else if t.eq_ignore_ascii_case(b"chunked") {
+                self.chunked += 1;
+                self.last_is_chunked = true;
+            } else {
+                self.other = true;
+                self.last_is_chunked = false;
+            }
+        }
+    }
+
+    /// Whether the body is chunked; 400 where the length cannot be known
+    /// (RFC 9112 §6.3), 501 for codings ringfront does not implement.
+    fn chunked(&self) -> Result<bool, ParseError> {
+        if !self.seen {
+            return Ok(false);
+        }
+        if self.empty || self.chunked > 1 || (self.chunked == 1 && !self.last_is_chunked) {
+            return Err(ParseError::BadRequest("invalid Transfer-Encoding"));
+        }
+        if self.other {
+            return Err(ParseError::NotImplemented("unsupported transfer coding"));
+        }
+        Ok(true)
+    }
+}
+
+/// Bytes a Host value may hold: an RFC 3986 reg-name or IP literal and a
+/// port. No spaces, slashes, `@` or `#` that would let the host be read
+/// two ways.
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'['
+                | b']'
+                | b'%'
+        )
+}
+
+/// A request target holds ASCII only and no fragment (RFC 9112 §3.2).
+/// httparse already refuses controls and spaces, but lets UTF-8 through.
+fn check_target(target: &[u8]) -> Result<(), ParseError> {
+    if target.iter().any(|&b| b >= 0x80 || b == b'#') {
+        return Err(ParseError::BadRequest("invalid byte in request target"));
+    }
+    Ok(())
+}
+
 /// Limits on a head that has not ended yet: a request line longer than the
 /// URI limit is 414, anything longer than the head limit is 431.
 fn check_partial(buf: &[u8], limits: &RequestLimits) -> Result<(), ParseError> {
@@ -229,18 +330,24 @@ fn check_partial(buf: &[u8], limits: &RequestLimits) -> Result<(), ParseError> {
     let line_budget = limits.max_uri_bytes + 64;
     match line_end {
         None if buf.len() > line_budget => Err(ParseError::UriTooLong),
+        Some(e) if e > line_budget => Err(ParseError::UriTooLong),
         _ if buf.len() > limits.max_header_bytes => Err(ParseError::HeaderTooLarge),
         _ => Ok(()),
     }
 }
 
-/// Find path and query in the target, by its form (RFC 9112 §3.2).
+/// Find path and query in the target, by its form (RFC 9112 §3.2);
+/// returns the authority of an absolute-form target.
 fn split_target(
     buf: &[u8],
     method: &[u8],
     target: &[u8],
     head: &mut RequestHead,
-) -> Result<(), ParseError> {
+) -> Result<Option<Span>, ParseError> {
+    if method == b"CONNECT" {
+        return Err(ParseError::NotImplemented("CONNECT is not supported"));
+    }
+    let mut authority = None;
     let path_and_query: &[u8] = if target.first() == Some(&b'/') {
         target
     } else if target == b"*" {
@@ -248,10 +355,11 @@ fn split_target(
             return Err(ParseError::BadRequest("asterisk-form outside OPTIONS"));
         }
         target
-    } else if method == b"CONNECT" {
-        return Err(ParseError::NotImplemented("CONNECT is not supported"));
     } else {
-        absolute_path(target).ok_or(ParseError::BadRequest("invalid request target"))?
+        let (auth, rest) =
+            absolute_form(target).ok_or(ParseError::BadRequest("invalid request target"))?;
+        authority = Some(Span::of(buf, auth));
+        rest
     };
     match path_and_query.iter().position(|&b| b == b'?') {
         Some(q) => {
@@ -266,12 +374,13 @@ fn split_target(
             };
         }
     }
-    Ok(())
+    Ok(authority)
 }
 
-/// The path-and-query of an absolute-form target (`http://host/p?q`); an
-/// absent path is the empty suffix, which callers forward as `/`.
-fn absolute_path(target: &[u8]) -> Option<&[u8]> {
+/// Authority and path-and-query of an absolute-form target
+/// (`http://host/p?q`); an absent path is the empty suffix, which callers
+/// forward as `/`. Userinfo (`user@host`) is refused (RFC 9110 §4.2.4).
+fn absolute_form(target: &[u8]) -> Option<(&[u8], &[u8])> {
     let rest = if target.len() > 7 && target[..7].eq_ignore_ascii_case(b"http://") {
         &target[7..]
     } else if target.len() > 8 && target[..8].eq_ignore_ascii_case(b"https://") {
@@ -283,10 +392,11 @@ fn absolute_path(target: &[u8]) -> Option<&[u8]> {
         .iter()
         .position(|&b| b == b'/' || b == b'?')
         .unwrap_or(rest.len());
-    if end == 0 {
+    let authority = &rest[..end];
+    if authority.is_empty() || !authority.iter().all(|&b| is_host_byte(b)) {
         return None;
     }
-    Some(&rest[end..])
+    Some((authority, &rest[end..]))
 }
 
 #[cfg(test)]
@@ -403,6 +513,71 @@ mod tests {
                 .status(),
             400
         );
+    }
+
+    /// Every way a head can be read two ways is refused with its status.
+    #[test]
+    fn ambiguity_is_refused() {
+        let cases: &[(&[u8], u16)] = &[
+            (b"GET / HTTP/1.1\nHost: a\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\n\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\rX: 1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\n X: 1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\x00\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX\x01: 1\r\n\r\n", 400),
+            (b"GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET http://b/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET a:80 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+            (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 501),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n", 400),
+            (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 5\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\n\r\n", 400),
+        ];
+        for (req, status) in cases {
+            let got = parse(req).map(|(done, _)| done);
+            assert_eq!(
+                got.err().map(|e| e.status()),
+                Some(*status),
+                "{:?}",
+                String::from_utf8_lossy(req)
+            );
+        }
+    }
+
+    #[test]
+    fn long_request_line_is_414_before_the_head_ends() {
+        let mut b = b"GET /".to_vec();
+        b.extend(std::iter::repeat_n(b'a', 400));
+        b.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n");
+        assert_eq!(parse(&b).unwrap_err().status(), 414);
+    }
+
+    #[test]
+    fn absolute_form_names_the_host() {
+        let b = b"GET http://Example.org/p HTTP/1.1\r\nHost: example.org\r\n\r\n";
+        assert!(parse(b).is_ok());
+        let b = b"GET http://example.org/p HTTP/1.0\r\n\r\n";
+        let (_, h) = parse(b).unwrap();
+        assert_eq!(h.host.unwrap().get(b), b"example.org");
+        let b = b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(parse(b).unwrap().1.path.get(b), b"*");
     }
 
     #[test]

@@ -40,6 +40,8 @@ fn listed_in_connection(buf: &[u8], headers: &[HeaderSpan], name: &[u8]) -> bool
 }
 
 /// Copy the end-to-end headers of a head, minus those edits replace.
+/// `Connection` may name extra hop-by-hop headers, but never `Host`: a
+/// client must not be able to make ringfront send a request without one.
 fn end_to_end(
     out: &mut Vec<u8>,
     buf: &[u8],
@@ -60,7 +62,9 @@ fn end_to_end(
         if is_hop_by_hop(name)
             || skip.iter().any(|s| name.eq_ignore_ascii_case(s))
             || (!edits.is_empty() && edits.hides(name))
-            || (custom_hops && listed_in_connection(buf, headers, name))
+            || (custom_hops
+                && !name.eq_ignore_ascii_case(b"host")
+                && listed_in_connection(buf, headers, name))
         {
             continue;
         }
@@ -97,6 +101,14 @@ pub fn request_head(
         out.extend_from_slice(head.query.get(buf));
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    // HTTP/1.1 requires Host; an HTTP/1.0 request may have none, or carry
+    // its host in an absolute-form target only.
+    if head.version == Version::Http10
+        && edits.lookup(b"host").is_none()
+        && head.header(buf, b"host").is_none()
+    {
+        header(out, b"Host", head.host.map(|h| h.get(buf)).unwrap_or(b""));
+    }
     // Expect is answered by ringfront itself (it sends 100 Continue when it
     // starts reading the body), so the backend never sees it.
     end_to_end(
@@ -238,6 +250,43 @@ mod tests {
         assert_eq!(
             s,
             "POST /p?q=1 HTTP/1.1\r\nHost: a\r\nX-End: 2\r\nX-Forwarded-For: 1.1.1.1, 10.0.0.9\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn http10_gets_a_host_line() {
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let e = HeaderEdits::default();
+        for (req, host) in [
+            (&b"GET /p HTTP/1.0\r\n\r\n"[..], ""),
+            (b"GET http://a.example/p HTTP/1.0\r\n\r\n", "a.example"),
+            (b"GET /p HTTP/1.0\r\nHost: b\r\n\r\n", "b"),
+        ] {
+            let mut h = RequestHead::default();
+            assert!(parse_request(req, &LIMITS, &mut h).unwrap());
+            let mut out = Vec::new();
+            request_head(&mut out, req, &h, &e, None, ip, BodyKind::None);
+            let s = String::from_utf8(out).unwrap();
+            assert_eq!(
+                s,
+                format!("GET /p HTTP/1.1\r\nHost: {host}\r\nX-Forwarded-For: 10.0.0.9\r\n\r\n")
+            );
+        }
+    }
+
+    #[test]
+    fn connection_cannot_strip_host() {
+        let b = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: host, x-a\r\nX-A: 1\r\n\r\n";
+        let mut h = RequestHead::default();
+        assert!(parse_request(b, &LIMITS, &mut h).unwrap());
+        let mut out = Vec::new();
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let e = HeaderEdits::default();
+        request_head(&mut out, b, &h, &e, None, ip, BodyKind::None);
+        let s = String::from_utf8(out).unwrap();
+        assert_eq!(
+            s,
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.9\r\n\r\n"
         );
     }
 

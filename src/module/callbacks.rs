@@ -1,8 +1,16 @@
 //! Handler lists per callback point, and how a list is run.
+//!
+//! Every handler call is guarded: a panicking module must not take its
+//! worker (and every connection on it) down. The panic is logged with the
+//! module and the point, counted, and turned into the answer that stops the
+//! request: 500 where a response is still possible, and the connection is
+//! closed because the module's state for it can no longer be trusted.
 
 use super::{HandlerType, ModuleError, Point, Ret};
 use crate::http::{BackendResponse, Response};
 use crate::proxy::{Request, Session};
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Accept/Handshake handler: sees the client session.
 pub type AcceptFn = Box<dyn Fn(&mut Session) -> Ret>;
@@ -73,6 +81,8 @@ pub struct Callbacks {
     lists: [HandlerList; 9],
     /// The module currently running `init`, so registrations carry its name.
     current_module: &'static str,
+    /// Handler panics caught so far (per worker).
+    panics: Cell<u64>,
 }
 
 impl Default for Callbacks {
@@ -86,6 +96,25 @@ impl Callbacks {
         Callbacks {
             lists: Point::ALL.map(HandlerList::new),
             current_module: "",
+            panics: Cell::new(0),
+        }
+    }
+
+    /// Handler panics caught on this worker.
+    pub fn panics(&self) -> u64 {
+        self.panics.get()
+    }
+
+    /// Call one handler; `None` if it panicked (logged and counted).
+    fn guarded<R>(&self, module: &str, point: Point, f: impl FnOnce() -> R) -> Option<R> {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(r) => Some(r),
+            Err(payload) => {
+                self.panics.set(self.panics.get() + 1);
+                let msg = crate::proxy::panic_message(payload.as_ref());
+                log::error!("module {module} panicked in {}: {msg}", point.name());
+                None
+            }
         }
     }
 
@@ -120,11 +149,12 @@ impl Callbacks {
         &self.lists[point as usize]
     }
 
-    /// Run an Accept-type list. Returns the first value other than GoOn.
+    /// Run an Accept-type list. Returns the first value other than GoOn; a
+    /// panic closes the connection.
     pub fn run_accept(&self, point: Point, ses: &mut Session) -> Ret {
-        for (_, h) in &self.lists[point as usize].handlers {
+        for (m, h) in &self.lists[point as usize].handlers {
             if let Handler::Accept(f) = h {
-                let r = f(ses);
+                let r = self.guarded(m, point, || f(ses)).unwrap_or(Ret::Close);
                 if r != Ret::GoOn {
                     return r;
                 }
@@ -134,11 +164,14 @@ impl Callbacks {
     }
 
     /// Run a Request-type list. Returns the first value other than GoOn with
-    /// the response the handler produced, if any.
+    /// the response the handler produced, if any; a panic answers 500.
     pub fn run_request(&self, point: Point, req: &mut Request) -> (Ret, Option<Response>) {
-        for (_, h) in &self.lists[point as usize].handlers {
+        for (m, h) in &self.lists[point as usize].handlers {
             if let Handler::Request(f) = h {
-                let (r, res) = f(req);
+                let Some((r, res)) = self.guarded(m, point, || f(req)) else {
+                    req.head.keep_alive = false;
+                    return (Ret::Finish, Some(Response::error(500)));
+                };
                 if r != Ret::GoOn {
                     return (r, res);
                 }
@@ -147,10 +180,14 @@ impl Callbacks {
         (Ret::GoOn, None)
     }
 
+    /// Run the Forward list; a panic answers 500 (`Finish`).
     pub fn run_forward(&self, req: &mut Request) -> Ret {
-        for (_, h) in &self.lists[Point::Forward as usize].handlers {
+        for (m, h) in &self.lists[Point::Forward as usize].handlers {
             if let Handler::Forward(f) = h {
-                let r = f(req);
+                let Some(r) = self.guarded(m, Point::Forward, || f(req)) else {
+                    req.head.keep_alive = false;
+                    return Ret::Finish;
+                };
                 if r != Ret::GoOn {
                     return r;
                 }
@@ -159,10 +196,20 @@ impl Callbacks {
         Ret::GoOn
     }
 
+    /// Run a Response-type list. A panic at ReadResponse replaces the
+    /// backend response with 500; at RequestFinish (response already sent)
+    /// it closes the connection.
     pub fn run_response(&self, point: Point, req: &mut Request, res: &mut BackendResponse) -> Ret {
-        for (_, h) in &self.lists[point as usize].handlers {
+        for (m, h) in &self.lists[point as usize].handlers {
             if let Handler::Response(f) = h {
-                let r = f(req, res);
+                let Some(r) = self.guarded(m, point, || f(req, res)) else {
+                    req.head.keep_alive = false;
+                    if point == Point::ReadResponse {
+                        req.reply = Some(Response::error(500));
+                        return Ret::Response;
+                    }
+                    return Ret::Finish;
+                };
                 if r != Ret::GoOn {
                     return r;
                 }
@@ -173,9 +220,9 @@ impl Callbacks {
 
     /// Run the Finish list; every handler runs and values are ignored.
     pub fn run_finish(&self, ses: &mut Session) {
-        for (_, h) in &self.lists[Point::Finish as usize].handlers {
+        for (m, h) in &self.lists[Point::Finish as usize].handlers {
             if let Handler::Finish(f) = h {
-                let _ = f(ses);
+                let _ = self.guarded(m, Point::Finish, || f(ses));
             }
         }
     }

@@ -2,6 +2,7 @@
 //! the lifecycle, keep the connection alive or close it, and always run
 //! HandleFinish at the end.
 
+use super::guard::{catch_panic, message as panic_message, GaugeGuard};
 use super::io::{linger_close, read_more, IoErr};
 use super::reply;
 use super::request::Request;
@@ -47,13 +48,24 @@ pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, tls: bool
     Stats::inc(&w.stats.conn_accepted);
     Stats::inc(&w.stats.conn_active);
     let mut ses = Session::new(w.next_conn_id(), w.id, peer, local);
-    if w.cbs.run_accept(Point::Accept, &mut ses) == Ret::Close {
-        Stats::inc(&w.stats.err_handler_abort);
-        w.cbs.run_finish(&mut ses);
-    } else if tls {
-        super::tls::serve_tls(&w, stream, ses).await;
-    } else {
-        serve_session(&w, stream, ses).await;
+    let id = ses.id;
+    let lifecycle = async {
+        if w.cbs.run_accept(Point::Accept, &mut ses) == Ret::Close {
+            Stats::inc(&w.stats.err_handler_abort);
+            w.cbs.run_finish(&mut ses);
+        } else if tls {
+            super::tls::serve_tls(&w, stream, ses).await;
+        } else {
+            serve_session(&w, stream, ses).await;
+        }
+    };
+    if let Err(p) = catch_panic(lifecycle).await {
+        Stats::inc(&w.stats.err_conn_panic);
+        log::error!(
+            "worker {}: connection {id} from {peer} panicked: {}",
+            w.id,
+            panic_message(p.as_ref())
+        );
     }
     Stats::dec(&w.stats.conn_active);
 }
@@ -101,40 +113,39 @@ async fn request_loop<S: ClientIo>(
         match read_head(w, conn, &mut head, idle_timeout).await {
             HeadRead::Ready => {}
             HeadRead::Idle => return (ses, false),
-            HeadRead::Stalled(e) => {
-                match e {
-                    IoErr::Timeout => Stats::inc(&w.stats.err_client_timeout),
-                    _ => Stats::inc(&w.stats.err_client_closed),
-                }
+            // A head that did not arrive in time (slowloris) is told so.
+            HeadRead::Stalled(IoErr::Timeout) => {
+                Stats::inc(&w.stats.err_client_timeout);
+                refuse(w, conn, 408, Version::Http11).await;
+                return (ses, true);
+            }
+            HeadRead::Stalled(_) => {
+                Stats::inc(&w.stats.err_client_closed);
                 return (ses, false);
             }
             HeadRead::Bad(e) => {
                 Stats::inc(&w.stats.err_bad_request);
-                let version = if head.version == Version::Http10 {
-                    Version::Http10
-                } else {
-                    Version::Http11
-                };
-                let res = Response::error(e.status());
-                let mut out = w.bufs.borrow_mut().take();
-                crate::http::write::response(&mut out, &res, version, false, false);
-                w.stats.count_status(res.status);
-                let (_, out) =
-                    super::io::write_from(&mut conn.stream, out, 0, w.conf.client_write_timeout)
-                        .await;
-                w.bufs.borrow_mut().give(out);
+                log::debug!(
+                    "worker {}: {} from {}: {}",
+                    w.id,
+                    e.status(),
+                    ses.client,
+                    e.reason()
+                );
+                refuse(w, conn, e.status(), head.version).await;
                 return (ses, true);
             }
         }
         Stats::inc(&w.stats.req_total);
         Stats::inc(&w.stats.req_active);
+        let active = GaugeGuard(&w.stats.req_active);
         let gen = w.current();
         let buf = std::mem::take(&mut conn.buf);
         let mut req = Request::new(ses, buf, std::mem::take(&mut head), gen);
         let keep_alive = route_request::run(w, conn, &mut req).await
             && w.conf.keep_alive_enabled
             && !w.shutting_down.get();
-        Stats::dec(&w.stats.req_active);
+        drop(active);
         if let Some(c) = req.cluster_conf() {
             idle_timeout = c.basic.timeout_read_client_again;
         }
@@ -152,7 +163,9 @@ async fn request_loop<S: ClientIo>(
         ses.requests += 1;
         if !keep_alive || !body_done {
             conn.buf = rbuf;
-            return (ses, false);
+            // With the body unread the client may still be sending it:
+            // linger so that the answer is not destroyed by a reset.
+            return (ses, !body_done);
         }
         // Keep what follows this request (pipelined requests) for the next
         // round, then whatever was read past the body from the socket.
@@ -160,6 +173,18 @@ async fn request_loop<S: ClientIo>(
         rbuf.extend_from_slice(&carry);
         conn.buf = rbuf;
     }
+}
+
+/// Answer a head ringfront will not serve with `status`; the connection
+/// closes after it, because where the next request would start is unknown.
+async fn refuse<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, status: u16, version: Version) {
+    let res = Response::error(status);
+    let mut out = w.bufs.borrow_mut().take();
+    crate::http::write::response(&mut out, &res, version, false, false);
+    w.stats.count_status(res.status);
+    let (_, out) =
+        super::io::write_from(&mut conn.stream, out, 0, w.conf.client_write_timeout).await;
+    w.bufs.borrow_mut().give(out);
 }
 
 /// Read and parse one request head into `head`. While the connection is

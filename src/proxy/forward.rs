@@ -222,10 +222,10 @@ async fn attempt<S: ClientIo>(
     if !body.is_done() {
         match body.feed(&req.buf[req.consumed..], &mut out) {
             Ok(n) => req.consumed += n,
-            Err(_) => {
+            Err(e) => {
                 w.bufs.borrow_mut().give(out);
                 Stats::inc(&w.stats.err_bad_request);
-                return Outcome::Ended(reply_bad(w, conn, req, 400).await);
+                return Outcome::Ended(reply_bad(w, conn, req, e.status()).await);
             }
         }
         req.body_done = body.is_done();
@@ -449,7 +449,7 @@ pub(crate) fn finish_local(w: &Worker, req: &mut Request, keep: bool) -> bool {
     keep && !matches!(ret, Ret::Finish | Ret::Close)
 }
 
-/// Answer a malformed request body.
+/// Answer a malformed or too slow request body.
 async fn reply_bad<S: ClientIo>(
     w: &Worker,
     conn: &mut ClientConn<S>,
@@ -483,11 +483,12 @@ async fn request_body<S: ClientIo>(
         let limit = body.wanted().min(BODY_READ);
         match read_more(&mut conn.stream, &mut scratch, limit, read_timeout).await {
             Ok(_) => {}
-            Err(e) => {
-                match e {
-                    IoErr::Timeout => Stats::inc(&w.stats.err_client_timeout),
-                    _ => Stats::inc(&w.stats.err_client_closed),
-                }
+            Err(IoErr::Timeout) => {
+                Stats::inc(&w.stats.err_client_timeout);
+                break Err(Outcome::Ended(reply_bad(w, conn, req, 408).await));
+            }
+            Err(_) => {
+                Stats::inc(&w.stats.err_client_closed);
                 break Err(Outcome::Ended(false));
             }
         }
@@ -506,9 +507,9 @@ async fn request_body<S: ClientIo>(
             out.clear();
             let n = match body.feed(&scratch, &mut out) {
                 Ok(n) => n,
-                Err(_) => {
+                Err(e) => {
                     Stats::inc(&w.stats.err_bad_request);
-                    break Err(Outcome::Ended(reply_bad(w, conn, req, 400).await));
+                    break Err(Outcome::Ended(reply_bad(w, conn, req, e.status()).await));
                 }
             };
             if n < scratch.len() {

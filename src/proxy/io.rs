@@ -17,7 +17,9 @@ pub(crate) enum IoErr {
 }
 
 /// Append up to `limit` bytes read from `s` to `buf` within `timeout`.
-/// Grows `buf` when it is full. `Closed` on end of stream.
+/// Grows `buf` when it is full, never by more than `limit`: a peer cannot
+/// make a buffer allocate past the limit it is read under. `Closed` on end
+/// of stream.
 pub(crate) async fn read_more<S: AsyncReadRent>(
     s: &mut S,
     buf: &mut Vec<u8>,
@@ -26,7 +28,7 @@ pub(crate) async fn read_more<S: AsyncReadRent>(
 ) -> Result<usize, IoErr> {
     let len = buf.len();
     if len == buf.capacity() {
-        buf.reserve(len.max(4096));
+        buf.reserve_exact(len.max(4096).min(limit.max(1)));
     }
     let end = buf.capacity().min(len.saturating_add(limit.max(1)));
     let owned = std::mem::take(buf);

@@ -18,6 +18,7 @@ mod body;
 mod conn;
 mod context;
 mod forward;
+mod guard;
 mod io;
 mod reply;
 mod request;
@@ -28,5 +29,6 @@ mod tls;
 
 pub use conn::serve;
 pub use context::Context;
+pub(crate) use guard::message as panic_message;
 pub use request::{Redirect, Request};
 pub use session::Session;

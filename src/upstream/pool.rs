@@ -11,6 +11,26 @@ use std::time::{Duration, Instant};
 /// commonly time idle keep-alive connections out after a minute or so.
 const MAX_IDLE_AGE: Duration = Duration::from_secs(30);
 
+/// An idle connection must have nothing to read: bytes there are the tail
+/// of a response that ran past its declared length (reusing the connection
+/// would hand them to the next client as its response), and end of stream
+/// means the backend closed it. One non-blocking peek tells both.
+fn is_quiet(s: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut b = [0u8; 1];
+    // SAFETY: a valid fd and a 1-byte buffer we own; MSG_PEEK|MSG_DONTWAIT
+    // neither consumes data nor blocks.
+    let n = unsafe {
+        libc::recv(
+            s.as_raw_fd(),
+            b.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
+}
+
 #[derive(Default)]
 pub struct Pool {
     idle: HashMap<SocketAddr, Vec<(TcpStream, Instant)>>,
@@ -23,7 +43,7 @@ impl Pool {
         let list = self.idle.get_mut(&addr)?;
         while let Some((s, since)) = list.pop() {
             self.count -= 1;
-            if since.elapsed() < MAX_IDLE_AGE {
+            if since.elapsed() < MAX_IDLE_AGE && is_quiet(&s) {
                 return Some(s);
             }
         }

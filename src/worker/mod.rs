@@ -346,6 +346,7 @@ async fn control_loop(w: Rc<Worker>, rx: Receiver<WorkerCmd>) {
                     let _ = ack.send(w.id);
                 }
                 Ok(WorkerCmd::Stats(reply)) => {
+                    w.stats.err_handler_panic.set(w.cbs.panics());
                     let _ = reply.send((w.id, w.stats.snapshot()));
                 }
                 Ok(WorkerCmd::BalState(reply)) => {

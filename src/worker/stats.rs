@@ -79,6 +79,10 @@ counters! {
     err_backend_broken,
     /// Connections closed or answered by a handler's return value.
     err_handler_abort,
+    /// Module handlers that panicked (caught; answered 500 and closed).
+    err_handler_panic,
+    /// Connection tasks that panicked outside a handler (caught; closed).
+    err_conn_panic,
     /// Retries made (same or other sub-cluster).
     retries,
     /// Attempts in another sub-cluster than GSLB chose (`CrossRetry`),

@@ -18,6 +18,8 @@ pub struct Seen {
     pub trailers: Vec<(String, String)>,
     /// Index of the connection (per origin) it arrived on.
     pub conn: usize,
+    /// Index of the request on its connection (0 for the first).
+    pub nth: usize,
 }
 
 impl Seen {
@@ -49,6 +51,16 @@ pub enum Reply {
         wait: Duration,
         rest: Vec<u8>,
     },
+    /// Send `bytes` (maybe none), then reset the connection (RST, not FIN).
+    Reset(Vec<u8>),
+    /// Send `bytes`, then hold the connection open, sending nothing more,
+    /// for `hold` (or until the peer closes).
+    Stall { bytes: Vec<u8>, hold: Duration },
+    /// Send each piece after its delay; keep the connection unless `close`.
+    Pieces {
+        parts: Vec<(Duration, Vec<u8>)>,
+        close: bool,
+    },
 }
 
 impl Reply {
@@ -70,6 +82,8 @@ pub struct Origin {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
     pub conns: Arc<AtomicUsize>,
+    /// Every byte received, over all connections, in arrival order.
+    pub received: Arc<Mutex<Vec<u8>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -91,8 +105,9 @@ impl Origin {
         let addr = l.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let conns = Arc::new(AtomicUsize::new(0));
+        let received = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (s2, c2, st2) = (seen.clone(), conns.clone(), stop.clone());
+        let (s2, c2, st2, r2) = (seen.clone(), conns.clone(), stop.clone(), received.clone());
         std::thread::spawn(move || {
             for s in l.incoming() {
                 if st2.load(Ordering::Relaxed) {
@@ -101,13 +116,15 @@ impl Origin {
                 let Ok(s) = s else { continue };
                 let idx = c2.fetch_add(1, Ordering::SeqCst);
                 let (h, seen, stop) = (handler.clone(), s2.clone(), st2.clone());
-                std::thread::spawn(move || serve(s, idx, h, seen, stop));
+                let log = r2.clone();
+                std::thread::spawn(move || serve(s, idx, h, seen, log, stop));
             }
         });
         Origin {
             addr,
             seen,
             conns,
+            received,
             stop,
         }
     }
@@ -124,6 +141,16 @@ impl Origin {
     pub fn count(&self) -> usize {
         self.seen.lock().unwrap().len()
     }
+
+    /// Connections accepted so far.
+    pub fn conn_count(&self) -> usize {
+        self.conns.load(Ordering::SeqCst)
+    }
+
+    /// Everything received so far, as text (lossy).
+    pub fn received_text(&self) -> String {
+        String::from_utf8_lossy(&self.received.lock().unwrap()).into_owned()
+    }
 }
 
 /// An address nothing listens on (connections are refused).
@@ -134,17 +161,41 @@ pub fn refused_addr() -> SocketAddr {
     a
 }
 
-fn serve(s: TcpStream, idx: usize, h: Handler, seen: Arc<Mutex<Vec<Seen>>>, stop: Arc<AtomicBool>) {
+/// A reader that also logs every byte it reads.
+struct Tee {
+    s: TcpStream,
+    log: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Read for Tee {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.s.read(buf)?;
+        self.log.lock().unwrap().extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn serve(
+    s: TcpStream,
+    idx: usize,
+    h: Handler,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    log: Arc<Mutex<Vec<u8>>>,
+    stop: Arc<AtomicBool>,
+) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
     // Head and body are written separately: without this, Nagle plus
     // delayed ACKs stall each response ~40 ms.
     let _ = s.set_nodelay(true);
     let mut out = s.try_clone().unwrap();
-    let mut r = BufReader::new(s);
+    let mut r = BufReader::new(Tee { s, log });
+    let mut nth = 0;
     while !stop.load(Ordering::Relaxed) {
-        let Some(req) = read_request(&mut r, idx) else {
+        let Some(mut req) = read_request(&mut r, idx) else {
             return;
         };
+        req.nth = nth;
+        nth += 1;
         seen.lock().unwrap().push(req.clone());
         if !answer(&mut out, h(&req)) {
             return;
@@ -156,6 +207,26 @@ fn serve(s: TcpStream, idx: usize, h: Handler, seen: Arc<Mutex<Vec<Seen>>>, stop
             return;
         }
     }
+}
+
+/// Close with RST: SO_LINGER on with a zero timeout.
+fn reset(s: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and a properly sized linger struct.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    let _ = s.shutdown(std::net::Shutdown::Both);
 }
 
 /// Write a reply; false when the connection should close.
@@ -181,10 +252,39 @@ fn answer(out: &mut TcpStream, reply: Reply) -> bool {
             let _ = out.write_all(&rest);
             false
         }
+        Reply::Reset(bytes) => {
+            let _ = out.write_all(&bytes);
+            let _ = out.flush();
+            // Let the bytes leave before the reset discards the queue.
+            std::thread::sleep(Duration::from_millis(50));
+            reset(out);
+            false
+        }
+        Reply::Stall { bytes, hold } => {
+            let _ = out.write_all(&bytes);
+            let _ = out.set_read_timeout(Some(hold));
+            let mut tmp = [0u8; 1024];
+            // Returns when the peer closes or `hold` passes.
+            while let Ok(n) = out.read(&mut tmp) {
+                if n == 0 {
+                    break;
+                }
+            }
+            false
+        }
+        Reply::Pieces { parts, close } => {
+            for (wait, bytes) in parts {
+                std::thread::sleep(wait);
+                if out.write_all(&bytes).is_err() {
+                    return false;
+                }
+            }
+            !close
+        }
     }
 }
 
-fn line(r: &mut BufReader<TcpStream>) -> Option<String> {
+fn line(r: &mut BufReader<Tee>) -> Option<String> {
     let mut l = String::new();
     match r.read_line(&mut l) {
         Ok(0) | Err(_) => None,
@@ -192,7 +292,7 @@ fn line(r: &mut BufReader<TcpStream>) -> Option<String> {
     }
 }
 
-fn read_request(r: &mut BufReader<TcpStream>, conn: usize) -> Option<Seen> {
+fn read_request(r: &mut BufReader<Tee>, conn: usize) -> Option<Seen> {
     let first = line(r)?;
     let mut parts = first.splitn(3, ' ');
     let mut seen = Seen {

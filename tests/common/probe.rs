@@ -3,7 +3,7 @@
 
 use ringfront::http::Response;
 use ringfront::module::{Callbacks, Handler, Module, ModuleError, ModuleRegistry, Point, Ret};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +17,8 @@ pub struct Script {
     pub returns: HashMap<Point, Ret>,
     /// Whether a Request-type handler attaches a response.
     pub with_response: bool,
+    /// Points at which the handler panics (after recording the point).
+    pub panics: HashSet<Point>,
 }
 
 pub type Shared = Arc<Mutex<Script>>;
@@ -42,9 +44,17 @@ impl Probe {
 }
 
 fn note(s: &Shared, ses: u64, worker: usize, p: Point) -> Ret {
-    let mut g = s.lock().unwrap();
-    g.seen.push((ses, worker, p));
-    g.returns.get(&p).copied().unwrap_or(Ret::GoOn)
+    let (ret, panic) = {
+        let mut g = s.lock().unwrap();
+        g.seen.push((ses, worker, p));
+        let ret = g.returns.get(&p).copied().unwrap_or(Ret::GoOn);
+        (ret, g.panics.contains(&p))
+    };
+    // The lock is released first, so the script stays usable.
+    if panic {
+        panic!("mod_probe scripted panic at {}", p.name());
+    }
+    ret
 }
 
 impl Module for Probe {
