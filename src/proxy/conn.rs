@@ -14,8 +14,9 @@ use crate::worker::{Stats, Worker};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The client side of a connection: the stream and the bytes read from it
 /// that no request has consumed yet (pipelined requests live here).
@@ -32,11 +33,19 @@ pub trait ClientIo: AsyncReadRent + AsyncWriteRent + 'static {
     /// Wait until the client sends something, holding no buffer meanwhile.
     /// Streams that may already hold decoded bytes (TLS) return at once.
     fn wait_readable(&self) -> impl std::future::Future<Output = std::io::Result<()>>;
+
+    /// The socket the worker's idle sweeper may shut down to end a wait
+    /// past its deadline; `None` for streams whose wait returns at once.
+    fn idle_fd(&self) -> Option<RawFd>;
 }
 
 impl ClientIo for TcpStream {
     fn wait_readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> {
         self.readable(false)
+    }
+
+    fn idle_fd(&self) -> Option<RawFd> {
+        Some(self.as_raw_fd())
     }
 }
 
@@ -54,7 +63,9 @@ pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, tls: bool
             Stats::inc(&w.stats.err_handler_abort);
             w.cbs.run_finish(&mut ses);
         } else if tls {
-            super::tls::serve_tls(&w, stream, ses).await;
+            // Boxed: a TLS stream makes the state machine much larger, and
+            // plain connections should not carry that size.
+            Box::pin(super::tls::serve_tls(&w, stream, ses)).await;
         } else {
             serve_session(&w, stream, ses).await;
         }
@@ -72,17 +83,37 @@ pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, tls: bool
 
 /// Serve requests on a connection whose accept (and handshake) callbacks
 /// have run, then run HandleFinish and close.
+///
+/// The connection alternates between two states. Idle, it waits for the
+/// next request holding no read buffer, no header index and only this
+/// small future. Active, it serves what has arrived in a boxed future
+/// ([`serve_buffered`]) that lives only as long as there are requests to
+/// serve, so thousands of idle keep-alive clients cost little memory.
 pub(crate) async fn serve_session<S: ClientIo>(w: &Worker, stream: S, ses: Session) {
     let mut conn = ClientConn {
         stream,
         buf: Vec::new(),
         rhead: ResponseHead::default(),
     };
-    let (mut ses, linger) = request_loop(w, &mut conn, ses).await;
-    w.cbs.run_finish(&mut ses);
+    let mut st = Served {
+        ses: Some(ses),
+        idle_timeout: w.conf.client_read_timeout,
+    };
+    let linger = loop {
+        if conn.buf.is_empty() && !wait_for_request(w, &mut conn, st.idle_timeout).await {
+            break false;
+        }
+        match Box::pin(serve_buffered(w, &mut conn, &mut st)).await {
+            Next::Idle => {}
+            Next::Close { linger } => break linger,
+        }
+    };
+    if let Some(mut ses) = st.ses {
+        w.cbs.run_finish(&mut ses);
+    }
     let ClientConn { stream, buf, .. } = conn;
     let buf = if linger {
-        linger_close(stream, buf).await
+        Box::pin(linger_close(stream, buf)).await
     } else {
         drop(stream);
         buf
@@ -90,50 +121,107 @@ pub(crate) async fn serve_session<S: ClientIo>(w: &Worker, stream: S, ses: Sessi
     w.bufs.borrow_mut().give(buf);
 }
 
+/// What outlives one active period of a connection.
+struct Served {
+    /// Lent to each request while it runs; always back between requests.
+    ses: Option<Session>,
+    /// How long an idle keep-alive connection is kept: ClientReadTimeout,
+    /// then the cluster's TimeoutReadClientAgain once a request was routed.
+    idle_timeout: Duration,
+}
+
+/// How an active period ended.
+enum Next {
+    /// Every request that arrived was answered; wait for more.
+    Idle,
+    /// Close the connection; linger first when an error answer was sent.
+    Close { linger: bool },
+}
+
+/// Wait for an idle connection's next request, holding no buffer. False
+/// when the client closed, stayed quiet past `idle_timeout`, or the worker
+/// is shutting down.
+async fn wait_for_request<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    idle_timeout: Duration,
+) -> bool {
+    if conn.buf.capacity() > 0 {
+        w.bufs.borrow_mut().give(std::mem::take(&mut conn.buf));
+    }
+    let ok = match conn.stream.idle_fd() {
+        Some(fd) => {
+            let slot = w.idle.register(fd, Instant::now() + idle_timeout);
+            let ready = conn.stream.wait_readable().await.is_ok();
+            ready && !slot.expired()
+        }
+        None => conn.stream.wait_readable().await.is_ok(),
+    };
+    if !ok || w.shutting_down.get() {
+        return false;
+    }
+    conn.buf = w.bufs.borrow_mut().take();
+    true
+}
+
 /// How reading a request head ended.
 enum HeadRead {
     Ready,
-    /// The client closed or went idle between requests: close quietly.
+    /// The client closed between requests: close quietly.
     Idle,
     /// The client stopped mid-head.
     Stalled(IoErr),
     Bad(ParseError),
 }
 
-/// Serve requests until the connection should close. Returns the session
-/// and whether to linger before closing (an error answer was sent).
+/// Serve the requests that have arrived (pipelined ones in order), with
+/// the header indexes borrowed from the worker for the active period.
+async fn serve_buffered<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    st: &mut Served,
+) -> Next {
+    let (mut head, rhead) = w.heads.borrow_mut().take();
+    conn.rhead = rhead;
+    let next = request_loop(w, conn, st, &mut head).await;
+    let rhead = std::mem::take(&mut conn.rhead);
+    w.heads.borrow_mut().give(head, rhead);
+    next
+}
+
+/// Serve requests while bytes are buffered; stop when the buffer is
+/// empty after a response (idle) or the connection should close.
 async fn request_loop<S: ClientIo>(
     w: &Worker,
     conn: &mut ClientConn<S>,
-    mut ses: Session,
-) -> (Session, bool) {
-    let mut head = RequestHead::default();
-    let mut idle_timeout = w.conf.client_read_timeout;
+    st: &mut Served,
+    head: &mut RequestHead,
+) -> Next {
     loop {
-        match read_head(w, conn, &mut head, idle_timeout).await {
+        match read_head(w, conn, head).await {
             HeadRead::Ready => {}
-            HeadRead::Idle => return (ses, false),
+            HeadRead::Idle => return Next::Close { linger: false },
             // A head that did not arrive in time (slowloris) is told so.
             HeadRead::Stalled(IoErr::Timeout) => {
                 Stats::inc(&w.stats.err_client_timeout);
                 refuse(w, conn, 408, Version::Http11).await;
-                return (ses, true);
+                return Next::Close { linger: true };
             }
             HeadRead::Stalled(_) => {
                 Stats::inc(&w.stats.err_client_closed);
-                return (ses, false);
+                return Next::Close { linger: false };
             }
             HeadRead::Bad(e) => {
                 Stats::inc(&w.stats.err_bad_request);
                 log::debug!(
-                    "worker {}: {} from {}: {}",
+                    "worker {}: {} from {:?}: {}",
                     w.id,
                     e.status(),
-                    ses.client,
+                    st.ses.as_ref().map(|s| s.client),
                     e.reason()
                 );
                 refuse(w, conn, e.status(), head.version).await;
-                return (ses, true);
+                return Next::Close { linger: true };
             }
         }
         Stats::inc(&w.stats.req_total);
@@ -141,16 +229,19 @@ async fn request_loop<S: ClientIo>(
         let active = GaugeGuard(&w.stats.req_active);
         let gen = w.current();
         let buf = std::mem::take(&mut conn.buf);
-        let mut req = Request::new(ses, buf, std::mem::take(&mut head), gen);
+        let Some(ses) = st.ses.take() else {
+            return Next::Close { linger: false };
+        };
+        let mut req = Request::new(ses, buf, std::mem::take(head), gen);
         let keep_alive = route_request::run(w, conn, &mut req).await
             && w.conf.keep_alive_enabled
             && !w.shutting_down.get();
         drop(active);
         if let Some(c) = req.cluster_conf() {
-            idle_timeout = c.basic.timeout_read_client_again;
+            st.idle_timeout = c.basic.timeout_read_client_again;
         }
         let Request {
-            ses: s,
+            ses,
             buf: mut rbuf,
             head: h,
             consumed,
@@ -158,20 +249,23 @@ async fn request_loop<S: ClientIo>(
             body_done,
             ..
         } = req;
-        ses = s;
-        head = h;
+        let ses = st.ses.insert(ses);
+        *head = h;
         ses.requests += 1;
         if !keep_alive || !body_done {
             conn.buf = rbuf;
             // With the body unread the client may still be sending it:
             // linger so that the answer is not destroyed by a reset.
-            return (ses, !body_done);
+            return Next::Close { linger: !body_done };
         }
         // Keep what follows this request (pipelined requests) for the next
         // round, then whatever was read past the body from the socket.
         rbuf.drain(..consumed.min(rbuf.len()));
         rbuf.extend_from_slice(&carry);
         conn.buf = rbuf;
+        if conn.buf.is_empty() {
+            return Next::Idle;
+        }
     }
 }
 
@@ -187,28 +281,13 @@ async fn refuse<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, status: u16, 
     w.bufs.borrow_mut().give(out);
 }
 
-/// Read and parse one request head into `head`. While the connection is
-/// idle it holds no buffer: it waits for readability first, and only then
-/// takes a buffer from the worker's pool.
+/// Read and parse one request head into `head`, reading more within
+/// ClientReadTimeout for the whole head (a trickle does not extend it).
 async fn read_head<S: ClientIo>(
     w: &Worker,
     conn: &mut ClientConn<S>,
     head: &mut RequestHead,
-    idle_timeout: Duration,
 ) -> HeadRead {
-    if conn.buf.is_empty() {
-        if conn.buf.capacity() > 0 {
-            w.bufs.borrow_mut().give(std::mem::take(&mut conn.buf));
-        }
-        match monoio::time::timeout(idle_timeout, conn.stream.wait_readable()).await {
-            Ok(Ok(())) => {}
-            _ => return HeadRead::Idle,
-        }
-        if w.shutting_down.get() {
-            return HeadRead::Idle;
-        }
-        conn.buf = w.bufs.borrow_mut().take();
-    }
     let deadline = std::time::Instant::now() + w.conf.client_read_timeout;
     loop {
         if !conn.buf.is_empty() {

@@ -6,20 +6,34 @@
 use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// Run `fut`, turning a panic in any of its polls into `Err(payload)`.
 /// The future is not polled again after it panicked; it is dropped.
-pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, Box<dyn Any + Send>> {
-    let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(
-        move |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+///
+/// A plain future type rather than an `async fn`: an `async fn` would keep
+/// both the argument and its pinned copy in its state, doubling the size
+/// of every connection task.
+pub(crate) fn catch_panic<F: Future>(fut: F) -> CatchPanic<F> {
+    CatchPanic(fut)
+}
+
+pub(crate) struct CatchPanic<F>(F);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: the inner future is never moved out of `self`; this is the
+        // structural pin projection of the only field.
+        let fut = unsafe { self.map_unchecked_mut(|s| &mut s.0) };
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Err(payload) => Poll::Ready(Err(payload)),
-        },
-    )
-    .await
+        }
+    }
 }
 
 /// The message a panic was raised with, for the log.

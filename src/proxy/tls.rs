@@ -15,6 +15,10 @@ impl ClientIo for ServerTlsStream<TcpStream> {
     async fn wait_readable(&self) -> std::io::Result<()> {
         Ok(())
     }
+
+    fn idle_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
 }
 
 pub(crate) async fn serve_tls(w: &Worker, stream: TcpStream, mut ses: Session) {

@@ -1,6 +1,8 @@
 //! A per-worker free list of I/O buffers, so requests do not allocate and
 //! idle connections hold no buffer.
 
+use crate::http::{RequestHead, ResponseHead};
+
 /// Buffers of one size class, recycled within a worker.
 pub struct BufPool {
     free: Vec<Vec<u8>>,
@@ -38,5 +40,32 @@ impl BufPool {
 
     pub fn size(&self) -> usize {
         self.size
+    }
+}
+
+/// Header indexes (request and backend response heads) lent to active
+/// connections, so an idle connection holds none and a request allocates
+/// none once the worker is warm.
+pub struct HeadPool {
+    free: Vec<(RequestHead, ResponseHead)>,
+    max_free: usize,
+}
+
+impl HeadPool {
+    pub fn new(max_free: usize) -> Self {
+        HeadPool {
+            free: Vec::new(),
+            max_free,
+        }
+    }
+
+    pub fn take(&mut self) -> (RequestHead, ResponseHead) {
+        self.free.pop().unwrap_or_default()
+    }
+
+    pub fn give(&mut self, req: RequestHead, res: ResponseHead) {
+        if self.free.len() < self.max_free {
+            self.free.push((req, res));
+        }
     }
 }

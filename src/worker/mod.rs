@@ -7,10 +7,12 @@
 //! requests for a copy of the counters, and shutdown.
 
 mod bufs;
+mod idle;
 mod runtime;
 mod stats;
 
-pub use bufs::BufPool;
+pub use bufs::{BufPool, HeadPool};
+pub use idle::IdleList;
 pub use runtime::Driver;
 pub use stats::{Stats, StatsSnapshot};
 
@@ -28,6 +30,10 @@ use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// Read buffers and header indexes a worker keeps for reuse: enough for
+/// the requests in flight at once, not a copy per idle connection.
+const FREE_LISTS: usize = 256;
 
 /// How often a worker looks at its control channel.
 const CONTROL_POLL: Duration = Duration::from_millis(10);
@@ -70,6 +76,9 @@ pub struct Worker {
     current: RefCell<Rc<Generation>>,
     pool: RefCell<Pool>,
     pub bufs: RefCell<BufPool>,
+    pub heads: RefCell<HeadPool>,
+    /// Idle keep-alive connections and their deadlines.
+    pub idle: IdleList,
     pub stats: Stats,
     pub shutting_down: Cell<bool>,
     next_conn: Cell<u64>,
@@ -243,7 +252,7 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
             max_header_bytes: spec.conf.max_header_bytes,
             max_uri_bytes: spec.conf.max_header_uri_bytes,
         };
-        let bufs = BufPool::new(spec.conf.tuning.read_buffer_size, 1024);
+        let bufs = BufPool::new(spec.conf.tuning.read_buffer_size, 256);
         let w = Rc::new_cyclic(|me| Worker {
             id,
             me: me.clone(),
@@ -257,6 +266,8 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
             })),
             pool: RefCell::new(Pool::default()),
             bufs: RefCell::new(bufs),
+            heads: RefCell::new(HeadPool::new(FREE_LISTS)),
+            idle: IdleList::default(),
             stats: Stats::default(),
             shutting_down: Cell::new(false),
             next_conn: Cell::new(0),
@@ -266,6 +277,7 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
         });
         let _ = ready.send(Ok((addr, tls_addr)));
         monoio::spawn(control_loop(w.clone(), spec.commands));
+        monoio::spawn(sweep_idle(w.clone()));
         let https = async {
             if let Some(l) = tls_listener {
                 accept_loop(&w, l, true).await;
@@ -333,6 +345,17 @@ async fn drain(w: &Worker) {
     let deadline = Instant::now() + w.conf.graceful_shutdown_timeout;
     while w.stats.req_active.get() > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Close idle connections past their deadline; all of them once the
+/// worker is shutting down.
+async fn sweep_idle(w: Rc<Worker>) {
+    loop {
+        monoio::time::sleep(idle::SWEEP_EVERY).await;
+        if !w.idle.is_empty() {
+            w.idle.sweep(Instant::now(), w.shutting_down.get());
+        }
     }
 }
 

@@ -1,0 +1,131 @@
+//! The worker's idle keep-alive connections and their deadlines.
+//!
+//! A connection waiting for its next request registers its socket and
+//! deadline here instead of arming a timer of its own: a timer would make
+//! every idle connection's task several hundred bytes larger. A sweeper
+//! task shuts down the sockets whose deadline passed, which completes
+//! their pending wait; the connection then sees it expired and closes.
+
+use std::cell::{Cell, RefCell};
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+/// How often expired idle connections are looked for.
+pub const SWEEP_EVERY: Duration = Duration::from_millis(50);
+
+struct Entry {
+    fd: RawFd,
+    deadline: Instant,
+}
+
+/// A slab of idle connections: O(1) register and release, no allocation
+/// once it has grown to the worker's peak of idle connections.
+#[derive(Default)]
+pub struct IdleList {
+    slots: RefCell<Vec<Option<Entry>>>,
+    free: RefCell<Vec<usize>>,
+    expired: RefCell<Vec<bool>>,
+    len: Cell<usize>,
+}
+
+/// A registration, released when dropped (also if the waiting task is
+/// dropped), so the sweeper never touches a descriptor that was closed.
+pub struct IdleSlot<'a> {
+    list: &'a IdleList,
+    i: usize,
+}
+
+impl IdleSlot<'_> {
+    /// Release; true when the sweeper expired the connection meanwhile.
+    pub fn expired(self) -> bool {
+        let e = self.list.expired.borrow()[self.i];
+        e
+    }
+}
+
+impl Drop for IdleSlot<'_> {
+    fn drop(&mut self) {
+        self.list.release(self.i);
+    }
+}
+
+impl IdleList {
+    pub fn register(&self, fd: RawFd, deadline: Instant) -> IdleSlot<'_> {
+        let entry = Some(Entry { fd, deadline });
+        let mut slots = self.slots.borrow_mut();
+        let mut expired = self.expired.borrow_mut();
+        let i = match self.free.borrow_mut().pop() {
+            Some(i) => {
+                slots[i] = entry;
+                expired[i] = false;
+                i
+            }
+            None => {
+                slots.push(entry);
+                expired.push(false);
+                slots.len() - 1
+            }
+        };
+        self.len.set(self.len.get() + 1);
+        IdleSlot { list: self, i }
+    }
+
+    fn release(&self, i: usize) {
+        self.slots.borrow_mut()[i] = None;
+        self.free.borrow_mut().push(i);
+        self.len.set(self.len.get().saturating_sub(1));
+    }
+
+    pub fn len(&self) -> usize {
+        self.len.get()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Shut down every socket whose deadline is before `now` (all of them
+    /// when `all`), so their waits complete. Returns how many.
+    pub fn sweep(&self, now: Instant, all: bool) -> usize {
+        let mut n = 0;
+        let mut slots = self.slots.borrow_mut();
+        let mut expired = self.expired.borrow_mut();
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let Some(e) = slot else { continue };
+            if all || e.deadline <= now {
+                // SAFETY: plain syscall on a descriptor that is open: a
+                // connection releases its slot before it closes its socket,
+                // and the sweeper runs on the same thread.
+                unsafe { libc::shutdown(e.fd, libc::SHUT_RDWR) };
+                expired[i] = true;
+                *slot = None;
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_reused_and_expiry_is_reported() {
+        let l = IdleList::default();
+        let now = Instant::now();
+        let a = l.register(-1, now + Duration::from_secs(60));
+        let b = l.register(-1, now);
+        assert_eq!(l.len(), 2);
+        assert_eq!(l.sweep(now, false), 1);
+        assert!(b.expired());
+        assert!(!a.expired());
+        assert!(l.is_empty());
+        let c = l.register(-1, now);
+        assert!(c.i < 2, "a freed slot is reused");
+        drop(l.register(-1, now));
+        assert_eq!(l.len(), 1, "dropping a slot releases it");
+        assert_eq!(l.sweep(now, true), 1);
+        assert!(c.expired());
+    }
+}
