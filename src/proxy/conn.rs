@@ -11,6 +11,7 @@ use super::session::Session;
 use crate::http::{parse_request, ParseError, RequestHead, Response, ResponseHead, Version};
 use crate::module::{Point, Ret};
 use crate::worker::{Stats, Worker};
+use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use std::net::SocketAddr;
@@ -141,6 +142,11 @@ enum Next {
 /// Wait for an idle connection's next request, holding no buffer. False
 /// when the client closed, stayed quiet past `idle_timeout`, or the worker
 /// is shutting down.
+///
+/// The first read happens here, in the connection's small task, so that a
+/// client closing an idle connection costs no boxed request state; and it
+/// reads into a small buffer when the worker's pool is empty, so that ten
+/// thousand idle clients leaving at once do not each claim a full one.
 async fn wait_for_request<S: ClientIo>(
     w: &Worker,
     conn: &mut ClientConn<S>,
@@ -149,19 +155,34 @@ async fn wait_for_request<S: ClientIo>(
     if conn.buf.capacity() > 0 {
         w.bufs.borrow_mut().give(std::mem::take(&mut conn.buf));
     }
-    let ok = match conn.stream.idle_fd() {
-        Some(fd) => {
-            let slot = w.idle.register(fd, Instant::now() + idle_timeout);
-            let ready = conn.stream.wait_readable().await.is_ok();
-            ready && !slot.expired()
+    let Some(fd) = conn.stream.idle_fd() else {
+        // A stream that may hold decrypted bytes: read_head reads it, under
+        // ClientReadTimeout.
+        if conn.stream.wait_readable().await.is_err() || w.shutting_down.get() {
+            return false;
         }
-        None => conn.stream.wait_readable().await.is_ok(),
+        conn.buf = w.bufs.borrow_mut().take();
+        return true;
     };
-    if !ok || w.shutting_down.get() {
+    let slot = w.idle.register(fd, Instant::now() + idle_timeout);
+    if conn.stream.wait_readable().await.is_err() || w.shutting_down.get() {
         return false;
     }
-    conn.buf = w.bufs.borrow_mut().take();
-    true
+    let buf = w.bufs.borrow_mut().take_or_small();
+    let end = buf.capacity().min(w.limits.max_header_bytes + 1);
+    let (res, slice) = conn.stream.read(buf.slice_mut(0..end)).await;
+    let buf = slice.into_inner();
+    let expired = slot.expired();
+    match res {
+        Ok(n) if n > 0 && !expired => {
+            conn.buf = buf;
+            true
+        }
+        _ => {
+            w.bufs.borrow_mut().give(buf);
+            false
+        }
+    }
 }
 
 /// How reading a request head ended.

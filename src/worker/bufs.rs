@@ -3,6 +3,10 @@
 
 use crate::http::{RequestHead, ResponseHead};
 
+/// Capacity of a buffer made when the pool is empty and the read is the
+/// first of a request.
+const SMALL: usize = 1024;
+
 /// Buffers of one size class, recycled within a worker.
 pub struct BufPool {
     free: Vec<Vec<u8>>,
@@ -24,6 +28,13 @@ impl BufPool {
         self.free
             .pop()
             .unwrap_or_else(|| Vec::with_capacity(self.size))
+    }
+
+    /// A pooled buffer, or else a small new one: for a read whose size is
+    /// unknown (most request heads are a few hundred bytes; the reader grows
+    /// the buffer when one is not).
+    pub fn take_or_small(&mut self) -> Vec<u8> {
+        self.free.pop().unwrap_or_else(|| Vec::with_capacity(SMALL))
     }
 
     /// Return a buffer; oversized ones (grown for a big head) are dropped so

@@ -42,7 +42,8 @@ pub fn raw(addr: SocketAddr, req: &[u8]) -> Vec<u8> {
     read_to_close(&mut s)
 }
 
-pub fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+/// Read until the peer closes (or the read times out).
+pub fn read_to_close(s: &mut impl Read) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = [0u8; 16384];
     loop {

@@ -7,7 +7,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
 use serde_json::json;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,14 +109,7 @@ pub fn presented(t: &Tls) -> CertificateDer<'static> {
 /// Send `req` and read until the server closes (or 5 s pass).
 pub fn exchange(t: &mut Tls, req: &[u8]) -> Vec<u8> {
     t.write_all(req).expect("write");
-    let mut out = Vec::new();
-    let mut buf = [0u8; 16384];
-    loop {
-        match t.read(&mut buf) {
-            Ok(0) | Err(_) => return out,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-        }
-    }
+    super::client::read_to_close(t)
 }
 
 #[derive(Debug)]
