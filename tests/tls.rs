@@ -235,3 +235,37 @@ fn conditions_see_tls_and_the_server_name() {
     assert_eq!(via("example.org"), "secure");
     assert_eq!(client::get(h.http_addr, "example.org", "/").text(), "plain");
 }
+
+/// A routing reload must not rebuild the TLS acceptors (their session
+/// caches would be lost); a tls_conf change does.
+#[test]
+fn routing_reload_keeps_tls_sessions_resumable() {
+    let origin = Origin::named("o");
+    let (d, h) = start(&tls_layout(&origin));
+    let conf = t::verified_config();
+    // Resumed, or a full handshake (with or without HelloRetryRequest).
+    let resumed = || {
+        let mut c = t::connect_with(https(&h), &conf, "example.org").expect("handshake");
+        // Read the response so the client also receives its session tickets.
+        let raw = t::exchange(
+            &mut c,
+            b"GET / HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(client::parse_response(&raw).expect("response").status, 200);
+        c.conn.handshake_kind().expect("handshake done") == rustls::HandshakeKind::Resumed
+    };
+    assert!(!resumed());
+    assert!(resumed());
+    let (status, body) = common::monitor_get(&h, "/reload/server_data_conf");
+    assert_eq!(status, 200, "{body}");
+    assert!(resumed(), "a routing reload kept the session cache");
+    // Changing tls_conf builds new acceptors with empty caches.
+    let path = d.path().join("tls_conf/server_cert_conf.data");
+    let mut certs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    certs["Version"] = "t2".into();
+    d.write_json("tls_conf/server_cert_conf.data", &certs);
+    let (status, body) = common::monitor_get(&h, "/reload/tls_conf");
+    assert_eq!(status, 200, "{body}");
+    assert!(!resumed());
+}

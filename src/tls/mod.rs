@@ -38,6 +38,12 @@ impl Clone for CertKey {
     }
 }
 
+impl PartialEq for CertKey {
+    fn eq(&self, o: &Self) -> bool {
+        self.name == o.name && self.chain == o.chain && self.key.secret_der() == o.key.secret_der()
+    }
+}
+
 impl std::fmt::Debug for CertKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
@@ -49,7 +55,7 @@ impl std::fmt::Debug for CertKey {
 }
 
 /// Everything a worker needs to terminate TLS, as loaded from `tls_conf/`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TlsData {
     pub certs: Vec<CertKey>,
     /// Index into `certs` of `Config.Default`.

@@ -13,7 +13,7 @@ use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
 
 /// Resolved protocol parameters: which versions, TLS 1.2 suites and key
 /// exchange groups to offer, in preference order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     pub tls12: bool,
     pub tls13: bool,

@@ -135,15 +135,20 @@ impl Worker {
     /// Switch new requests to `snapshot`. Backends that stay keep their
     /// health; probes of backends that left end.
     fn swap(&self, snapshot: Snapshot) {
-        if let Some(t) = &snapshot.tls {
-            // The control thread built the same data once already, so this
-            // only fails if rustls changed its mind; keep the old ones then.
-            match Acceptors::build(t) {
-                Ok(a) => *self.tls.borrow_mut() = Some(Rc::new(a)),
-                Err((key, e)) => log::error!("worker {}: TLS {key}: {e}", self.id),
-            }
-        }
         let old = self.current();
+        // Every reload carries the TLS data; rebuild the acceptors only when
+        // it changed, so a routing reload keeps session-resumption caches.
+        match &snapshot.tls {
+            Some(t) if old.snapshot.tls.as_ref() != Some(t) => {
+                // The control thread built the same data once already, so
+                // this only fails if rustls changed its mind; keep the old.
+                match Acceptors::build(t) {
+                    Ok(a) => *self.tls.borrow_mut() = Some(Rc::new(a)),
+                    Err((key, e)) => log::error!("worker {}: TLS {key}: {e}", self.id),
+                }
+            }
+            _ => {}
+        }
         let balancer = Balancer::new(&snapshot.clusters, Some(&old.balancer.borrow()));
         old.balancer.borrow().release_removed(&balancer);
         let gen = Generation {

@@ -54,45 +54,58 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// Handshake trusting the test CA and checking `name` against the
 /// certificate, sent as SNI. Err when the handshake fails.
 pub fn connect_verified(addr: SocketAddr, name: &str) -> Result<Tls, rustls::Error> {
+    connect_with(addr, &verified_config(), name)
+}
+
+/// A client configuration trusting the test CA. Connections made with the
+/// same one share its session cache, so a later handshake can resume.
+pub fn verified_config() -> Arc<ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert(CA)).expect("CA");
-    let conf = ClientConfig::builder_with_provider(provider())
+    let mut conf = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    handshake(
-        addr,
-        conf,
-        ServerName::try_from(name.to_string()).expect("name"),
-    )
+    conf.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(conf)
+}
+
+/// Handshake with `conf`, checking `name` against the certificate.
+pub fn connect_with(
+    addr: SocketAddr,
+    conf: &Arc<ClientConfig>,
+    name: &str,
+) -> Result<Tls, rustls::Error> {
+    let name = ServerName::try_from(name.to_string()).expect("name");
+    handshake(addr, conf.clone(), name)
 }
 
 /// Handshake accepting any certificate; `sni: None` sends no server name.
 pub fn connect_any(addr: SocketAddr, sni: Option<&str>) -> Result<Tls, rustls::Error> {
-    let conf = ClientConfig::builder_with_provider(provider())
+    let mut conf = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("versions")
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AcceptAny))
         .with_no_client_auth();
+    conf.alpn_protocols = vec![b"http/1.1".to_vec()];
     let name = match sni {
         Some(n) => ServerName::try_from(n.to_string()).expect("name"),
         // rustls sends no SNI for an IP address.
         None => ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()),
     };
-    handshake(addr, conf, name)
+    handshake(addr, Arc::new(conf), name)
 }
 
 fn handshake(
     addr: SocketAddr,
-    mut conf: ClientConfig,
+    conf: Arc<ClientConfig>,
     name: ServerName<'static>,
 ) -> Result<Tls, rustls::Error> {
-    conf.alpn_protocols = vec![b"http/1.1".to_vec()];
     let tcp = TcpStream::connect(super::client::local(addr)).expect("connect");
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut tls = StreamOwned::new(ClientConnection::new(Arc::new(conf), name)?, tcp);
+    let mut tls = StreamOwned::new(ClientConnection::new(conf, name)?, tcp);
     while tls.conn.is_handshaking() {
         tls.conn
             .complete_io(&mut tls.sock)
