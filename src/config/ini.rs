@@ -178,7 +178,9 @@ fn is_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
-fn find_unquoted(s: &str, want: u8) -> Option<usize> {
+/// Position of the first unquoted `want` or comment start (`#`, `;`),
+/// skipping quoted strings and their escapes; `None` when neither occurs.
+fn scan_unquoted(s: &str, want: Option<u8>) -> Option<(usize, bool)> {
     let b = s.as_bytes();
     let mut in_q = false;
     let mut i = 0;
@@ -186,8 +188,8 @@ fn find_unquoted(s: &str, want: u8) -> Option<usize> {
         match b[i] {
             b'\\' if in_q => i += 1,
             b'"' => in_q = !in_q,
-            b'#' | b';' if !in_q => return None,
-            c if c == want && !in_q => return Some(i),
+            b'#' | b';' if !in_q => return Some((i, false)),
+            c if Some(c) == want && !in_q => return Some((i, true)),
             _ => {}
         }
         i += 1;
@@ -195,20 +197,19 @@ fn find_unquoted(s: &str, want: u8) -> Option<usize> {
     None
 }
 
-fn strip_comment(s: &str) -> &str {
-    let b = s.as_bytes();
-    let mut in_q = false;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\\' if in_q => i += 1,
-            b'"' => in_q = !in_q,
-            b'#' | b';' if !in_q => return &s[..i],
-            _ => {}
-        }
-        i += 1;
+/// The first unquoted `want` before any comment.
+fn find_unquoted(s: &str, want: u8) -> Option<usize> {
+    match scan_unquoted(s, Some(want)) {
+        Some((i, true)) => Some(i),
+        _ => None,
     }
-    s
+}
+
+fn strip_comment(s: &str) -> &str {
+    match scan_unquoted(s, None) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
 }
 
 fn parse_value(v: &str, line: usize) -> Result<String, IniError> {
