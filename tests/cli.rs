@@ -11,16 +11,21 @@ fn ringfront() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ringfront"))
 }
 
+/// `ringfront -t -c DIR`.
+fn check(dir: &std::path::Path) -> std::process::Output {
+    ringfront()
+        .arg("-t")
+        .arg("-c")
+        .arg(dir)
+        .output()
+        .expect("run ringfront -t")
+}
+
 #[test]
 fn check_accepts_good_conf() {
     let o = Origin::named("A");
     let d = Layout::single(Cluster::simple("c", &[o.addr])).write();
-    let out = ringfront()
-        .arg("-t")
-        .arg("-c")
-        .arg(d.path())
-        .output()
-        .unwrap();
+    let out = check(d.path());
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
@@ -41,12 +46,7 @@ fn check_names_file_key_and_reason() {
         ),
     );
     d.write("cluster_conf/gslb.data", "{\"Clusters\": ");
-    let out = ringfront()
-        .arg("-t")
-        .arg("-c")
-        .arg(d.path())
-        .output()
-        .unwrap();
+    let out = check(d.path());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -64,12 +64,7 @@ fn check_reports_data_file_errors() {
     let mut rr = l.route_rule();
     rr["ProductRule"]["p"][0]["Cond"] = serde_json::json!("req_path_prefix_in(\"/a\"");
     d.write_json("server_data_conf/route_rule.data", &rr);
-    let out = ringfront()
-        .arg("-t")
-        .arg("-c")
-        .arg(d.path())
-        .output()
-        .unwrap();
+    let out = check(d.path());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("gslb.data"), "{err}");
