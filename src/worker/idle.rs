@@ -13,19 +13,23 @@ use std::time::{Duration, Instant};
 /// How often expired idle connections are looked for.
 pub const SWEEP_EVERY: Duration = Duration::from_millis(50);
 
-struct Entry {
-    fd: RawFd,
-    deadline: Instant,
+enum Slot {
+    Free,
+    Waiting {
+        fd: RawFd,
+        deadline: Instant,
+    },
+    /// The sweeper shut the socket down; the connection has not looked yet.
+    Expired,
 }
 
 /// A slab of idle connections: O(1) register and release, no allocation
 /// once it has grown to the worker's peak of idle connections.
 #[derive(Default)]
 pub struct IdleList {
-    slots: RefCell<Vec<Option<Entry>>>,
+    slots: RefCell<Vec<Slot>>,
     free: RefCell<Vec<usize>>,
-    expired: RefCell<Vec<bool>>,
-    len: Cell<usize>,
+    waiting: Cell<usize>,
 }
 
 /// A registration, released when dropped (also if the waiting task is
@@ -38,46 +42,42 @@ pub struct IdleSlot<'a> {
 impl IdleSlot<'_> {
     /// Release; true when the sweeper expired the connection meanwhile.
     pub fn expired(self) -> bool {
-        let e = self.list.expired.borrow()[self.i];
-        e
+        matches!(self.list.slots.borrow()[self.i], Slot::Expired)
     }
 }
 
 impl Drop for IdleSlot<'_> {
     fn drop(&mut self) {
-        self.list.release(self.i);
+        let mut slots = self.list.slots.borrow_mut();
+        if matches!(slots[self.i], Slot::Waiting { .. }) {
+            self.list.waiting.set(self.list.waiting.get() - 1);
+        }
+        slots[self.i] = Slot::Free;
+        self.list.free.borrow_mut().push(self.i);
     }
 }
 
 impl IdleList {
     pub fn register(&self, fd: RawFd, deadline: Instant) -> IdleSlot<'_> {
-        let entry = Some(Entry { fd, deadline });
+        let slot = Slot::Waiting { fd, deadline };
         let mut slots = self.slots.borrow_mut();
-        let mut expired = self.expired.borrow_mut();
         let i = match self.free.borrow_mut().pop() {
             Some(i) => {
-                slots[i] = entry;
-                expired[i] = false;
+                slots[i] = slot;
                 i
             }
             None => {
-                slots.push(entry);
-                expired.push(false);
+                slots.push(slot);
                 slots.len() - 1
             }
         };
-        self.len.set(self.len.get() + 1);
+        self.waiting.set(self.waiting.get() + 1);
         IdleSlot { list: self, i }
     }
 
-    fn release(&self, i: usize) {
-        self.slots.borrow_mut()[i] = None;
-        self.free.borrow_mut().push(i);
-        self.len.set(self.len.get().saturating_sub(1));
-    }
-
+    /// Connections waiting now (not yet expired).
     pub fn len(&self) -> usize {
-        self.len.get()
+        self.waiting.get()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -88,20 +88,20 @@ impl IdleList {
     /// when `all`), so their waits complete. Returns how many.
     pub fn sweep(&self, now: Instant, all: bool) -> usize {
         let mut n = 0;
-        let mut slots = self.slots.borrow_mut();
-        let mut expired = self.expired.borrow_mut();
-        for (i, slot) in slots.iter_mut().enumerate() {
-            let Some(e) = slot else { continue };
-            if all || e.deadline <= now {
+        for slot in self.slots.borrow_mut().iter_mut() {
+            let Slot::Waiting { fd, deadline } = *slot else {
+                continue;
+            };
+            if all || deadline <= now {
                 // SAFETY: plain syscall on a descriptor that is open: a
                 // connection releases its slot before it closes its socket,
                 // and the sweeper runs on the same thread.
-                unsafe { libc::shutdown(e.fd, libc::SHUT_RDWR) };
-                expired[i] = true;
-                *slot = None;
+                unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+                *slot = Slot::Expired;
                 n += 1;
             }
         }
+        self.waiting.set(self.waiting.get() - n);
         n
     }
 }
