@@ -799,6 +799,49 @@ fn backend_stalling_before_head_is_504() {
     assert_eq!(common::counter(&h, "err_backend_timeout"), 1);
 }
 
+/// A head that arrives alone waits for the first body bytes, so both reach
+/// the client in one write: a body that comes later still completes the
+/// response, and a backend that sends only the head is answered 502 (it
+/// closed) or 504 (it stalled), not a head with a truncated body.
+#[test]
+fn head_arriving_alone_waits_for_its_body() {
+    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n".to_vec();
+    let o = Origin::start(move |s| match s.target.as_str() {
+        "/later" => Reply::Pieces {
+            parts: vec![
+                (Duration::ZERO, head.clone()),
+                (Duration::from_millis(100), b"hello".to_vec()),
+            ],
+            close: false,
+        },
+        "/close" => Reply::Slow {
+            bytes: head.clone(),
+            wait: Duration::from_millis(50),
+            rest: Vec::new(),
+        },
+        _ => Reply::Stall {
+            bytes: head.clone(),
+            hold: Duration::from_secs(5),
+        },
+    });
+    let (_d, h) = start_cluster(fault_cluster(o.addr), "");
+    assert_eq!(
+        client::get(h.http_addr, "example.org", "/later").text(),
+        "hello"
+    );
+    assert_eq!(
+        client::get(h.http_addr, "example.org", "/close").status,
+        502
+    );
+    let t0 = Instant::now();
+    assert_eq!(
+        client::get(h.http_addr, "example.org", "/stall").status,
+        504
+    );
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    assert_eq!(common::counter(&h, "err_backend_broken"), 2);
+}
+
 /// Bytes past a response's declared length never become the next
 /// client's response, whether they arrive with the body or later.
 #[test]

@@ -5,7 +5,7 @@ mod common;
 
 use common::client::{self, Conn};
 use common::conf::{Cluster, Layout};
-use common::origin::Origin;
+use common::origin::{Origin, Reply};
 use common::probe::{Probe, Script, Shared};
 use ringfront::module::{Point, Ret};
 use std::sync::{Arc, Mutex};
@@ -23,7 +23,10 @@ fn env() -> Env {
 
 /// With `tls`, the conf dir also has an HTTPS listener and certificates.
 fn env_with(tls: bool) -> Env {
-    let origin = Origin::named("origin");
+    env_on(Origin::named("origin"), tls)
+}
+
+fn env_on(origin: Origin, tls: bool) -> Env {
     let mut l = Layout::single(Cluster::simple("c", &[origin.addr]));
     l.modules = vec!["mod_probe".into()];
     if tls {
@@ -302,6 +305,22 @@ fn request_finish_finish_closes_after_response() {
         c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
         assert_eq!(c.response(false).unwrap().text(), "origin");
     }
+}
+
+#[test]
+fn request_finish_reads_the_response_head_after_a_streamed_body() {
+    // Bigger than any read buffer, so the body streams in several reads.
+    let body = vec![b'x'; 300_000];
+    let sent = body.clone();
+    let e = env_on(Origin::start(move |_| Reply::Ok(sent.clone())), false);
+    e.set(Point::RequestFinish, Ret::GoOn, false);
+    let mut c = Conn::open(e.h.http_addr);
+    for _ in 0..2 {
+        c.send(b"GET /big HTTP/1.1\r\nHost: example.org\r\n\r\n");
+        assert_eq!(c.response(false).unwrap().body, body);
+    }
+    let seen = e.script.lock().unwrap().finish_lengths.clone();
+    assert_eq!(seen, vec![Some("300000".to_string()); 2]);
 }
 
 #[test]

@@ -109,6 +109,9 @@ pub struct Tuning {
     pub uring_taskrun: Taskrun,
     /// Initial read buffer per client connection, bytes.
     pub read_buffer_size: usize,
+    /// Buffer a body is streamed through, bytes. One per body in flight,
+    /// pooled per worker: bigger means fewer reads and writes per body.
+    pub body_buffer_size: usize,
     /// Open client connections per worker; 0 = unlimited.
     pub max_conns_per_worker: usize,
     /// Idle upstream connections kept per worker per backend address
@@ -124,6 +127,7 @@ impl Default for Tuning {
             uring_sqpoll_idle_ms: 0,
             uring_taskrun: Taskrun::Coop,
             read_buffer_size: 16384,
+            body_buffer_size: 65536,
             max_conns_per_worker: 0,
             upstream_idle_per_host: 1024,
         }
@@ -433,6 +437,7 @@ const RING_KEYS: &[&str] = &[
     "UringSqPollIdleMs",
     "UringTaskrun",
     "ReadBufferSize",
+    "BodyBufferSize",
     "MaxConnsPerWorker",
     "UpstreamIdlePerHost",
 ];
@@ -561,6 +566,13 @@ fn tuning(r: &mut Reader, ring: &Section) -> Tuning {
             d.read_buffer_size as i64,
             1024,
             64 << 20,
+        ) as usize,
+        body_buffer_size: r.int(
+            &rs,
+            "BodyBufferSize",
+            d.body_buffer_size as i64,
+            4096,
+            16 << 20,
         ) as usize,
         max_conns_per_worker: r.int(&rs, "MaxConnsPerWorker", 0, 0, i32::MAX as i64) as usize,
         upstream_idle_per_host: r.int(
@@ -756,7 +768,7 @@ mod tests {
             CurvePreferences = CurveP256\nMinTlsVersion = VersionTLS12\nMaxTlsVersion = VersionTLS13\n\
             [SessionTicket]\nSessionTicketsDisabled = false\nSessionTicketKeyFile = tls_conf/k.data\n\
             [Ringfront]\nCpuList = 0-2,5\nUringEntries = 256\nUringSqPollIdleMs = 10\nReadBufferSize = 4096\n\
-            MaxConnsPerWorker = 100\nUpstreamIdlePerHost = 8\n";
+            BodyBufferSize = 8192\nMaxConnsPerWorker = 100\nUpstreamIdlePerHost = 8\n";
         let c = parse(text).unwrap();
         assert_eq!(c.http_port, 0);
         assert_eq!(c.modules, vec!["mod_trust_clientip", "mod_block"]);
@@ -766,6 +778,7 @@ mod tests {
         assert_eq!(c.tuning.cpu_list, vec![0, 1, 2, 5]);
         assert_eq!(c.tuning.uring_sqpoll_idle_ms, 10);
         assert_eq!(c.tuning.max_conns_per_worker, 100);
+        assert_eq!(c.tuning.body_buffer_size, 8192);
         assert!(!c.session_ticket.session_tickets_disabled);
         assert_eq!(
             c.session_ticket.session_ticket_key_file,

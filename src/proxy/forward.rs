@@ -4,7 +4,7 @@
 
 use super::body::Pump;
 use super::conn::{answer, ClientConn, ClientIo};
-use super::io::{read_more, write_from, IoErr};
+use super::io::{read_more, write_from, write_pair, IoErr};
 use super::reply::{self, redirect_response};
 use super::request::Request;
 use super::retry::Plan;
@@ -19,8 +19,8 @@ use monoio::net::TcpStream;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-/// Largest read from a backend or client body at once.
-const BODY_READ: usize = 64 * 1024;
+/// Largest read of a response head at once.
+const HEAD_READ: usize = 64 * 1024;
 
 /// How one attempt on one backend ended.
 enum Outcome {
@@ -256,7 +256,8 @@ async fn attempt<S: ClientIo>(
     }
 
     // Response head (1xx interim responses are consumed here).
-    let mut ubuf = w.bufs.borrow_mut().take();
+    // Sized for bodies: a response that fits arrives with one read.
+    let mut ubuf = w.body_bufs.borrow_mut().take();
     let mut rhead = std::mem::take(&mut conn.rhead);
     let deadline = Instant::now() + backend_timeout;
     let is_head = req.is_head();
@@ -271,22 +272,24 @@ async fn attempt<S: ClientIo>(
                 Ok(false) => {}
                 Err(_) => {
                     Stats::inc(&w.stats.err_backend_broken);
-                    w.bufs.borrow_mut().give(ubuf);
+                    w.body_bufs.borrow_mut().give(ubuf);
                     return Outcome::NoResponse { status: 502 };
                 }
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        match read_more(&mut up, &mut ubuf, BODY_READ, left).await {
+        // The whole free room: a body that fits comes with its head.
+        let room = (ubuf.capacity() - ubuf.len()).max(HEAD_READ);
+        match read_more(&mut up, &mut ubuf, room, left).await {
             Ok(_) => {}
             Err(IoErr::Timeout) => {
                 Stats::inc(&w.stats.err_backend_timeout);
-                w.bufs.borrow_mut().give(ubuf);
+                w.body_bufs.borrow_mut().give(ubuf);
                 return Outcome::NoResponse { status: 504 };
             }
             Err(_) => {
                 let nothing = ubuf.is_empty();
-                w.bufs.borrow_mut().give(ubuf);
+                w.body_bufs.borrow_mut().give(ubuf);
                 if nothing && reused && req.head.body.is_none() {
                     return Outcome::Stale;
                 }
@@ -304,7 +307,7 @@ async fn attempt<S: ClientIo>(
     report(w, req, cluster, t, !outlier);
     if rhead.status == 101 {
         Stats::inc(&w.stats.err_backend_broken);
-        w.bufs.borrow_mut().give(ubuf);
+        w.body_bufs.borrow_mut().give(ubuf);
         return Outcome::BadResponse { status: 502 };
     }
 
@@ -316,7 +319,7 @@ async fn attempt<S: ClientIo>(
         Ret::Finish => close_after = true,
         Ret::Close => {
             Stats::inc(&w.stats.err_handler_abort);
-            w.bufs.borrow_mut().give(res.buf);
+            w.body_bufs.borrow_mut().give(res.buf);
             return Outcome::Ended(false);
         }
         Ret::Redirect => {
@@ -362,49 +365,81 @@ async fn attempt<S: ClientIo>(
     );
     let mut pump = Pump::new(res.head.body, out_kind == BodyKind::Chunked);
     let head_len = res.head.head_len;
-    let fed = match pump.feed(&res.buf[head_len..], &mut out) {
-        Ok(n) => n,
-        Err(_) => {
-            Stats::inc(&w.stats.err_backend_broken);
-            w.bufs.borrow_mut().give(out);
-            w.bufs.borrow_mut().give(res.buf);
-            return Outcome::BadResponse { status: 502 };
+    if pump.is_direct() && !pump.is_done() && res.buf.len() == head_len {
+        // The head came alone (backends often write it before the body).
+        // Like nginx's postpone_output, it waits for the first body bytes
+        // so both leave in one write; a backend that never sends them is
+        // answered 502/504 here instead of a head with a truncated body.
+        let room = res.buf.capacity() - res.buf.len();
+        match read_more(
+            &mut up,
+            &mut res.buf,
+            room.min(pump.wanted()),
+            backend_timeout,
+        )
+        .await
+        {
+            Ok(_) => {}
+            Err(e) => {
+                let status = if matches!(e, IoErr::Timeout) {
+                    504
+                } else {
+                    502
+                };
+                Stats::inc(&w.stats.err_backend_broken);
+                w.body_bufs.borrow_mut().give(res.buf);
+                return Outcome::BadResponse { status };
+            }
+        }
+    }
+    let arrived = &res.buf[head_len..];
+    // Body bytes that came with the head: sent from where they were read
+    // when they go out as they came, framed into `out` otherwise.
+    let (fed, inline) = if pump.is_direct() {
+        let n = arrived.len().min(pump.wanted());
+        pump.advance_direct(n);
+        (n, n)
+    } else {
+        match pump.feed(arrived, &mut out) {
+            Ok(n) => (n, 0),
+            Err(_) => {
+                Stats::inc(&w.stats.err_backend_broken);
+                w.bufs.borrow_mut().give(out);
+                w.body_bufs.borrow_mut().give(res.buf);
+                return Outcome::BadResponse { status: 502 };
+            }
         }
     };
     // Bytes past the declared body: the backend connection is unusable.
     let mut upstream_clean = head_len + fed == res.buf.len();
     req.status = status;
     w.stats.count_status(status);
-    let (r, mut out) = write_from(&mut conn.stream, out, 0, w.conf.client_write_timeout).await;
+    let write_timeout = w.conf.client_write_timeout;
+    let (r, out) = if inline > 0 {
+        let buf = std::mem::take(&mut res.buf);
+        let range = head_len..head_len + inline;
+        let (r, out, buf) = write_pair(&mut conn.stream, out, buf, range, write_timeout).await;
+        res.buf = buf;
+        (r, out)
+    } else {
+        write_from(&mut conn.stream, out, 0, write_timeout).await
+    };
+    w.bufs.borrow_mut().give(out);
     if r.is_err() {
         Stats::inc(&w.stats.err_client_closed);
-        w.bufs.borrow_mut().give(out);
-        w.bufs.borrow_mut().give(res.buf);
+        w.body_bufs.borrow_mut().give(res.buf);
         return Outcome::Ended(false);
     }
     if !pump.is_done() {
-        let mut scratch = std::mem::take(&mut res.buf);
-        match response_body(
-            w,
-            conn,
-            &mut up,
-            &mut pump,
-            &mut scratch,
-            &mut out,
-            backend_timeout,
-        )
-        .await
-        {
+        // The head stays in `res.buf` for HandleRequestFinish.
+        match response_body(w, conn, &mut up, &mut pump, backend_timeout).await {
             Ok(clean) => upstream_clean &= clean,
             Err(()) => {
-                w.bufs.borrow_mut().give(out);
-                w.bufs.borrow_mut().give(scratch);
+                w.body_bufs.borrow_mut().give(res.buf);
                 return Outcome::Ended(false);
             }
         }
-        res.buf = scratch;
     }
-    w.bufs.borrow_mut().give(out);
     if res.head.keep_alive && upstream_clean && pump.is_done() {
         w.put_upstream(addr, up, cluster.backend.max_idle_conns_per_host);
     }
@@ -414,7 +449,7 @@ async fn attempt<S: ClientIo>(
         Ret::Finish | Ret::Close => keep_alive = false,
         _ => {}
     }
-    w.bufs.borrow_mut().give(res.buf);
+    w.body_bufs.borrow_mut().give(res.buf);
     conn.rhead = res.head;
     Outcome::Done(keep_alive)
 }
@@ -435,7 +470,7 @@ async fn replace_response<S: ClientIo>(
     res: BackendResponse,
     r: Response,
 ) -> bool {
-    w.bufs.borrow_mut().give(res.buf);
+    w.body_bufs.borrow_mut().give(res.buf);
     conn.rhead = res.head;
     let keep = req.head.keep_alive && req.body_done;
     let keep = reply::send(w, &mut conn.stream, req, &r, keep).await;
@@ -472,16 +507,15 @@ async fn request_body<S: ClientIo>(
 ) -> Result<(), Outcome> {
     // Everything in the request buffer belongs to this body now.
     req.consumed = req.buf.len();
-    let mut scratch = w.bufs.borrow_mut().take();
-    let mut out = w.bufs.borrow_mut().take();
+    let mut scratch = w.body_bufs.borrow_mut().take();
+    let mut out = w.body_bufs.borrow_mut().take();
     let read_timeout = cluster.basic.timeout_read_client;
     let result = loop {
         if body.is_done() {
             break Ok(());
         }
         scratch.clear();
-        let limit = body.wanted().min(BODY_READ);
-        match read_more(&mut conn.stream, &mut scratch, limit, read_timeout).await {
+        match read_more(&mut conn.stream, &mut scratch, body.wanted(), read_timeout).await {
             Ok(_) => {}
             Err(IoErr::Timeout) => {
                 Stats::inc(&w.stats.err_client_timeout);
@@ -531,8 +565,8 @@ async fn request_body<S: ClientIo>(
         }
     };
     req.body_done = body.is_done();
-    w.bufs.borrow_mut().give(scratch);
-    w.bufs.borrow_mut().give(out);
+    w.body_bufs.borrow_mut().give(scratch);
+    w.body_bufs.borrow_mut().give(out);
     result
 }
 
@@ -540,6 +574,21 @@ async fn request_body<S: ClientIo>(
 /// `Ok(clean)`: done, and whether the backend sent nothing extra.
 /// `Err(())`: the client or the backend broke off; close both.
 async fn response_body<S: ClientIo>(
+    w: &Worker,
+    conn: &mut ClientConn<S>,
+    up: &mut TcpStream,
+    pump: &mut Pump,
+    backend_timeout: std::time::Duration,
+) -> Result<bool, ()> {
+    let mut scratch = w.body_bufs.borrow_mut().take();
+    let mut out = w.body_bufs.borrow_mut().take();
+    let r = pump_response(w, conn, up, pump, &mut scratch, &mut out, backend_timeout).await;
+    w.body_bufs.borrow_mut().give(scratch);
+    w.body_bufs.borrow_mut().give(out);
+    r
+}
+
+async fn pump_response<S: ClientIo>(
     w: &Worker,
     conn: &mut ClientConn<S>,
     up: &mut TcpStream,
@@ -552,8 +601,7 @@ async fn response_body<S: ClientIo>(
     let mut clean = true;
     while !pump.is_done() {
         scratch.clear();
-        let limit = pump.wanted().min(BODY_READ);
-        match read_more(up, scratch, limit, backend_timeout).await {
+        match read_more(up, scratch, pump.wanted(), backend_timeout).await {
             Ok(_) => {}
             Err(IoErr::Closed) => {
                 out.clear();

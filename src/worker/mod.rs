@@ -76,6 +76,9 @@ pub struct Worker {
     current: RefCell<Rc<Generation>>,
     pool: RefCell<Pool>,
     pub bufs: RefCell<BufPool>,
+    /// Buffers bodies stream through (`BodyBufferSize`), one per body in
+    /// flight: bigger than head buffers so a body takes few reads.
+    pub body_bufs: RefCell<BufPool>,
     pub heads: RefCell<HeadPool>,
     /// Idle keep-alive connections and their deadlines.
     pub idle: IdleList,
@@ -258,6 +261,10 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
             max_uri_bytes: spec.conf.max_header_uri_bytes,
         };
         let bufs = BufPool::new(spec.conf.tuning.read_buffer_size, 256);
+        // Room for a head next to a whole body buffer: a response whose
+        // body fits `BodyBufferSize` arrives with its head in one read.
+        let t = &spec.conf.tuning;
+        let body_bufs = BufPool::new(t.body_buffer_size + t.read_buffer_size, 64);
         let w = Rc::new_cyclic(|me| Worker {
             id,
             me: me.clone(),
@@ -271,6 +278,7 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
             })),
             pool: RefCell::new(Pool::default()),
             bufs: RefCell::new(bufs),
+            body_bufs: RefCell::new(body_bufs),
             heads: RefCell::new(HeadPool::new(FREE_LISTS)),
             idle: IdleList::default(),
             stats: Stats::default(),

@@ -19,6 +19,9 @@ pub struct Script {
     pub with_response: bool,
     /// Points at which the handler panics (after recording the point).
     pub panics: HashSet<Point>,
+    /// The response's Content-Length as HandleRequestFinish saw it, per
+    /// request: the head must still be readable after its body streamed.
+    pub finish_lengths: Vec<Option<String>>,
 }
 
 pub type Shared = Arc<Mutex<Script>>;
@@ -85,6 +88,11 @@ impl Module for Probe {
                 ringfront::module::HandlerType::Response => {
                     Handler::Response(Box::new(move |req, res| {
                         let r = note(&s, req.ses.id, req.ses.worker, p);
+                        if p == Point::RequestFinish {
+                            let len = res.header("content-length");
+                            let len = len.map(|v| String::from_utf8_lossy(v).into_owned());
+                            s.lock().unwrap().finish_lengths.push(len);
+                        }
                         if p == Point::ReadResponse {
                             res.set_header("X-Probe", "seen");
                             match r {
