@@ -242,6 +242,15 @@ def _order(key, order):
     return (order.index(key) if key in order else len(order), key)
 
 
+def _busy_pct(r):
+    """How busy the proxy's cores were during the run: CPU seconds over
+    (duration x workers). Well under 100% means the proxy was not the
+    bottleneck: req/s then measures the load generator and origin, and CPU
+    per request is the per-core comparison."""
+    d = _f(r["duration_s"]) * int(r["workers"])
+    return 100.0 * _f(r["cpu_s"]) / d if d else float("nan")
+
+
 def summarise(rows):
     groups = {}
     for r in rows:
@@ -254,6 +263,7 @@ def summarise(rows):
             "rounds": len(rs), "rps_median": _med(rps),
             "rps_min": min(rps), "rps_max": max(rps),
             "cpu_s_per_100k_median": _med([_f(r["cpu_s_per_100k"]) for r in rs]),
+            "busy_pct_median": _med([_busy_pct(r) for r in rs]),
             "p50_ms_median": _med([_f(r["p50_ms"]) for r in rs]),
             "p99_ms_median": _med([_f(r["p99_ms"]) for r in rs]),
             "rss_kib_median": _med([_f(r["rss_kib"]) for r in rs]),
@@ -332,7 +342,8 @@ NOOP_FIELDS = [
 SUMMARY_FIELDS = [
     "mode", "workers", "body", "proxy", "rounds", "rps_median", "rps_min",
     "rps_max", "rps_ratio_vs_nginx", "round_ratio_min", "round_ratio_max",
-    "cpu_s_per_100k_median", "cpu_ratio_vs_nginx", "p50_ms_median",
+    "cpu_s_per_100k_median", "cpu_ratio_vs_nginx", "busy_pct_median",
+    "p50_ms_median",
     "p99_ms_median", "rss_kib_median", "pss_kib_median", "non2xx_total",
     "sock_errors_total",
 ]
@@ -340,7 +351,7 @@ SUMMARY_FIELDS = [
 
 def print_table(summary):
     hdr = ["mode", "w", "body", "proxy", "n", "req/s med", "min..max",
-           "rf/nginx", "cpu s/100k", "p50 ms", "p99 ms", "RSS MiB",
+           "rf/nginx", "cpu s/100k", "busy %", "p50 ms", "p99 ms", "RSS MiB",
            "non2xx", "sockerr"]
     rows = []
     for s in summary:
@@ -355,7 +366,8 @@ def print_table(summary):
         rows.append([
             s["mode"], str(s["workers"]), s["body"], s["proxy"], str(s["rounds"]),
             f"{s['rps_median']:.0f}", f"{s['rps_min']:.0f}..{s['rps_max']:.0f}",
-            ratio, cpu, _fmt(s["p50_ms_median"], 3), _fmt(s["p99_ms_median"], 3),
+            ratio, cpu, f"{s['busy_pct_median']:.0f}",
+            _fmt(s["p50_ms_median"], 3), _fmt(s["p99_ms_median"], 3),
             _fmt(s["rss_kib_median"] / 1024, 1), str(s["non2xx_total"]),
             str(s["sock_errors_total"]),
         ])
@@ -540,7 +552,9 @@ def cmd_report(argv):
         print()
         print("Throughput (median over rounds; rf/nginx = ratio of median req/s, "
               "per-round ratio range in brackets; cpu = proxy CPU seconds per "
-              "100k requests, ratio vs nginx in brackets)")
+              "100k requests, ratio vs nginx in brackets; busy = proxy CPU time "
+              "over wall time per worker: well under 100% means the load "
+              "generator or origin, not the proxy, set the req/s)")
         print_table(summary)
         if has_noop:
             print()

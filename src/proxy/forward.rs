@@ -4,7 +4,7 @@
 
 use super::body::Pump;
 use super::conn::{answer, ClientConn, ClientIo};
-use super::io::{read_more, write_from, write_pair, IoErr};
+use super::io::{read_more, write_from, write_parts, IoErr};
 use super::reply::{self, redirect_response};
 use super::request::Request;
 use super::retry::Plan;
@@ -256,8 +256,7 @@ async fn attempt<S: ClientIo>(
     }
 
     // Response head (1xx interim responses are consumed here).
-    // Sized for bodies: a response that fits arrives with one read.
-    let mut ubuf = w.body_bufs.borrow_mut().take();
+    let mut ubuf = w.bufs.borrow_mut().take();
     let mut rhead = std::mem::take(&mut conn.rhead);
     let deadline = Instant::now() + backend_timeout;
     let is_head = req.is_head();
@@ -272,24 +271,22 @@ async fn attempt<S: ClientIo>(
                 Ok(false) => {}
                 Err(_) => {
                     Stats::inc(&w.stats.err_backend_broken);
-                    w.body_bufs.borrow_mut().give(ubuf);
+                    w.bufs.borrow_mut().give(ubuf);
                     return Outcome::NoResponse { status: 502 };
                 }
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        // The whole free room: a body that fits comes with its head.
-        let room = (ubuf.capacity() - ubuf.len()).max(HEAD_READ);
-        match read_more(&mut up, &mut ubuf, room, left).await {
+        match read_more(&mut up, &mut ubuf, HEAD_READ, left).await {
             Ok(_) => {}
             Err(IoErr::Timeout) => {
                 Stats::inc(&w.stats.err_backend_timeout);
-                w.body_bufs.borrow_mut().give(ubuf);
+                w.bufs.borrow_mut().give(ubuf);
                 return Outcome::NoResponse { status: 504 };
             }
             Err(_) => {
                 let nothing = ubuf.is_empty();
-                w.body_bufs.borrow_mut().give(ubuf);
+                w.bufs.borrow_mut().give(ubuf);
                 if nothing && reused && req.head.body.is_none() {
                     return Outcome::Stale;
                 }
@@ -307,7 +304,7 @@ async fn attempt<S: ClientIo>(
     report(w, req, cluster, t, !outlier);
     if rhead.status == 101 {
         Stats::inc(&w.stats.err_backend_broken);
-        w.body_bufs.borrow_mut().give(ubuf);
+        w.bufs.borrow_mut().give(ubuf);
         return Outcome::BadResponse { status: 502 };
     }
 
@@ -319,7 +316,7 @@ async fn attempt<S: ClientIo>(
         Ret::Finish => close_after = true,
         Ret::Close => {
             Stats::inc(&w.stats.err_handler_abort);
-            w.body_bufs.borrow_mut().give(res.buf);
+            w.bufs.borrow_mut().give(res.buf);
             return Outcome::Ended(false);
         }
         Ret::Redirect => {
@@ -365,33 +362,6 @@ async fn attempt<S: ClientIo>(
     );
     let mut pump = Pump::new(res.head.body, out_kind == BodyKind::Chunked);
     let head_len = res.head.head_len;
-    if pump.is_direct() && !pump.is_done() && res.buf.len() == head_len {
-        // The head came alone (backends often write it before the body).
-        // Like nginx's postpone_output, it waits for the first body bytes
-        // so both leave in one write; a backend that never sends them is
-        // answered 502/504 here instead of a head with a truncated body.
-        let room = res.buf.capacity() - res.buf.len();
-        match read_more(
-            &mut up,
-            &mut res.buf,
-            room.min(pump.wanted()),
-            backend_timeout,
-        )
-        .await
-        {
-            Ok(_) => {}
-            Err(e) => {
-                let status = if matches!(e, IoErr::Timeout) {
-                    504
-                } else {
-                    502
-                };
-                Stats::inc(&w.stats.err_backend_broken);
-                w.body_bufs.borrow_mut().give(res.buf);
-                return Outcome::BadResponse { status };
-            }
-        }
-    }
     let arrived = &res.buf[head_len..];
     // Body bytes that came with the head: sent from where they were read
     // when they go out as they came, framed into `out` otherwise.
@@ -405,21 +375,54 @@ async fn attempt<S: ClientIo>(
             Err(_) => {
                 Stats::inc(&w.stats.err_backend_broken);
                 w.bufs.borrow_mut().give(out);
-                w.body_bufs.borrow_mut().give(res.buf);
+                w.bufs.borrow_mut().give(res.buf);
                 return Outcome::BadResponse { status: 502 };
             }
         }
     };
     // Bytes past the declared body: the backend connection is unusable.
     let mut upstream_clean = head_len + fed == res.buf.len();
+    // A body buffer only for a response whose body is still to come.
+    let mut body_buf = Vec::new();
+    let filled = res.buf.len() == res.buf.capacity();
+    if pump.is_direct() && !pump.is_done() && (inline == 0 || filled) {
+        // More body is due and either the head came alone (backends often
+        // write it before the body) or the read filled the head buffer (so
+        // more is most likely waiting). Like nginx's postpone_output, the
+        // head waits for those bytes so that everything leaves in one
+        // write; a backend that never sends them is answered 502/504 here
+        // instead of a head with a truncated body.
+        body_buf = w.body_bufs.borrow_mut().take();
+        if let Err(e) = read_more(&mut up, &mut body_buf, pump.wanted(), backend_timeout).await {
+            let status = if matches!(e, IoErr::Timeout) {
+                504
+            } else {
+                502
+            };
+            Stats::inc(&w.stats.err_backend_broken);
+            w.body_bufs.borrow_mut().give(body_buf);
+            w.bufs.borrow_mut().give(out);
+            w.bufs.borrow_mut().give(res.buf);
+            return Outcome::BadResponse { status };
+        }
+        pump.advance_direct(body_buf.len());
+    }
     req.status = status;
     w.stats.count_status(status);
     let write_timeout = w.conf.client_write_timeout;
-    let (r, out) = if inline > 0 {
-        let buf = std::mem::take(&mut res.buf);
-        let range = head_len..head_len + inline;
-        let (r, out, buf) = write_pair(&mut conn.stream, out, buf, range, write_timeout).await;
+    let (r, out) = if inline > 0 || !body_buf.is_empty() {
+        let body_len = body_buf.len();
+        let parts = [
+            (out, None),
+            (
+                std::mem::take(&mut res.buf),
+                Some(head_len..head_len + inline),
+            ),
+            (body_buf, Some(0..body_len)),
+        ];
+        let (r, [out, buf, b]) = write_parts(&mut conn.stream, parts, write_timeout).await;
         res.buf = buf;
+        body_buf = b;
         (r, out)
     } else {
         write_from(&mut conn.stream, out, 0, write_timeout).await
@@ -427,15 +430,19 @@ async fn attempt<S: ClientIo>(
     w.bufs.borrow_mut().give(out);
     if r.is_err() {
         Stats::inc(&w.stats.err_client_closed);
-        w.body_bufs.borrow_mut().give(res.buf);
+        w.body_bufs.borrow_mut().give(body_buf);
+        w.bufs.borrow_mut().give(res.buf);
         return Outcome::Ended(false);
     }
-    if !pump.is_done() {
+    if pump.is_done() {
+        w.body_bufs.borrow_mut().give(body_buf);
+    } else {
         // The head stays in `res.buf` for HandleRequestFinish.
-        match response_body(w, conn, &mut up, &mut pump, backend_timeout).await {
+        let pumped = response_body(w, conn, &mut up, &mut pump, body_buf, backend_timeout);
+        match pumped.await {
             Ok(clean) => upstream_clean &= clean,
             Err(()) => {
-                w.body_bufs.borrow_mut().give(res.buf);
+                w.bufs.borrow_mut().give(res.buf);
                 return Outcome::Ended(false);
             }
         }
@@ -449,7 +456,7 @@ async fn attempt<S: ClientIo>(
         Ret::Finish | Ret::Close => keep_alive = false,
         _ => {}
     }
-    w.body_bufs.borrow_mut().give(res.buf);
+    w.bufs.borrow_mut().give(res.buf);
     conn.rhead = res.head;
     Outcome::Done(keep_alive)
 }
@@ -470,7 +477,7 @@ async fn replace_response<S: ClientIo>(
     res: BackendResponse,
     r: Response,
 ) -> bool {
-    w.body_bufs.borrow_mut().give(res.buf);
+    w.bufs.borrow_mut().give(res.buf);
     conn.rhead = res.head;
     let keep = req.head.keep_alive && req.body_done;
     let keep = reply::send(w, &mut conn.stream, req, &r, keep).await;
@@ -508,7 +515,11 @@ async fn request_body<S: ClientIo>(
     // Everything in the request buffer belongs to this body now.
     req.consumed = req.buf.len();
     let mut scratch = w.body_bufs.borrow_mut().take();
-    let mut out = w.body_bufs.borrow_mut().take();
+    // Framing output, only for bodies that are re-framed.
+    let mut out = match body.is_direct() {
+        true => Vec::new(),
+        false => w.body_bufs.borrow_mut().take(),
+    };
     let read_timeout = cluster.basic.timeout_read_client;
     let result = loop {
         if body.is_done() {
@@ -578,10 +589,18 @@ async fn response_body<S: ClientIo>(
     conn: &mut ClientConn<S>,
     up: &mut TcpStream,
     pump: &mut Pump,
+    scratch: Vec<u8>,
     backend_timeout: std::time::Duration,
 ) -> Result<bool, ()> {
-    let mut scratch = w.body_bufs.borrow_mut().take();
-    let mut out = w.body_bufs.borrow_mut().take();
+    let mut scratch = match scratch.capacity() {
+        0 => w.body_bufs.borrow_mut().take(),
+        _ => scratch,
+    };
+    // Framing output, only for bodies that are re-framed.
+    let mut out = match pump.is_direct() {
+        true => Vec::new(),
+        false => w.body_bufs.borrow_mut().take(),
+    };
     let r = pump_response(w, conn, up, pump, &mut scratch, &mut out, backend_timeout).await;
     w.body_bufs.borrow_mut().give(scratch);
     w.body_bufs.borrow_mut().give(out);

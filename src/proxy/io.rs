@@ -6,6 +6,7 @@
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use std::ops::Range;
 use std::time::Duration;
 
 #[derive(Debug)]
@@ -64,37 +65,37 @@ pub(crate) async fn write_from<S: AsyncWriteRent>(
     }
 }
 
-/// Two owned buffers written with one `writev`: a head built here and a
-/// range of a buffer read from the peer, so body bytes that arrived with a
-/// head are not copied next to the new head first.
-struct Pair {
-    head: Vec<u8>,
-    body: Vec<u8>,
+/// Owned buffers written with one `writev`, each from its own range: a
+/// head built here next to body bytes where they were read, so nothing is
+/// copied to sit beside the head first.
+struct Gather<const N: usize> {
+    bufs: [Vec<u8>; N],
     /// On the heap: the kernel reads the array when the operation is
-    /// submitted, after the `Pair` itself has moved into the driver.
-    iov: Box<[libc::iovec; 2]>,
+    /// submitted, after the `Gather` itself has moved into the driver.
+    iov: Box<[libc::iovec; N]>,
 }
 
-impl Pair {
-    fn new(head: Vec<u8>, body: Vec<u8>, range: std::ops::Range<usize>) -> Pair {
-        let body_part = &body[range];
-        let iov = Box::new([
+impl<const N: usize> Gather<N> {
+    /// `parts`: each buffer with the range of it to write (`None`: all).
+    fn new(parts: [(Vec<u8>, Option<Range<usize>>); N]) -> Self {
+        let iov = Box::new(std::array::from_fn(|i| {
+            let (b, r) = &parts[i];
+            let part = &b[r.clone().unwrap_or(0..b.len())];
             libc::iovec {
-                iov_base: head.as_ptr() as *mut libc::c_void,
-                iov_len: head.len(),
-            },
-            libc::iovec {
-                iov_base: body_part.as_ptr() as *mut libc::c_void,
-                iov_len: body_part.len(),
-            },
-        ]);
-        Pair { head, body, iov }
+                iov_base: part.as_ptr() as *mut libc::c_void,
+                iov_len: part.len(),
+            }
+        }));
+        Gather {
+            bufs: parts.map(|(b, _)| b),
+            iov,
+        }
     }
 
-    /// Index of the first iovec with bytes left (2 when all are written).
+    /// Index of the first iovec with bytes left (N when all are written).
     /// Written-out iovecs are skipped: TLS streams write only the first.
     fn first(&self) -> usize {
-        self.iov.iter().position(|v| v.iov_len > 0).unwrap_or(2)
+        self.iov.iter().position(|v| v.iov_len > 0).unwrap_or(N)
     }
 
     /// `n` more bytes were written.
@@ -102,7 +103,7 @@ impl Pair {
         for v in self.iov.iter_mut() {
             let k = n.min(v.iov_len);
             // SAFETY: `k` is within the iovec, which lies in a vector this
-            // Pair owns.
+            // Gather owns.
             v.iov_base = unsafe { (v.iov_base as *mut u8).add(k) } as *mut libc::c_void;
             v.iov_len -= k;
             n -= k;
@@ -110,48 +111,47 @@ impl Pair {
     }
 }
 
-// SAFETY: the iovecs point into the two vectors' heap storage, which does
-// not move or change while a `Pair` owns them, and the array itself is
-// boxed, so the pointer stays valid while the runtime holds the Pair.
-unsafe impl IoVecBuf for Pair {
+// SAFETY: the iovecs point into the vectors' heap storage, which does not
+// move or change while a `Gather` owns them, and the array itself is
+// boxed, so the pointer stays valid while the runtime holds the Gather.
+unsafe impl<const N: usize> IoVecBuf for Gather<N> {
     fn read_iovec_ptr(&self) -> *const libc::iovec {
-        self.iov[self.first().min(1)..].as_ptr()
+        self.iov[self.first().min(N.saturating_sub(1))..].as_ptr()
     }
 
     fn read_iovec_len(&self) -> usize {
-        2 - self.first().min(2)
+        N - self.first()
     }
 }
 
-/// Write all of `head` and then `body[range]` within `timeout`, in one
-/// submission where the socket takes it all; both buffers come back (empty
-/// with no capacity if the write timed out).
-pub(crate) async fn write_pair<S: AsyncWriteRent>(
+/// Write the given range of each buffer, in order, within `timeout`, in
+/// one submission where the socket takes it all. The buffers come back
+/// (empty with no capacity if the write timed out).
+pub(crate) async fn write_parts<S: AsyncWriteRent, const N: usize>(
     s: &mut S,
-    head: Vec<u8>,
-    body: Vec<u8>,
-    range: std::ops::Range<usize>,
+    parts: [(Vec<u8>, Option<Range<usize>>); N],
     timeout: Duration,
-) -> (Result<(), IoErr>, Vec<u8>, Vec<u8>) {
-    let mut pair = Pair::new(head, body, range);
+) -> (Result<(), IoErr>, [Vec<u8>; N]) {
+    let mut g = Gather::new(parts);
     // Own loop rather than `write_vectored_all`: a partial write must
-    // continue exactly where the kernel stopped.
+    // continue exactly where the kernel stopped, which monoio 0.2's
+    // `IoVecMeta::consume` does not do within an iovec.
     let all = async move {
-        while pair.first() < 2 {
-            let (r, p) = s.writev(pair).await;
-            pair = p;
+        while g.first() < N {
+            let (r, back) = s.writev(g).await;
+            g = back;
             match r {
-                Ok(0) => return (Err(IoErr::Io), pair),
-                Ok(n) => pair.advance(n),
+                Ok(0) => return (Err(IoErr::Io), g),
+                Ok(n) => g.advance(n),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => return (Err(IoErr::Io), pair),
+                Err(_) => return (Err(IoErr::Io), g),
             }
         }
-        (Ok(()), pair)
+        (Ok(()), g)
     };
     match monoio::time::timeout(timeout, all).await {
-        Ok((r, pair)) => (r, pair.head, pair.body),
-        Err(_) => (Err(IoErr::Timeout), Vec::new(), Vec::new()),
+        Ok((r, g)) => (r, g.bufs),
+        Err(_) => (Err(IoErr::Timeout), std::array::from_fn(|_| Vec::new())),
     }
 }
 
@@ -185,10 +185,10 @@ mod tests {
     use super::*;
 
     /// What the iovecs still describe, as bytes.
-    fn left(p: &Pair) -> Vec<u8> {
-        let n = p.read_iovec_len();
-        // SAFETY: the pointer and count come from the Pair, which is alive.
-        let iov = unsafe { std::slice::from_raw_parts(p.read_iovec_ptr(), n) };
+    fn left<const N: usize>(g: &Gather<N>) -> Vec<u8> {
+        let n = g.read_iovec_len();
+        // SAFETY: the pointer and count come from the Gather, which is alive.
+        let iov = unsafe { std::slice::from_raw_parts(g.read_iovec_ptr(), n) };
         iov.iter()
             .flat_map(|v| unsafe {
                 std::slice::from_raw_parts(v.iov_base as *const u8, v.iov_len).to_vec()
@@ -196,20 +196,33 @@ mod tests {
             .collect()
     }
 
+    fn parts() -> [(Vec<u8>, Option<Range<usize>>); 3] {
+        [
+            (b"HEAD".to_vec(), None),
+            (b"xxBODYyy".to_vec(), Some(2..6)),
+            (b"MORE".to_vec(), None),
+        ]
+    }
+
     #[test]
-    fn pair_continues_exactly_where_a_partial_write_stopped() {
-        let p0 = Pair::new(b"HEAD".to_vec(), b"xxBODYyy".to_vec(), 2..6);
-        assert_eq!(left(&p0), b"HEADBODY");
-        for cut in 0..=8 {
-            let mut p = Pair::new(b"HEAD".to_vec(), b"xxBODYyy".to_vec(), 2..6);
-            p.advance(cut);
-            assert_eq!(left(&p), &b"HEADBODY"[cut..], "after {cut} bytes");
-            assert_eq!(p.first() == 2, cut == 8);
+    fn gather_continues_exactly_where_a_partial_write_stopped() {
+        let all = b"HEADBODYMORE";
+        assert_eq!(left(&Gather::new(parts())), all);
+        for cut in 0..=all.len() {
+            let mut g = Gather::new(parts());
+            g.advance(cut);
+            assert_eq!(left(&g), &all[cut..], "after {cut} bytes");
+            assert_eq!(g.first() == 3, cut == all.len());
         }
-        // A written-out head is skipped: the first iovec always has bytes.
-        let mut p = Pair::new(b"HEAD".to_vec(), b"BODY".to_vec(), 0..4);
-        p.advance(4);
-        assert_eq!(p.read_iovec_len(), 1);
-        assert_eq!(left(&p), b"BODY");
+        // Written-out and empty parts are skipped: the first iovec always
+        // has bytes, for streams that write only the first.
+        let mut g = Gather::new([
+            (b"HEAD".to_vec(), None),
+            (Vec::new(), None),
+            (b"B".to_vec(), None),
+        ]);
+        g.advance(4);
+        assert_eq!(g.read_iovec_len(), 1);
+        assert_eq!(left(&g), b"B");
     }
 }

@@ -261,10 +261,7 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
             max_uri_bytes: spec.conf.max_header_uri_bytes,
         };
         let bufs = BufPool::new(spec.conf.tuning.read_buffer_size, 256);
-        // Room for a head next to a whole body buffer: a response whose
-        // body fits `BodyBufferSize` arrives with its head in one read.
-        let t = &spec.conf.tuning;
-        let body_bufs = BufPool::new(t.body_buffer_size + t.read_buffer_size, 64);
+        let body_bufs = BufPool::new(spec.conf.tuning.body_buffer_size, 64);
         let w = Rc::new_cyclic(|me| Worker {
             id,
             me: me.clone(),
