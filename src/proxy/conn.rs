@@ -11,7 +11,6 @@ use super::session::Session;
 use crate::http::{parse_request, ParseError, RequestHead, Response, ResponseHead, Version};
 use crate::module::{Point, Ret};
 use crate::worker::{Stats, Worker};
-use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use std::net::SocketAddr;
@@ -24,9 +23,6 @@ use std::time::{Duration, Instant};
 pub(crate) struct ClientConn<S> {
     pub stream: S,
     pub buf: Vec<u8>,
-    /// The backend response head, reused for every response on this
-    /// connection so its header index is not reallocated per request.
-    pub rhead: ResponseHead,
 }
 
 /// A client stream: plain TCP, or TLS over it.
@@ -50,34 +46,84 @@ impl ClientIo for TcpStream {
     }
 }
 
+/// A connection's state between requests, boxed once at accept. The
+/// futures that serve it hold this one pointer: rustc keeps an async fn's
+/// arguments beside the locals they move into, so a stream and session
+/// passed down by value would be stored several times in every idle
+/// connection's task.
+pub(crate) struct Client<S> {
+    pub conn: ClientConn<S>,
+    /// Lent to each request while it runs; always back between requests.
+    ses: Option<Session>,
+    /// How long an idle keep-alive connection is kept: ClientReadTimeout,
+    /// then the cluster's TimeoutReadClientAgain once a request was routed.
+    idle_timeout: Duration,
+}
+
+impl<S> Client<S> {
+    pub(crate) fn new(w: &Worker, stream: S, ses: Session) -> Box<Self> {
+        Box::new(Client {
+            conn: ClientConn {
+                stream,
+                buf: Vec::new(),
+            },
+            ses: Some(ses),
+            idle_timeout: w.conf.client_read_timeout,
+        })
+    }
+
+    /// Taken apart for the TLS handshake, which replaces the stream.
+    pub(crate) fn into_parts(self) -> Option<(S, Session)> {
+        let Client { conn, ses, .. } = self;
+        Some((conn.stream, ses?))
+    }
+}
+
 /// Serve one accepted client connection to its end: HandleAccept, the TLS
 /// handshake on the HTTPS listener, requests, and HandleFinish.
-pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, tls: bool) {
+pub fn serve(
+    w: Rc<Worker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: bool,
+) -> impl std::future::Future<Output = ()> {
     let local = stream.local_addr().unwrap_or(peer);
     let _ = stream.set_nodelay(true);
     Stats::inc(&w.stats.conn_accepted);
     Stats::inc(&w.stats.conn_active);
-    let mut ses = Session::new(w.next_conn_id(), w.id, peer, local);
-    let id = ses.id;
-    let lifecycle = async {
-        if w.cbs.run_accept(Point::Accept, &mut ses) == Ret::Close {
-            Stats::inc(&w.stats.err_handler_abort);
-            w.cbs.run_finish(&mut ses);
+    let ses = Session::new(w.next_conn_id(), w.id, peer, local);
+    let client = Client::new(&w, stream, ses);
+    lifecycle(w, client, tls)
+}
+
+async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
+    // Copies for the panic report: the connection state is gone by then.
+    let who = c.ses.as_ref().map(|s| (s.id, s.client));
+    let wr = &*w;
+    let served = async move {
+        let mut c = c;
+        let Some(ses) = c.ses.as_mut() else { return };
+        if wr.cbs.run_accept(Point::Accept, ses) == Ret::Close {
+            Stats::inc(&wr.stats.err_handler_abort);
+            wr.cbs.run_finish(ses);
         } else if tls {
             // Boxed: a TLS stream makes the state machine much larger, and
             // plain connections should not carry that size.
-            Box::pin(super::tls::serve_tls(&w, stream, ses)).await;
+            Box::pin(super::tls::serve_tls(wr, c)).await;
         } else {
-            serve_session(&w, stream, ses).await;
+            serve_client(wr, c).await;
         }
     };
-    if let Err(p) = catch_panic(lifecycle).await {
+    if let Err(p) = catch_panic(served).await {
         Stats::inc(&w.stats.err_conn_panic);
-        log::error!(
-            "worker {}: connection {id} from {peer} panicked: {}",
-            w.id,
-            panic_message(p.as_ref())
-        );
+        let what = panic_message(p.as_ref());
+        match who {
+            Some((id, peer)) => log::error!(
+                "worker {}: connection {id} from {peer} panicked: {what}",
+                w.id
+            ),
+            None => log::error!("worker {}: a connection panicked: {what}", w.id),
+        }
     }
     Stats::dec(&w.stats.conn_active);
 }
@@ -90,45 +136,27 @@ pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, tls: bool
 /// small future. Active, it serves what has arrived in a boxed future
 /// ([`serve_buffered`]) that lives only as long as there are requests to
 /// serve, so thousands of idle keep-alive clients cost little memory.
-pub(crate) async fn serve_session<S: ClientIo>(w: &Worker, stream: S, ses: Session) {
-    let mut conn = ClientConn {
-        stream,
-        buf: Vec::new(),
-        rhead: ResponseHead::default(),
-    };
-    let mut st = Served {
-        ses: Some(ses),
-        idle_timeout: w.conf.client_read_timeout,
-    };
+pub(crate) async fn serve_client<S: ClientIo>(w: &Worker, mut c: Box<Client<S>>) {
     let linger = loop {
-        if conn.buf.is_empty() && !wait_for_request(w, &mut conn, st.idle_timeout).await {
+        if c.conn.buf.is_empty() && !wait_for_request(w, &mut c.conn, c.idle_timeout).await {
             break false;
         }
-        match Box::pin(serve_buffered(w, &mut conn, &mut st)).await {
+        match Box::pin(serve_buffered(w, &mut c)).await {
             Next::Idle => {}
             Next::Close { linger } => break linger,
         }
     };
-    if let Some(mut ses) = st.ses {
-        w.cbs.run_finish(&mut ses);
+    if let Some(ses) = c.ses.as_mut() {
+        w.cbs.run_finish(ses);
     }
-    let ClientConn { stream, buf, .. } = conn;
+    let Client { conn, .. } = *c;
     let buf = if linger {
-        Box::pin(linger_close(stream, buf)).await
+        Box::pin(linger_close(conn.stream, conn.buf)).await
     } else {
-        drop(stream);
-        buf
+        drop(conn.stream);
+        conn.buf
     };
     w.bufs.borrow_mut().give(buf);
-}
-
-/// What outlives one active period of a connection.
-struct Served {
-    /// Lent to each request while it runs; always back between requests.
-    ses: Option<Session>,
-    /// How long an idle keep-alive connection is kept: ClientReadTimeout,
-    /// then the cluster's TimeoutReadClientAgain once a request was routed.
-    idle_timeout: Duration,
 }
 
 /// How an active period ended.
@@ -165,22 +193,54 @@ async fn wait_for_request<S: ClientIo>(
         return true;
     };
     let slot = w.idle.register(fd, Instant::now() + idle_timeout);
-    if conn.stream.wait_readable().await.is_err() || w.shutting_down.get() {
-        return false;
-    }
-    let buf = w.bufs.borrow_mut().take_or_small();
-    let end = buf.capacity().min(w.limits.max_header_bytes + 1);
-    let (res, slice) = conn.stream.read(buf.slice_mut(0..end)).await;
-    let buf = slice.into_inner();
-    let expired = slot.expired();
-    match res {
-        Ok(n) if n > 0 && !expired => {
-            conn.buf = buf;
-            true
+    loop {
+        if conn.stream.wait_readable().await.is_err() || w.shutting_down.get() || slot.expired() {
+            return false;
         }
-        _ => {
-            w.bufs.borrow_mut().give(buf);
-            false
+        let mut buf = w.bufs.borrow_mut().take_or_small();
+        let end = buf.capacity().min(w.limits.max_header_bytes + 1);
+        match recv_now(fd, &mut buf, end) {
+            Ok(n) if n > 0 => {
+                conn.buf = buf;
+                return true;
+            }
+            // Readiness that another reader consumed: wait again.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                w.bufs.borrow_mut().give(buf);
+            }
+            _ => {
+                w.bufs.borrow_mut().give(buf);
+                return false;
+            }
+        }
+    }
+}
+
+/// Read what a socket that polled readable holds, at once, with a plain
+/// `recv`: the bytes are there, so an io_uring read would only add a round
+/// through the ring and a larger idle task to hold its state.
+fn recv_now(fd: RawFd, buf: &mut Vec<u8>, end: usize) -> std::io::Result<usize> {
+    let len = buf.len();
+    let want = end.saturating_sub(len).min(buf.capacity() - len);
+    loop {
+        // SAFETY: writes at most `want` bytes into the vector's spare
+        // capacity; the length covers only what the kernel wrote.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                buf.as_mut_ptr().add(len) as *mut libc::c_void,
+                want,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n >= 0 {
+            // SAFETY: the kernel initialised `n <= want` bytes past `len`.
+            unsafe { buf.set_len(len + n as usize) };
+            return Ok(n as usize);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
         }
     }
 }
@@ -197,16 +257,10 @@ enum HeadRead {
 
 /// Serve the requests that have arrived (pipelined ones in order), with
 /// the header indexes borrowed from the worker for the active period.
-async fn serve_buffered<S: ClientIo>(
-    w: &Worker,
-    conn: &mut ClientConn<S>,
-    st: &mut Served,
-) -> Next {
-    let (mut head, rhead) = w.heads.borrow_mut().take();
-    conn.rhead = rhead;
-    let next = request_loop(w, conn, st, &mut head).await;
-    let rhead = std::mem::take(&mut conn.rhead);
-    w.heads.borrow_mut().give(head, rhead);
+async fn serve_buffered<S: ClientIo>(w: &Worker, c: &mut Client<S>) -> Next {
+    let mut heads = w.heads.borrow_mut().take();
+    let next = request_loop(w, c, &mut heads).await;
+    w.heads.borrow_mut().give(heads.0, heads.1);
     next
 }
 
@@ -214,12 +268,16 @@ async fn serve_buffered<S: ClientIo>(
 /// empty after a response (idle) or the connection should close.
 async fn request_loop<S: ClientIo>(
     w: &Worker,
-    conn: &mut ClientConn<S>,
-    st: &mut Served,
-    head: &mut RequestHead,
+    c: &mut Client<S>,
+    heads: &mut (RequestHead, ResponseHead),
 ) -> Next {
+    let Client {
+        conn,
+        ses: lent,
+        idle_timeout,
+    } = c;
     loop {
-        match read_head(w, conn, head).await {
+        match read_head(w, conn, &mut heads.0).await {
             HeadRead::Ready => {}
             HeadRead::Idle => return Next::Close { linger: false },
             // A head that did not arrive in time (slowloris) is told so.
@@ -238,10 +296,10 @@ async fn request_loop<S: ClientIo>(
                     "worker {}: {} from {:?}: {}",
                     w.id,
                     e.status(),
-                    st.ses.as_ref().map(|s| s.client),
+                    lent.as_ref().map(|s| s.client),
                     e.reason()
                 );
-                refuse(w, conn, e.status(), head.version).await;
+                refuse(w, conn, e.status(), heads.0.version).await;
                 return Next::Close { linger: true };
             }
         }
@@ -250,28 +308,29 @@ async fn request_loop<S: ClientIo>(
         let active = GaugeGuard(&w.stats.req_active);
         let gen = w.current();
         let buf = std::mem::take(&mut conn.buf);
-        let Some(ses) = st.ses.take() else {
+        let Some(ses) = lent.take() else {
             return Next::Close { linger: false };
         };
-        let mut req = Request::new(ses, buf, std::mem::take(head), gen);
+        let mut req = Request::new(ses, buf, std::mem::take(heads), gen);
         let keep_alive = route_request::run(w, conn, &mut req).await
             && w.conf.keep_alive_enabled
             && !w.shutting_down.get();
         drop(active);
         if let Some(c) = req.cluster_conf() {
-            st.idle_timeout = c.basic.timeout_read_client_again;
+            *idle_timeout = c.basic.timeout_read_client_again;
         }
         let Request {
             ses,
             buf: mut rbuf,
             head: h,
+            rhead,
             consumed,
             carry,
             body_done,
             ..
         } = req;
-        let ses = st.ses.insert(ses);
-        *head = h;
+        let ses = lent.insert(ses);
+        *heads = (h, rhead);
         ses.requests += 1;
         if !keep_alive || !body_done {
             conn.buf = rbuf;

@@ -257,7 +257,7 @@ async fn attempt<S: ClientIo>(
 
     // Response head (1xx interim responses are consumed here).
     let mut ubuf = w.bufs.borrow_mut().take();
-    let mut rhead = std::mem::take(&mut conn.rhead);
+    let mut rhead = std::mem::take(&mut req.rhead);
     let deadline = Instant::now() + backend_timeout;
     let is_head = req.is_head();
     loop {
@@ -457,7 +457,7 @@ async fn attempt<S: ClientIo>(
         _ => {}
     }
     w.bufs.borrow_mut().give(res.buf);
-    conn.rhead = res.head;
+    req.rhead = res.head;
     Outcome::Done(keep_alive)
 }
 
@@ -478,7 +478,7 @@ async fn replace_response<S: ClientIo>(
     r: Response,
 ) -> bool {
     w.bufs.borrow_mut().give(res.buf);
-    conn.rhead = res.head;
+    req.rhead = res.head;
     let keep = req.head.keep_alive && req.body_done;
     let keep = reply::send(w, &mut conn.stream, req, &r, keep).await;
     finish_local(w, req, keep)

@@ -6,7 +6,7 @@ use super::context::Context;
 use super::session::Session;
 use crate::balance::BackendPick;
 use crate::config::{Cluster, ClusterId};
-use crate::http::{HeaderEdits, RequestHead, Response, Version};
+use crate::http::{HeaderEdits, RequestHead, Response, ResponseHead, Version};
 use crate::route::{ProductId, RequestFacts};
 use crate::worker::Generation;
 use std::net::{IpAddr, SocketAddr};
@@ -24,6 +24,9 @@ pub struct Request {
     pub ses: Session,
     pub(crate) buf: Vec<u8>,
     pub(crate) head: RequestHead,
+    /// Index of the backend response head, lent by the connection's active
+    /// period so its allocation is reused request after request.
+    pub(crate) rhead: ResponseHead,
     pub(crate) edits: HeaderEdits,
     pub(crate) path_override: Option<String>,
     /// The configuration this request runs on, start to end.
@@ -52,7 +55,12 @@ pub struct Request {
 }
 
 impl Request {
-    pub(crate) fn new(ses: Session, buf: Vec<u8>, head: RequestHead, gen: Rc<Generation>) -> Self {
+    pub(crate) fn new(
+        ses: Session,
+        buf: Vec<u8>,
+        (head, rhead): (RequestHead, ResponseHead),
+        gen: Rc<Generation>,
+    ) -> Self {
         let client_ip = ses.client.ip();
         let consumed = head.head_len;
         let body_done = head.body.is_none();
@@ -60,6 +68,7 @@ impl Request {
             ses,
             buf,
             head,
+            rhead,
             edits: HeaderEdits::default(),
             path_override: None,
             gen,

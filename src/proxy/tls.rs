@@ -2,8 +2,7 @@
 //! bounded by `TlsHandshakeTimeout`, then HandleHandshake, then the same
 //! request loop as plain HTTP over the decrypted stream.
 
-use super::conn::{serve_session, ClientIo};
-use super::session::Session;
+use super::conn::{serve_client, Client, ClientIo};
 use crate::module::{Point, Ret};
 use crate::worker::{Stats, Worker};
 use monoio::net::TcpStream;
@@ -21,7 +20,10 @@ impl ClientIo for ServerTlsStream<TcpStream> {
     }
 }
 
-pub(crate) async fn serve_tls(w: &Worker, stream: TcpStream, mut ses: Session) {
+pub(crate) async fn serve_tls(w: &Worker, c: Box<Client<TcpStream>>) {
+    let Some((stream, mut ses)) = (*c).into_parts() else {
+        return;
+    };
     let handshake = async {
         let acceptors = w
             .tls()
@@ -43,7 +45,7 @@ pub(crate) async fn serve_tls(w: &Worker, stream: TcpStream, mut ses: Session) {
                 w.cbs.run_finish(&mut ses);
                 return;
             }
-            serve_session(w, tls, ses).await;
+            serve_client(w, Client::new(w, tls, ses)).await;
         }
         Ok(Err(e)) => {
             log::debug!("worker {}: TLS handshake with {}: {e}", w.id, ses.client);

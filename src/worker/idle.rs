@@ -40,8 +40,9 @@ pub struct IdleSlot<'a> {
 }
 
 impl IdleSlot<'_> {
-    /// Release; true when the sweeper expired the connection meanwhile.
-    pub fn expired(self) -> bool {
+    /// Whether the sweeper expired the connection (the slot stays
+    /// registered until dropped).
+    pub fn expired(&self) -> bool {
         matches!(self.list.slots.borrow()[self.i], Slot::Expired)
     }
 }
@@ -120,6 +121,7 @@ mod tests {
         assert_eq!(l.sweep(now, false), 1);
         assert!(b.expired());
         assert!(!a.expired());
+        drop((a, b));
         assert!(l.is_empty());
         let c = l.register(-1, now);
         assert!(c.i < 2, "a freed slot is reused");
@@ -127,5 +129,7 @@ mod tests {
         assert_eq!(l.len(), 1, "dropping a slot releases it");
         assert_eq!(l.sweep(now, true), 1);
         assert!(c.expired());
+        drop(c);
+        assert_eq!(l.len(), 0);
     }
 }
