@@ -45,7 +45,7 @@ SAMPLE_FIELDS = [
     "sock_errors", "cpu_s", "cpu_s_per_100k", "rss_kib", "pss_kib", "wrk_file",
 ]
 IDLE_FIELDS = [
-    "proxy", "workers", "target_conns", "open_conns", "rss_before_kib",
+    "proxy", "workers", "batch", "target_conns", "open_conns", "rss_before_kib",
     "rss_after_kib", "rss_closed_kib", "pss_before_kib", "pss_after_kib",
     "kib_per_conn", "pss_kib_per_conn",
 ]
@@ -212,6 +212,7 @@ def cmd_idle_record(argv):
     pb, pa = int(a["--pss-before"]), int(a["--pss-after"])
     row = {
         "proxy": a["--proxy"], "workers": a["--workers"],
+        "batch": a.get("--batch", "first"),
         "target_conns": a["--target"], "open_conns": n,
         "rss_before_kib": rb, "rss_after_kib": ra,
         "rss_closed_kib": a["--rss-closed"], "pss_before_kib": pb,
@@ -220,7 +221,7 @@ def cmd_idle_record(argv):
         "pss_kib_per_conn": _fmt((pa - pb) / n, 3) if n else "-",
     }
     _append(a["--csv"], IDLE_FIELDS, row)
-    print(f"    idle {row['proxy']:<9} {n} open: RSS {rb} -> {ra} KiB "
+    print(f"    idle {row['proxy']:<9} {row['batch']:<4} {n} open: RSS {rb} -> {ra} KiB "
           f"(+{row['kib_per_conn']} KiB/conn), after close {row['rss_closed_kib']} KiB")
 
 
@@ -611,20 +612,28 @@ def cmd_report(argv):
             rows = list(csv.DictReader(f))
         print()
         print("Idle keep-alive connections (RSS summed over all proxy processes)")
-        hdr = ["proxy", "w", "target", "open", "RSS before KiB", "RSS after KiB",
+        hdr = ["proxy", "w", "batch", "target", "open", "RSS before KiB", "RSS after KiB",
                "KiB/conn", "PSS KiB/conn", "RSS after close KiB"]
-        _print_rows(hdr, [[r["proxy"], r["workers"], r["target_conns"], r["open_conns"],
-                           r["rss_before_kib"], r["rss_after_kib"], r["kib_per_conn"],
-                           r["pss_kib_per_conn"], r["rss_closed_kib"]] for r in rows])
-        vals = {r["proxy"]: (_f(r["kib_per_conn"]),) * 3 for r in rows}
-        ratio = None
-        if "nginx" in vals and "ringfront" in vals and vals["nginx"][0]:
-            ratio = vals["ringfront"][0] / vals["nginx"][0]
-        bar_chart("RSS growth per idle keep-alive connection", 
+        _print_rows(hdr, [[r["proxy"], r["workers"], r.get("batch") or "first", r["target_conns"],
+                           r["open_conns"], r["rss_before_kib"], r["rss_after_kib"],
+                           r["kib_per_conn"], r["pss_kib_per_conn"], r["rss_closed_kib"]]
+                          for r in rows])
+        groups = []
+        for batch in ("first", "more"):
+            vals = {r["proxy"]: (_f(r["kib_per_conn"]),) * 3 for r in rows
+                    if (r.get("batch") or "first") == batch}
+            if not vals:
+                continue
+            ratio = None
+            if "nginx" in vals and "ringfront" in vals and vals["nginx"][0]:
+                ratio = vals["ringfront"][0] / vals["nginx"][0]
+            groups.append((f"{batch} KiB per connection", vals, ratio))
+        bar_chart("RSS growth per idle keep-alive connection",
                   f"{rows[0]['target_conns'] if rows else '?'} connections, one request each, then idle",
-                  [("KiB per connection", vals, ratio)], "KiB / connection",
+                  groups, "KiB / connection",
                   os.path.join(d, "idle.svg"), higher_better=False,
-                  note="RSS summed over all proxy processes, one measurement")
+                  note="RSS summed over all proxy processes, one measurement per batch\n"
+                       "first: the process's first batch; more: half as many again, the first still open")
         print(f"\nchart: {os.path.join(d, 'idle.svg')}")
 
 

@@ -7,7 +7,11 @@
 #       | all (= throughput idle scale noop)
 #   throughput  wrk against nginx (proxy) and ringfront in alternation,
 #               A B A B, per body size (small, 4k, 64k)
-#   idle        RSS growth per idle keep-alive connection (10,000 by default)
+#   idle        RSS growth per idle keep-alive connection, per proxy in two
+#               batches: first (10,000 by default, the process's first
+#               burst, so pools and allocator arenas fill too) and more
+#               (half as many again while the first stay open: what each
+#               further idle connection costs)
 #   scale       the throughput run with N workers, N = 1..cores
 #   noop        framework cost: nginx, ringfront and a second ringfront with
 #               `Modules = mod_noop` (a GoOn handler at all 9 callback points,
@@ -171,8 +175,8 @@ raise_nofile() {
     ((hard < want)) && want=$hard
     ulimit -Sn "$want" 2>/dev/null || true
     NOFILE=$(ulimit -Sn)
-    if ((NOFILE < IDLE_CONNS + 1024)) && [[ " ${MODES[*]} " == *" idle "* ]]; then
-        log "warning: open-file limit $NOFILE is below idle connections + 1024; raise 'ulimit -Hn'"
+    if ((NOFILE < IDLE_CONNS * 3 / 2 + 1024)) && [[ " ${MODES[*]} " == *" idle "* ]]; then
+        log "warning: open-file limit $NOFILE is below 1.5 x idle connections + 1024; raise 'ulimit -Hn'"
     fi
 }
 
@@ -199,6 +203,7 @@ kill_tree() {   # TERM a pid and its children, then KILL what is left after 5 s
     wait "$pid" 2>/dev/null || true
 }
 
+IDLE_PIDS=()
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -206,7 +211,7 @@ cleanup() {
     for pid in "${PIDS[@]}"; do
         [[ -n $pid ]] && kill_tree "$pid"
     done
-    if [[ -n ${IDLE_PID:-} ]]; then kill -TERM "$IDLE_PID" 2>/dev/null; wait "$IDLE_PID" 2>/dev/null; fi
+    if ((${#IDLE_PIDS[@]})); then kill -TERM "${IDLE_PIDS[@]}" 2>/dev/null; wait "${IDLE_PIDS[@]}" 2>/dev/null; fi
     if [[ -n $TMP && -d $TMP ]]; then
         if ((KEEP_TMP)); then log "temp dir kept: $TMP"; else rm -rf "$TMP"; fi
     fi
@@ -635,39 +640,52 @@ leak_check() {
 
 # --------------------------------------------------------------- idle ----
 
-IDLE_PID=""
+idle_open() {   # proxy port workers batch conns: client pid appended to IDLE_PIDS
+    local p=$1 port=$2 w=$3 batch=$4 n=$5 ready=$TMP/idle-$1-$4.ready i ok failed
+    rm -f "$ready"
+    # shellcheck disable=SC2046
+    timeout -k 5 300 $(loadgen_prefix "$w") python3 "$IDLE_CLIENT" --port "$port" --conns "$n" \
+        --path /small --ready "$ready" --hold 300 >"$RESULTS/raw/idle_${p}_$batch.txt" 2>&1 &
+    IDLE_PIDS+=($!)
+    for ((i = 0; i < 1800; i++)); do
+        [[ -f $ready ]] && break
+        kill -0 "${IDLE_PIDS[-1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    [[ -f $ready ]] || { cat "$RESULTS/raw/idle_${p}_$batch.txt" >&2; die "idle client against $p did not finish opening connections"; }
+    read -r ok failed <"$ready"
+    ((failed > 0)) && log "warning: $failed of $n idle connections to $p failed (see raw/idle_${p}_$batch.txt)"
+    sleep 2   # let the proxy settle
+}
+
 idle_run() {   # workers
-    local w=$1 p pid port ready before rssb pssb after rssa pssa closed ok failed est i
+    local w=$1 p pid port rss0 pss0 rss1 pss1 rss2 pss2 closed est1 est2 more=$((IDLE_CONNS / 2))
     for p in nginx ringfront; do
         if [[ $p == nginx ]]; then pid=$NGINX_PROXY_PID port=$NGINX_PORT; else pid=$RF_PID port=$RF_PORT; fi
         sleep 1
-        read -r _ rssb pssb _ <<<"$(python3 "$LIB" snap "$pid")"
-        ready=$TMP/idle-$p.ready
-        rm -f "$ready"
-        # shellcheck disable=SC2046
-        timeout -k 5 300 $(loadgen_prefix "$w") python3 "$IDLE_CLIENT" --port "$port" --conns "$IDLE_CONNS" \
-            --path /small --ready "$ready" --hold 120 >"$RESULTS/raw/idle_$p.txt" 2>&1 &
-        IDLE_PID=$!
-        for ((i = 0; i < 1800; i++)); do
-            [[ -f $ready ]] && break
-            kill -0 "$IDLE_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        [[ -f $ready ]] || { cat "$RESULTS/raw/idle_$p.txt" >&2; die "idle client against $p did not finish opening connections"; }
-        read -r ok failed <"$ready"
-        sleep 2   # let the proxy settle
-        read -r est _ _ _ <<<"$(python3 "$LIB" conns "$pid" "$port" "$ORIGIN_PORT")"
-        read -r _ rssa pssa _ <<<"$(python3 "$LIB" snap "$pid")"
-        kill -TERM "$IDLE_PID" 2>/dev/null || true
-        wait "$IDLE_PID" 2>/dev/null || true
-        IDLE_PID=""
+        read -r _ rss0 pss0 _ <<<"$(python3 "$LIB" snap "$pid")"
+        # first: the process's first burst of clients, so the growth also
+        # holds what the proxy keeps from serving it (pools, allocator
+        # arenas). more: half as many again while the first are still
+        # open: what each further idle connection costs.
+        idle_open "$p" "$port" "$w" first "$IDLE_CONNS"
+        read -r est1 _ _ _ <<<"$(python3 "$LIB" conns "$pid" "$port" "$ORIGIN_PORT")"
+        read -r _ rss1 pss1 _ <<<"$(python3 "$LIB" snap "$pid")"
+        idle_open "$p" "$port" "$w" more "$more"
+        read -r est2 _ _ _ <<<"$(python3 "$LIB" conns "$pid" "$port" "$ORIGIN_PORT")"
+        read -r _ rss2 pss2 _ <<<"$(python3 "$LIB" snap "$pid")"
+        kill -TERM "${IDLE_PIDS[@]}" 2>/dev/null || true
+        wait "${IDLE_PIDS[@]}" 2>/dev/null || true
+        IDLE_PIDS=()
         sleep 2
         read -r _ closed _ _ <<<"$(python3 "$LIB" snap "$pid")"
-        ((failed > 0)) && log "warning: $failed of $IDLE_CONNS idle connections to $p failed (see raw/idle_$p.txt)"
-        ((est < ok)) && log "warning: $p shows $est established client sockets, client holds $ok"
-        python3 "$LIB" idle-record --csv "$RESULTS/idle.csv" --proxy "$p" --workers "$w" \
-            --target "$IDLE_CONNS" --open "$est" --rss-before "$rssb" --rss-after "$rssa" \
-            --rss-closed "$closed" --pss-before "$pssb" --pss-after "$pssa"
+        ((est2 < IDLE_CONNS + more)) && log "warning: $p shows $est2 established client sockets, clients opened $((IDLE_CONNS + more))"
+        python3 "$LIB" idle-record --csv "$RESULTS/idle.csv" --proxy "$p" --workers "$w" --batch first \
+            --target "$IDLE_CONNS" --open "$est1" --rss-before "$rss0" --rss-after "$rss1" \
+            --rss-closed "$closed" --pss-before "$pss0" --pss-after "$pss1"
+        python3 "$LIB" idle-record --csv "$RESULTS/idle.csv" --proxy "$p" --workers "$w" --batch more \
+            --target "$more" --open "$((est2 - est1))" --rss-before "$rss1" --rss-after "$rss2" \
+            --rss-closed "$closed" --pss-before "$pss1" --pss-after "$pss2"
     done
 }
 
@@ -736,7 +754,7 @@ EOF
                 throughput noop "$WORKERS" nginx ringfront ringfront+noop
                 stop_proxies ;;
             idle)
-                start_proxies "$WORKERS" $((IDLE_CONNS + 2048))
+                start_proxies "$WORKERS" $((IDLE_CONNS * 3 / 2 + 2048))
                 idle_run "$WORKERS"
                 stop_proxies ;;
             scale)
