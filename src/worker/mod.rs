@@ -10,6 +10,7 @@ mod bufs;
 mod idle;
 mod runtime;
 mod stats;
+mod trim;
 
 pub use bufs::{BufPool, HeadPool};
 pub use idle::IdleList;
@@ -31,9 +32,15 @@ use std::rc::{Rc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Read buffers and header indexes a worker keeps for reuse: enough for
-/// the requests in flight at once, not a copy per idle connection.
+/// Header indexes a worker keeps for reuse: enough for the requests in
+/// flight at once, not a copy per idle connection.
 const FREE_LISTS: usize = 256;
+
+/// Read and body buffers a worker keeps for reuse. Past these, buffers go
+/// back to the allocator: a burst of thousands of requests must not pin
+/// a buffer per request for the rest of the worker's life.
+const READ_BUFS_KEPT: usize = 64;
+const BODY_BUFS_KEPT: usize = 16;
 
 /// How often a worker looks at its control channel.
 const CONTROL_POLL: Duration = Duration::from_millis(10);
@@ -260,8 +267,8 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
             max_header_bytes: spec.conf.max_header_bytes,
             max_uri_bytes: spec.conf.max_header_uri_bytes,
         };
-        let bufs = BufPool::new(spec.conf.tuning.read_buffer_size, 256);
-        let body_bufs = BufPool::new(spec.conf.tuning.body_buffer_size, 64);
+        let bufs = BufPool::new(spec.conf.tuning.read_buffer_size, READ_BUFS_KEPT);
+        let body_bufs = BufPool::new(spec.conf.tuning.body_buffer_size, BODY_BUFS_KEPT);
         let w = Rc::new_cyclic(|me| Worker {
             id,
             me: me.clone(),
@@ -361,8 +368,12 @@ async fn drain(w: &Worker) {
 /// Close idle connections past their deadline; all of them once the
 /// worker is shutting down.
 async fn sweep_idle(w: Rc<Worker>) {
+    let mut trim = trim::Trim::default();
     loop {
         monoio::time::sleep(idle::SWEEP_EVERY).await;
+        if trim.tick(w.stats.req_total.get(), w.stats.req_active.get()) {
+            trim::release();
+        }
         if !w.idle.is_empty() {
             w.idle.sweep(Instant::now(), w.shutting_down.get());
         }
