@@ -227,6 +227,44 @@ def cmd_idle_record(argv):
 
 # --------------------------------------------------------------- report ----
 
+INSN_FIELDS = ["proxy", "round", "requests", "instructions", "insn_per_req"]
+
+
+def cmd_insn_record(argv):
+    a = dict(zip(argv[0::2], argv[1::2]))
+    n, ir = int(a["--requests"]), int(a["--instructions"])
+    row = {"proxy": a["--proxy"], "round": a["--round"], "requests": n,
+           "instructions": ir, "insn_per_req": _fmt(ir / n, 1) if n else "-"}
+    _append(a["--csv"], INSN_FIELDS, row)
+    print(f"    noop callgrind round {row['round']} {row['proxy']:<14} {n:>6} requests  "
+          f"{row['insn_per_req']:>9} user-space instructions per request")
+
+
+def print_insn(path):
+    """The callgrind comparison: median instructions per request of plain
+    ringfront and ringfront+noop, and the noop cost in instructions."""
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    med = {}
+    for p in ("ringfront", NOOP):
+        xs = [_f(r["insn_per_req"]) for r in rows if r["proxy"] == p]
+        if xs:
+            med[p] = (_med(xs), min(xs), max(xs), len(xs))
+    if len(med) < 2:
+        return
+    base, noop = med["ringfront"], med[NOOP]
+    cost = 100.0 * (noop[0] / base[0] - 1) if base[0] else float("nan")
+    print()
+    print("Framework cost in instructions (callgrind, epoll driver, small body, wrk -c8 -d10s "
+          "after a warm-up; user space only: the kernel's part of a request, most of it, "
+          "does not depend on modules)")
+    _print_rows(["proxy", "n", "insn/req med", "min..max"],
+                [[p, str(m[3]), f"{m[0]:.0f}", f"{m[1]:.0f}..{m[2]:.0f}"] for p, m in med.items()])
+    verdict = "PASS" if cost <= NOOP_TARGET_PCT else "FAIL"
+    print(f"noop cost in user-space instructions: {cost:+.2f}% "
+          f"({noop[0] - base[0]:+.0f} per request) -> {verdict} (target <= {NOOP_TARGET_PCT:g}%)")
+
+
 def _med(xs):
     xs = [x for x in xs if not math.isnan(x)]
     return statistics.median(xs) if xs else float("nan")
@@ -606,6 +644,9 @@ def cmd_report(argv):
                 bar_chart(f"ringfront vs nginx ({mode}): requests/s, median", sub, groups,
                           "requests/s", os.path.join(d, name))
             print(f"chart: {os.path.join(d, name)}")
+    np_ = os.path.join(d, "noop_insn.csv")
+    if os.path.exists(np_):
+        print_insn(np_)
     ip = os.path.join(d, "idle.csv")
     if os.path.exists(ip):
         with open(ip) as f:
@@ -766,6 +807,8 @@ def main():
         cmd_record(argv)
     elif cmd == "idle-record":
         cmd_idle_record(argv)
+    elif cmd == "insn-record":
+        cmd_insn_record(argv)
     elif cmd == "report":
         cmd_report(argv)
     elif cmd == "monitor-get":

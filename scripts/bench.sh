@@ -18,7 +18,9 @@
 #               own ports, same CPUs) in alternation, A B C A B C; reports
 #               noop cost = 1 - req/s(ringfront+noop) / req/s(ringfront) and
 #               their CPU-per-request ratio, PASS/FAIL against <= 1% (printed
-#               only: the exit status does not depend on it)
+#               only: the exit status does not depend on it); then, under
+#               callgrind (valgrind), user-space instructions per request
+#               of the two, the repeatable form of the same comparison
 #   --quick     foundation smoke check: small body, 3 alternating rounds,
 #               non-2xx / socket errors / leaked connections checked; exits
 #               non-zero when ringfront fails any check
@@ -144,6 +146,9 @@ ensure_tools() {
     command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
     command -v python3 >/dev/null || missing+=(python3)
     command -v taskset >/dev/null || missing+=(util-linux)
+    if [[ " ${MODES[*]} " == *" noop "* ]]; then
+        command -v callgrind_control >/dev/null || missing+=(valgrind)
+    fi
     if ((${#missing[@]})); then
         log "installing ${missing[*]} (apt-get)"
         command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get; install them by hand"
@@ -638,6 +643,46 @@ leak_check() {
     fi
 }
 
+# ------------------------------------------------------ noop: callgrind ----
+
+# Framework cost as instructions: wall-clock req/s on a shared machine moves
+# by more than the 1% budget from run to run, while callgrind's instruction
+# counts repeat to a fraction of a percent. Each ringfront (plain, then with
+# mod_noop) runs under callgrind (epoll driver: valgrind cannot follow
+# io_uring), warms up, has its counters zeroed, serves a wrk run and dumps
+# them: user-space instructions per request. The kernel's part of a request
+# (most of it: TCP on loopback) does not depend on the modules.
+noop_instructions() {   # workers
+    local w=$1 v dir port pid out n ir f r url
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for v in ringfront ringfront+noop; do
+            if [[ $v == ringfront ]]; then dir=$RF_DIR port=$RF_PORT; else dir=$RF_NOOP_DIR port=$RF_NOOP_PORT; fi
+            url="http://127.0.0.1:$port$(body_path small)"
+            rm -f "$dir"/callgrind.out*
+            MONOIO_FORCE_LEGACY_DRIVER=1 valgrind --tool=callgrind \
+                --callgrind-out-file="$dir/callgrind.out" \
+                "$RINGFRONT_BIN" -c "$dir/conf" -l "$dir/log" >"$dir/callgrind.log" 2>&1 &
+            pid=$!
+            PIDS+=("$pid")
+            wait_port "$pid" "$port" 120 || die "$v under callgrind: not listening (see $dir/callgrind.log)"
+            # shellcheck disable=SC2046
+            $(loadgen_prefix "$w") wrk -t1 -c8 -d3s "$url" >/dev/null
+            callgrind_control -z "$pid" >/dev/null
+            # shellcheck disable=SC2046
+            out=$($(loadgen_prefix "$w") wrk -t1 -c8 -d10s "$url")
+            callgrind_control -d "$pid" >/dev/null
+            kill_tree "$pid"
+            wait "$pid" 2>/dev/null || true
+            n=$(awk '/requests in/ {print $1}' <<<"$out")
+            f=$(ls -t "$dir"/callgrind.out.* 2>/dev/null | head -1)
+            [[ -n $f && -n $n && $n -gt 0 ]] || die "$v under callgrind: no dump or no requests (see $dir/callgrind.log)"
+            ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$f")
+            python3 "$LIB" insn-record --csv "$RESULTS/noop_insn.csv" --proxy "$v" --round "$r" \
+                --requests "$n" --instructions "$ir"
+        done
+    done
+}
+
 # --------------------------------------------------------------- idle ----
 
 idle_open() {   # proxy port workers batch conns: client pid appended to IDLE_PIDS
@@ -752,7 +797,8 @@ EOF
             noop)
                 start_proxies "$WORKERS" "$wc" noop
                 throughput noop "$WORKERS" nginx ringfront ringfront+noop
-                stop_proxies ;;
+                stop_proxies
+                noop_instructions "$WORKERS" ;;
             idle)
                 start_proxies "$WORKERS" $((IDLE_CONNS * 3 / 2 + 2048))
                 idle_run "$WORKERS"
