@@ -97,13 +97,33 @@ pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
 /// Whether every LF in a head is preceded by CR. httparse accepts bare LF
 /// line endings; a proxy must not, because a backend that does not would
 /// see a different message (RFC 9112 §2.2).
+///
+/// Every head is checked, so this skips eight bytes at a time to the next
+/// LF (a head has one per line) instead of looking at each byte.
 pub(crate) fn has_bare_lf(head: &[u8]) -> bool {
-    let mut prev = 0u8;
-    for &b in head {
-        if b == b'\n' && prev != b'\r' {
-            return true;
+    const LF: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut i = 0;
+    while i < head.len() {
+        if let Some(word) = head.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            let x = u64::from_ne_bytes(w) ^ LF;
+            // No byte of `x` is zero, so no LF among these eight.
+            if x.wrapping_sub(LOW) & !x & HIGH == 0 {
+                i += 8;
+                continue;
+            }
         }
-        prev = b;
+        // An LF is among the next eight bytes (or fewer are left): bytewise.
+        let end = (i + 8).min(head.len());
+        for j in i..end {
+            if head[j] == b'\n' && (j == 0 || head[j - 1] != b'\r') {
+                return true;
+            }
+        }
+        i = end;
     }
     false
 }
@@ -169,6 +189,38 @@ mod tests {
         assert!(is_underscore_alias(b"Content_Length", b"content-length"));
         assert!(!is_underscore_alias(b"Content-Length", b"content-length"));
         assert!(!is_underscore_alias(b"Content_Lengthx", b"content-length"));
+    }
+
+    #[test]
+    fn bare_lf_found_at_every_offset_and_word_boundary() {
+        let naive = |h: &[u8]| {
+            h.iter()
+                .enumerate()
+                .any(|(i, &b)| b == b'\n' && (i == 0 || h[i - 1] != b'\r'))
+        };
+        for len in 0..40 {
+            for lf in 0..len {
+                let mut h = vec![b'a'; len];
+                h[lf] = b'\n';
+                assert_eq!(has_bare_lf(&h), naive(&h), "len {len} lf {lf}");
+                if lf > 0 {
+                    h[lf - 1] = b'\r';
+                    assert!(!has_bare_lf(&h), "CRLF at {lf} of {len}");
+                }
+            }
+        }
+        // Bytes that differ from LF by one bit, or carry into it, are not LF.
+        assert!(!has_bare_lf(&[
+            0x0b,
+            0x09,
+            0x8a,
+            0x0a ^ 0x80,
+            0x00,
+            0xff,
+            0x0b,
+            0x09,
+            0x8a
+        ]));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use super::head::{
     Version,
 };
 use super::MAX_HEADERS;
+use std::mem::MaybeUninit;
 
 /// Size limits from bfe.conf (`MaxHeaderBytes`, `MaxHeaderUriBytes`).
 #[derive(Debug, Clone, Copy)]
@@ -102,9 +103,11 @@ pub fn parse_request(
     limits: &RequestLimits,
     head: &mut RequestHead,
 ) -> Result<bool, ParseError> {
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut raw);
-    let status = match req.parse(buf) {
+    // Uninitialised: httparse writes only the headers it finds, so the
+    // array is not zeroed (4 KiB) for every head.
+    let mut raw = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let status = match req.parse_with_uninit_headers(buf, &mut raw) {
         Ok(s) => s,
         Err(httparse::Error::TooManyHeaders) => return Err(ParseError::HeaderTooLarge),
         Err(httparse::Error::Version) => {

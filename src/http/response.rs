@@ -7,6 +7,7 @@ use super::head::{
     Version,
 };
 use super::MAX_HEADERS;
+use std::mem::MaybeUninit;
 
 /// A parsed response head; spans point into the upstream read buffer.
 #[derive(Debug, Default, Clone)]
@@ -39,9 +40,12 @@ pub fn parse_response(
     max_bytes: usize,
     head: &mut ResponseHead,
 ) -> Result<bool, &'static str> {
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut res = httparse::Response::new(&mut raw);
-    let head_len = match res.parse(buf) {
+    // Uninitialised: httparse writes only the headers it finds.
+    let mut raw = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut res, buf, &mut raw);
+    let head_len = match parsed {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             if buf.len() > max_bytes {

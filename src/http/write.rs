@@ -22,10 +22,45 @@ fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// `n` in decimal, without the formatting machinery (a hot path: every
+/// response head carries a status and most a length).
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// The client address as X-Forwarded-For carries it.
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_u64(out, u64::from(octet));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
 fn framing(out: &mut Vec<u8>, body: BodyKind) {
     match body {
         BodyKind::Length(n) => {
-            let _ = write!(out, "Content-Length: {n}\r\n");
+            out.extend_from_slice(b"Content-Length: ");
+            push_u64(out, n);
+            out.extend_from_slice(b"\r\n");
         }
         BodyKind::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         BodyKind::None | BodyKind::UntilClose => {}
@@ -127,7 +162,8 @@ pub fn request_head(
             out.extend_from_slice(b", ");
         }
     }
-    let _ = write!(out, "{client_ip}\r\n");
+    push_ip(out, client_ip);
+    out.extend_from_slice(b"\r\n");
     framing(out, body);
     out.extend_from_slice(b"\r\n");
 }
@@ -155,7 +191,9 @@ pub fn response_head(
 ) {
     // Responses carry the highest version ringfront speaks (RFC 9110
     // §6.2); the client's version only decides framing and keep-alive.
-    let _ = write!(out, "HTTP/1.1 {} ", f.status);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    push_u64(out, u64::from(f.status));
+    out.push(b' ');
     if f.status == head.status && !head.reason.is_empty() {
         out.extend_from_slice(head.reason.get(buf));
     } else {
@@ -169,7 +207,9 @@ pub fn response_head(
 fn close_framing(out: &mut Vec<u8>, f: ResponseFraming) {
     match (f.body, f.relay_length) {
         (BodyKind::None, Some(n)) => {
-            let _ = write!(out, "Content-Length: {n}\r\n");
+            out.extend_from_slice(b"Content-Length: ");
+            push_u64(out, n);
+            out.extend_from_slice(b"\r\n");
         }
         (b, _) => framing(out, b),
     }
@@ -223,6 +263,26 @@ pub fn response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_and_addresses_without_fmt() {
+        for n in [0u64, 7, 10, 200, 65536, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+        for ip in [
+            "0.0.0.0",
+            "10.0.0.9",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let mut out = Vec::new();
+            push_ip(&mut out, ip.parse().unwrap());
+            assert_eq!(out, ip.as_bytes());
+        }
+    }
     use crate::http::request::{parse_request, RequestLimits};
 
     const LIMITS: RequestLimits = RequestLimits {
