@@ -392,7 +392,7 @@ async fn attempt<S: ClientIo>(
         // head waits for those bytes so that everything leaves in one
         // write; a backend that never sends them is answered 502/504 here
         // instead of a head with a truncated body.
-        body_buf = w.body_bufs.borrow_mut().take();
+        body_buf = w.take_body_buf(pump.wanted());
         if let Err(e) = read_more(&mut up, &mut body_buf, pump.wanted(), backend_timeout).await {
             let status = if matches!(e, IoErr::Timeout) {
                 504
@@ -400,7 +400,7 @@ async fn attempt<S: ClientIo>(
                 502
             };
             Stats::inc(&w.stats.err_backend_broken);
-            w.body_bufs.borrow_mut().give(body_buf);
+            w.give_buf(body_buf);
             w.bufs.borrow_mut().give(out);
             w.bufs.borrow_mut().give(res.buf);
             return Outcome::BadResponse { status };
@@ -430,12 +430,12 @@ async fn attempt<S: ClientIo>(
     w.bufs.borrow_mut().give(out);
     if r.is_err() {
         Stats::inc(&w.stats.err_client_closed);
-        w.body_bufs.borrow_mut().give(body_buf);
+        w.give_buf(body_buf);
         w.bufs.borrow_mut().give(res.buf);
         return Outcome::Ended(false);
     }
     if pump.is_done() {
-        w.body_bufs.borrow_mut().give(body_buf);
+        w.give_buf(body_buf);
     } else {
         // The head stays in `res.buf` for HandleRequestFinish.
         let pumped = response_body(w, conn, &mut up, &mut pump, body_buf, backend_timeout);
@@ -514,11 +514,11 @@ async fn request_body<S: ClientIo>(
 ) -> Result<(), Outcome> {
     // Everything in the request buffer belongs to this body now.
     req.consumed = req.buf.len();
-    let mut scratch = w.body_bufs.borrow_mut().take();
+    let mut scratch = w.take_body_buf(body.wanted());
     // Framing output, only for bodies that are re-framed.
     let mut out = match body.is_direct() {
         true => Vec::new(),
-        false => w.body_bufs.borrow_mut().take(),
+        false => w.take_body_buf(body.wanted()),
     };
     let read_timeout = cluster.basic.timeout_read_client;
     let result = loop {
@@ -576,8 +576,8 @@ async fn request_body<S: ClientIo>(
         }
     };
     req.body_done = body.is_done();
-    w.body_bufs.borrow_mut().give(scratch);
-    w.body_bufs.borrow_mut().give(out);
+    w.give_buf(scratch);
+    w.give_buf(out);
     result
 }
 
@@ -593,17 +593,17 @@ async fn response_body<S: ClientIo>(
     backend_timeout: std::time::Duration,
 ) -> Result<bool, ()> {
     let mut scratch = match scratch.capacity() {
-        0 => w.body_bufs.borrow_mut().take(),
+        0 => w.take_body_buf(pump.wanted()),
         _ => scratch,
     };
     // Framing output, only for bodies that are re-framed.
     let mut out = match pump.is_direct() {
         true => Vec::new(),
-        false => w.body_bufs.borrow_mut().take(),
+        false => w.take_body_buf(pump.wanted()),
     };
     let r = pump_response(w, conn, up, pump, &mut scratch, &mut out, backend_timeout).await;
-    w.body_bufs.borrow_mut().give(scratch);
-    w.body_bufs.borrow_mut().give(out);
+    w.give_buf(scratch);
+    w.give_buf(out);
     r
 }
 

@@ -40,7 +40,7 @@ const FREE_LISTS: usize = 256;
 /// back to the allocator: a burst of thousands of requests must not pin
 /// a buffer per request for the rest of the worker's life.
 const READ_BUFS_KEPT: usize = 64;
-const BODY_BUFS_KEPT: usize = 16;
+const BODY_BUFS_KEPT: usize = 64;
 
 /// How often a worker looks at its control channel.
 const CONTROL_POLL: Duration = Duration::from_millis(10);
@@ -102,6 +102,25 @@ impl Worker {
     /// The configuration new requests start on.
     pub fn current(&self) -> Rc<Generation> {
         self.current.borrow().clone()
+    }
+
+    /// A buffer to stream `remaining` more body bytes through: a read
+    /// buffer when they fit one, else a `BodyBufferSize` one.
+    pub fn take_body_buf(&self, remaining: usize) -> Vec<u8> {
+        if remaining <= self.conf.tuning.read_buffer_size {
+            self.bufs.borrow_mut().take()
+        } else {
+            self.body_bufs.borrow_mut().take()
+        }
+    }
+
+    /// Return a buffer from [`Worker::take_body_buf`] to the pool it fits.
+    pub fn give_buf(&self, b: Vec<u8>) {
+        if b.capacity() >= self.conf.tuning.body_buffer_size {
+            self.body_bufs.borrow_mut().give(b);
+        } else {
+            self.bufs.borrow_mut().give(b);
+        }
     }
 
     /// The acceptors new TLS connections handshake with.
