@@ -653,7 +653,20 @@ leak_check() {
 # them: user-space instructions per request. The kernel's part of a request
 # (most of it: TCP on loopback) does not depend on the modules.
 noop_instructions() {   # workers
-    local w=$1 v dir port pid out n ir f r url
+    local w=$1 v dir port pid out n ir f r url u0 s0 u1 s1
+    # How ringfront's CPU time splits between user space and the kernel
+    # under the same load, to scale the user-space cost to a whole request.
+    start_ringfront "$w"
+    url="http://127.0.0.1:$RF_PORT$(body_path small)"
+    # shellcheck disable=SC2046
+    $(loadgen_prefix "$w") wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null
+    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$RF_PID/stat")
+    # shellcheck disable=SC2046
+    $(loadgen_prefix "$w") wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" "$url" >/dev/null
+    read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$RF_PID/stat")
+    kill_tree "$RF_PID"
+    wait "$RF_PID" 2>/dev/null || true
+    echo "user $((u1 - u0)) system $((s1 - s0)) conns $CONNS" >"$RESULTS/noop_cpu_split.txt"
     for ((r = 1; r <= ROUNDS; r++)); do
         for v in ringfront ringfront+noop; do
             if [[ $v == ringfront ]]; then dir=$RF_DIR port=$RF_PORT; else dir=$RF_NOOP_DIR port=$RF_NOOP_PORT; fi
