@@ -10,11 +10,13 @@ use super::request::Request;
 use super::retry::Plan;
 use crate::balance::{hash_key, SubClusterPick};
 use crate::config::Cluster;
+use crate::http::chunked::ChunkError;
 use crate::http::write::{self, ResponseFraming, CONTINUE_100};
 use crate::http::{parse_response, BackendResponse, BodyKind, Response, Version};
 use crate::module::{Point, Ret};
 use crate::upstream;
 use crate::worker::{Stats, Worker};
+use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -515,12 +517,9 @@ async fn request_body<S: ClientIo>(
     // Everything in the request buffer belongs to this body now.
     req.consumed = req.buf.len();
     let mut scratch = w.take_body_buf(body.wanted());
-    // Framing output, only for bodies that are re-framed.
-    let mut out = match body.is_direct() {
-        true => Vec::new(),
-        false => w.take_body_buf(body.wanted()),
-    };
+    let mut out = framing_buf(w, body);
     let read_timeout = cluster.basic.timeout_read_client;
+    let write_timeout = cluster.backend.timeout_response_header;
     let result = loop {
         if body.is_done() {
             break Ok(());
@@ -537,48 +536,73 @@ async fn request_body<S: ClientIo>(
                 break Err(Outcome::Ended(false));
             }
         }
-        let sent = if body.is_direct() {
-            body.advance_direct(scratch.len());
-            let (r, s) = write_from(
-                up,
-                std::mem::take(&mut scratch),
-                0,
-                cluster.backend.timeout_response_header,
-            )
-            .await;
-            scratch = s;
-            r
-        } else {
-            out.clear();
-            let n = match body.feed(&scratch, &mut out) {
-                Ok(n) => n,
-                Err(e) => {
-                    Stats::inc(&w.stats.err_bad_request);
-                    break Err(Outcome::Ended(reply_bad(w, conn, req, e.status()).await));
+        match relay(body, &mut scratch, &mut out, up, write_timeout).await {
+            Relayed::Sent { used } => {
+                // Bytes past a chunked body's end: the next request's.
+                if used < scratch.len() {
+                    req.carry.extend_from_slice(&scratch[used..]);
                 }
-            };
-            if n < scratch.len() {
-                req.carry.extend_from_slice(&scratch[n..]);
             }
-            let (r, o) = write_from(
-                up,
-                std::mem::take(&mut out),
-                0,
-                cluster.backend.timeout_response_header,
-            )
-            .await;
-            out = o;
-            r
-        };
-        if sent.is_err() {
-            Stats::inc(&w.stats.err_backend_broken);
-            break Err(Outcome::NoResponse { status: 502 });
+            Relayed::BadFraming(e) => {
+                Stats::inc(&w.stats.err_bad_request);
+                break Err(Outcome::Ended(reply_bad(w, conn, req, e.status()).await));
+            }
+            Relayed::WriteFailed => {
+                Stats::inc(&w.stats.err_backend_broken);
+                break Err(Outcome::NoResponse { status: 502 });
+            }
         }
     };
     req.body_done = body.is_done();
     w.give_buf(scratch);
     w.give_buf(out);
     result
+}
+
+/// The buffer a body is re-framed into; none for one forwarded as it came.
+fn framing_buf(w: &Worker, pump: &Pump) -> Vec<u8> {
+    match pump.is_direct() {
+        true => Vec::new(),
+        false => w.take_body_buf(pump.wanted()),
+    }
+}
+
+/// What sending on one read's worth of body did.
+enum Relayed {
+    /// Sent; `used` bytes of the read belonged to the body.
+    Sent { used: usize },
+    /// The incoming chunked framing is broken.
+    BadFraming(ChunkError),
+    /// The sink failed or timed out.
+    WriteFailed,
+}
+
+/// Send the body bytes in `scratch` on to `sink`: as they are when the
+/// body goes out as it came, else re-framed through `out`. Both buffers
+/// come back in place.
+async fn relay<W: AsyncWriteRent>(
+    pump: &mut Pump,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    sink: &mut W,
+    timeout: std::time::Duration,
+) -> Relayed {
+    let (used, buf) = if pump.is_direct() {
+        pump.advance_direct(scratch.len());
+        (scratch.len(), scratch)
+    } else {
+        out.clear();
+        match pump.feed(scratch, out) {
+            Ok(n) => (n, out),
+            Err(e) => return Relayed::BadFraming(e),
+        }
+    };
+    let (r, back) = write_from(sink, std::mem::take(buf), 0, timeout).await;
+    *buf = back;
+    match r {
+        Ok(()) => Relayed::Sent { used },
+        Err(_) => Relayed::WriteFailed,
+    }
 }
 
 /// Stream the rest of the response body from the backend to the client.
@@ -596,11 +620,7 @@ async fn response_body<S: ClientIo>(
         0 => w.take_body_buf(pump.wanted()),
         _ => scratch,
     };
-    // Framing output, only for bodies that are re-framed.
-    let mut out = match pump.is_direct() {
-        true => Vec::new(),
-        false => w.take_body_buf(pump.wanted()),
-    };
+    let mut out = framing_buf(w, pump);
     let r = pump_response(w, conn, up, pump, &mut scratch, &mut out, backend_timeout).await;
     w.give_buf(scratch);
     w.give_buf(out);
@@ -643,28 +663,16 @@ async fn pump_response<S: ClientIo>(
                 return Err(());
             }
         }
-        let r = if pump.is_direct() {
-            pump.advance_direct(scratch.len());
-            let (r, s) =
-                write_from(&mut conn.stream, std::mem::take(scratch), 0, write_timeout).await;
-            *scratch = s;
-            r
-        } else {
-            out.clear();
-            match pump.feed(scratch, out) {
-                Ok(n) => clean &= n == scratch.len(),
-                Err(_) => {
-                    Stats::inc(&w.stats.err_backend_broken);
-                    return Err(());
-                }
+        match relay(pump, scratch, out, &mut conn.stream, write_timeout).await {
+            Relayed::Sent { used } => clean &= used == scratch.len(),
+            Relayed::BadFraming(_) => {
+                Stats::inc(&w.stats.err_backend_broken);
+                return Err(());
             }
-            let (r, o) = write_from(&mut conn.stream, std::mem::take(out), 0, write_timeout).await;
-            *out = o;
-            r
-        };
-        if r.is_err() {
-            Stats::inc(&w.stats.err_client_closed);
-            return Err(());
+            Relayed::WriteFailed => {
+                Stats::inc(&w.stats.err_client_closed);
+                return Err(());
+            }
         }
     }
     Ok(clean)
