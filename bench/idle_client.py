@@ -62,6 +62,15 @@ def main():
         state.pop(s, None)
         s.close()
 
+    def read_some(s):
+        """What the socket holds: None if nothing yet, b"" on EOF or error."""
+        try:
+            return s.recv(65536)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""
+
     def response_complete(buf):
         h = buf.find(b"\r\n\r\n")
         if h < 0:
@@ -113,12 +122,9 @@ def main():
                 st[0] = "recv"
                 sel.modify(s, selectors.EVENT_READ)
             elif st[0] == "recv":
-                try:
-                    chunk = s.recv(65536)
-                except BlockingIOError:
+                chunk = read_some(s)
+                if chunk is None:
                     continue
-                except OSError:
-                    chunk = b""
                 if not chunk:
                     opened -= 1
                     inflight -= 1
@@ -131,12 +137,9 @@ def main():
                     done += 1
             elif st[0] == "idle":
                 # data or EOF while idle: server closed it
-                try:
-                    chunk = s.recv(65536)
-                except BlockingIOError:
+                chunk = read_some(s)
+                if chunk is None:
                     continue
-                except OSError:
-                    chunk = b""
                 if not chunk:
                     opened -= 1
                     fail(s)
