@@ -17,6 +17,7 @@
 //! - [`config`]: bfe.conf and the JSON data files, validated into snapshots.
 
 pub mod balance;
+pub mod basic;
 pub mod config;
 pub mod http;
 pub mod logging;

@@ -14,7 +14,9 @@ mod common;
 use common::client::{self, parse_response};
 use common::conf::{Cluster, Layout};
 use common::origin::{Origin, Reply};
-use ringfront::module::{Callbacks, Handler, Module, ModuleError, ModuleRegistry, Point, Ret};
+use ringfront::module::{
+    AcceptPoint, Callbacks, Handler, Module, ModuleError, ModuleRegistry, Point, Ret,
+};
 use ringfront::route::RequestFacts;
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpStream};
@@ -369,13 +371,10 @@ impl Module for TrustForTest {
     }
 
     fn init(&mut self, cbs: &mut Callbacks, _conf_root: &Path) -> Result<(), ModuleError> {
-        cbs.add_handler(
-            Point::Accept,
-            Handler::Accept(Box::new(|ses| {
-                ses.trusted = ses.client.ip() == Ipv4Addr::new(127, 0, 0, 9);
-                Ret::GoOn
-            })),
-        )?;
+        cbs.on_accept(AcceptPoint::Accept, |ses| {
+            ses.set_trusted(ses.peer.ip() == Ipv4Addr::new(127, 0, 0, 9));
+            Ret::GoOn
+        });
         cbs.add_handler(
             Point::BeforeLocation,
             Handler::Request(Box::new(|req| {

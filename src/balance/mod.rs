@@ -12,10 +12,12 @@
 //! another worker until it fails there too. The worker that marks a
 //! backend down probes it (see [`crate::probe`]) until it comes back.
 
+mod generation;
 mod hash;
 mod health;
 mod state;
 
+pub use generation::Generation;
 pub use hash::{hash_bytes, random_key, Fnv};
 pub use health::{Health, InFlight};
 pub use state::Tried;

@@ -46,4 +46,16 @@ impl Snapshot {
     pub fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, ConfErrors> {
         snapshot::load(conf_dir, server)
     }
+
+    /// No products, clusters or certificates: what a request built outside
+    /// a server (a module's unit test) runs on.
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            version: String::new(),
+            route: crate::route::RouteTable::default(),
+            clusters: ClusterSet::default(),
+            names: std::collections::HashMap::new(),
+            tls: None,
+        }
+    }
 }

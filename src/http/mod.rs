@@ -18,10 +18,11 @@ pub mod write;
 
 pub use edits::HeaderEdits;
 pub use framing::BodyKind;
+pub(crate) use head::trim;
 pub use head::{is_hop_by_hop, HeaderSpan, Span, Version};
-pub use message::{status_reason, Response};
+pub use message::status_reason;
 pub use request::{parse_request, ParseError, RequestHead, RequestLimits};
-pub use response::{parse_response, BackendResponse, ResponseHead};
+pub use response::{parse_response, ResponseHead};
 
 /// Most headers one head may carry; more is answered 431 (request) or
 /// treated as a broken backend (response).

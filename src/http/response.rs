@@ -1,6 +1,5 @@
 //! Backend response heads, and the mutable view handlers get of them.
 
-use super::edits::HeaderEdits;
 use super::framing::{response_has_body, BodyKind};
 use super::head::{
     has_bare_lf, has_token, is_underscore_alias, parse_content_length, trim, HeaderSpan, Span,
@@ -132,70 +131,6 @@ pub fn parse_response(
     Ok(true)
 }
 
-/// The backend response as handlers see it at HandleReadResponse and
-/// HandleRequestFinish: the parsed head over the upstream buffer, plus
-/// edits and a status override.
-#[derive(Debug, Default)]
-pub struct BackendResponse {
-    pub(crate) buf: Vec<u8>,
-    pub(crate) head: ResponseHead,
-    pub(crate) edits: HeaderEdits,
-    pub(crate) status: u16,
-}
-
-impl BackendResponse {
-    pub(crate) fn new(buf: Vec<u8>, head: ResponseHead) -> Self {
-        let status = head.status;
-        BackendResponse {
-            buf,
-            head,
-            edits: HeaderEdits::default(),
-            status,
-        }
-    }
-
-    /// Stands for a response ringfront made itself (error page, redirect),
-    /// so HandleRequestFinish handlers see its status.
-    pub(crate) fn synthetic(status: u16) -> Self {
-        BackendResponse {
-            status,
-            ..Default::default()
-        }
-    }
-
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    pub fn set_status(&mut self, status: u16) {
-        self.status = status;
-    }
-
-    /// The header's value after edits.
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        match self.edits.lookup(name.as_bytes()) {
-            Some(v) => v,
-            None => self.head.header(&self.buf, name.as_bytes()),
-        }
-    }
-
-    pub fn set_header(&mut self, name: &str, value: &str) {
-        self.edits.set(name, value);
-    }
-
-    pub fn add_header(&mut self, name: &str, value: &str) {
-        self.edits.add(name, value);
-    }
-
-    pub fn del_header(&mut self, name: &str) {
-        self.edits.del(name);
-    }
-
-    pub fn head(&self) -> &ResponseHead {
-        &self.head
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,7 +186,14 @@ mod tests {
             relay_length: None,
             keep_alive: true,
         };
-        crate::http::write::response_head(&mut out, b, &h, &HeaderEdits::default(), f);
+        crate::http::write::response_head(
+            &mut out,
+            b,
+            &h,
+            &crate::http::HeaderEdits::default(),
+            None,
+            f,
+        );
         assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
     }
 
@@ -280,18 +222,5 @@ mod tests {
         big.extend(std::iter::repeat_n(b'x', 9000));
         let mut h = ResponseHead::default();
         assert!(parse_response(&big, false, 8192, &mut h).is_err());
-    }
-
-    #[test]
-    fn edits_win() {
-        let b = b"HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n".to_vec();
-        let mut h = ResponseHead::default();
-        parse_response(&b, false, 8192, &mut h).unwrap();
-        let mut r = BackendResponse::new(b, h);
-        assert_eq!(r.header("x-a"), Some(&b"1"[..]));
-        r.set_header("X-A", "2");
-        assert_eq!(r.header("x-a"), Some(&b"2"[..]));
-        r.del_header("x-a");
-        assert_eq!(r.header("x-a"), None);
     }
 }

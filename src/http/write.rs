@@ -5,7 +5,7 @@
 use super::edits::HeaderEdits;
 use super::framing::BodyKind;
 use super::head::{has_token, is_hop_by_hop, HeaderSpan, Version};
-use super::message::{status_reason, Response};
+use super::message::status_reason;
 use super::request::RequestHead;
 use super::response::ResponseHead;
 use std::io::Write;
@@ -112,28 +112,44 @@ fn end_to_end(
 
 /// The head sent to a backend: origin-form target, HTTP/1.1, end-to-end
 /// headers, `X-Forwarded-For` with the client appended, ringfront's framing.
+/// A path and query that replace the request target's (mod_rewrite);
+/// `None` keeps what the client sent, an empty query removes it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TargetEdits<'a> {
+    pub path: Option<&'a [u8]>,
+    pub query: Option<&'a [u8]>,
+}
+
 pub fn request_head(
     out: &mut Vec<u8>,
     buf: &[u8],
     head: &RequestHead,
     edits: &HeaderEdits,
-    path: Option<&[u8]>,
+    target: TargetEdits<'_>,
     client_ip: IpAddr,
     body: BodyKind,
 ) {
     out.extend_from_slice(head.method.get(buf));
     out.push(b' ');
-    let path = path.unwrap_or_else(|| head.path.get(buf));
+    let path = target.path.unwrap_or_else(|| head.path.get(buf));
     if path.is_empty() {
         out.push(b'/');
     } else {
         out.extend_from_slice(path);
     }
-    if !head.query.is_empty()
-        || buf.get(head.path.start as usize + head.path.len as usize) == Some(&b'?')
-    {
-        out.push(b'?');
-        out.extend_from_slice(head.query.get(buf));
+    match target.query {
+        Some(b"") => {}
+        Some(q) => {
+            out.push(b'?');
+            out.extend_from_slice(q);
+        }
+        None if !head.query.is_empty()
+            || buf.get(head.path.start as usize + head.path.len as usize) == Some(&b'?') =>
+        {
+            out.push(b'?');
+            out.extend_from_slice(head.query.get(buf));
+        }
+        None => {}
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     // HTTP/1.1 requires Host; an HTTP/1.0 request may have none, or carry
@@ -187,6 +203,7 @@ pub fn response_head(
     buf: &[u8],
     head: &ResponseHead,
     edits: &HeaderEdits,
+    reason: Option<&[u8]>,
     f: ResponseFraming,
 ) {
     // Responses carry the highest version ringfront speaks (RFC 9110
@@ -194,7 +211,9 @@ pub fn response_head(
     out.extend_from_slice(b"HTTP/1.1 ");
     push_u64(out, u64::from(f.status));
     out.push(b' ');
-    if f.status == head.status && !head.reason.is_empty() {
+    if let Some(r) = reason {
+        out.extend_from_slice(r);
+    } else if f.status == head.status && !head.reason.is_empty() {
         out.extend_from_slice(head.reason.get(buf));
     } else {
         out.extend_from_slice(status_reason(f.status).as_bytes());
@@ -221,43 +240,28 @@ fn close_framing(out: &mut Vec<u8>, f: ResponseFraming) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// A response made by ringfront (handler answer, redirect, error page),
-/// head and body. `head_only` drops the body for HEAD requests.
-pub fn response(
-    out: &mut Vec<u8>,
-    res: &Response,
-    client_version: Version,
-    keep_alive: bool,
-    head_only: bool,
-) {
-    let _ = write!(
-        out,
-        "HTTP/1.1 {} {}\r\n",
-        res.status,
-        status_reason(res.status)
-    );
-    for (n, v) in &res.headers {
-        if is_hop_by_hop(n.as_bytes()) {
-            continue;
-        }
-        header(out, n.as_bytes(), v.as_bytes());
+/// The status line of a response: always `HTTP/1.1` (RFC 9110 §6.2: a
+/// server sends its own highest version).
+pub fn status_line(out: &mut Vec<u8>, status: u16, reason: &[u8]) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    push_u64(out, u64::from(status));
+    out.push(b' ');
+    out.extend_from_slice(reason);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// One header of a response made in the proxy, unless it is hop-by-hop or
+/// framing (those are ringfront's to write).
+pub fn end_to_end_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    if !is_hop_by_hop(name) {
+        header(out, name, value);
     }
-    let has_body = super::framing::response_has_body(false, res.status);
-    let f = ResponseFraming {
-        client_version,
-        status: res.status,
-        body: if has_body {
-            BodyKind::Length(res.body.len() as u64)
-        } else {
-            BodyKind::None
-        },
-        relay_length: None,
-        keep_alive,
-    };
+}
+
+/// The framing and connection headers that end every response head, and
+/// the blank line.
+pub fn end_head(out: &mut Vec<u8>, f: ResponseFraming) {
     close_framing(out, f);
-    if !head_only && has_body {
-        out.extend_from_slice(&res.body);
-    }
 }
 
 #[cfg(test)]
@@ -302,7 +306,7 @@ mod tests {
             b,
             &h,
             &HeaderEdits::default(),
-            None,
+            TargetEdits::default(),
             ip,
             BodyKind::Chunked,
         );
@@ -325,7 +329,15 @@ mod tests {
             let mut h = RequestHead::default();
             assert!(parse_request(req, &LIMITS, &mut h).unwrap());
             let mut out = Vec::new();
-            request_head(&mut out, req, &h, &e, None, ip, BodyKind::None);
+            request_head(
+                &mut out,
+                req,
+                &h,
+                &e,
+                TargetEdits::default(),
+                ip,
+                BodyKind::None,
+            );
             let s = String::from_utf8(out).unwrap();
             assert_eq!(
                 s,
@@ -342,7 +354,15 @@ mod tests {
         let mut out = Vec::new();
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
         let e = HeaderEdits::default();
-        request_head(&mut out, b, &h, &e, None, ip, BodyKind::None);
+        request_head(
+            &mut out,
+            b,
+            &h,
+            &e,
+            TargetEdits::default(),
+            ip,
+            BodyKind::None,
+        );
         let s = String::from_utf8(out).unwrap();
         assert_eq!(
             s,
@@ -353,14 +373,22 @@ mod tests {
     #[test]
     fn generated_response() {
         let mut out = Vec::new();
-        response(
+        status_line(&mut out, 502, b"Bad Gateway");
+        end_to_end_header(&mut out, b"Content-Type", b"text/plain");
+        end_to_end_header(&mut out, b"Connection", b"keep-alive");
+        end_head(
             &mut out,
-            &Response::error(502),
-            Version::Http11,
-            false,
-            false,
+            ResponseFraming {
+                client_version: Version::Http11,
+                status: 502,
+                body: BodyKind::Length(16),
+                relay_length: None,
+                keep_alive: false,
+            },
         );
+        out.extend_from_slice(b"502 Bad Gateway\n");
         let s = String::from_utf8(out).unwrap();
+        assert!(!s.contains("keep-alive"));
         assert!(s.starts_with("HTTP/1.1 502 Bad Gateway\r\n"));
         assert!(s.contains("Content-Length: 16\r\n"));
         assert!(s.contains("Connection: close\r\n"));

@@ -7,21 +7,72 @@
 //! closed because the module's state for it can no longer be trusted.
 
 use super::{HandlerType, ModuleError, Point, Ret};
-use crate::http::{BackendResponse, Response};
-use crate::proxy::{Request, Session};
+use crate::basic::{Request, Response, Session};
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Accept/Handshake handler: sees the client session.
-pub type AcceptFn = Box<dyn Fn(&mut Session) -> Ret>;
+pub type AcceptFn = Box<dyn Fn(&Session) -> Ret>;
 /// BeforeLocation/FoundProduct/AfterLocation handler: may answer the request.
 pub type RequestFn = Box<dyn Fn(&mut Request) -> (Ret, Option<Response>)>;
 /// Forward handler: sees the chosen backend and may change it.
 pub type ForwardFn = Box<dyn Fn(&mut Request) -> Ret>;
-/// ReadResponse/RequestFinish handler: sees the backend response head.
-pub type ResponseFn = Box<dyn Fn(&mut Request, &mut BackendResponse) -> Ret>;
+/// ReadResponse/RequestFinish handler: sees the response (the backend's,
+/// or one made in the proxy) and may edit its head.
+pub type ResponseFn = Box<dyn Fn(&mut Request, &mut Response) -> Ret>;
 /// Finish handler: the connection is gone; the value is ignored.
-pub type FinishFn = Box<dyn Fn(&mut Session) -> Ret>;
+pub type FinishFn = Box<dyn Fn(&Session) -> Ret>;
+
+/// The points whose handlers see the session (Accept-type lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptPoint {
+    Accept,
+    Handshake,
+}
+
+/// The points whose handlers see the request and may answer it
+/// (Request-type lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestPoint {
+    BeforeLocation,
+    FoundProduct,
+    AfterLocation,
+}
+
+/// The points whose handlers see the response (Response-type lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponsePoint {
+    ReadResponse,
+    RequestFinish,
+}
+
+impl From<AcceptPoint> for Point {
+    fn from(p: AcceptPoint) -> Point {
+        match p {
+            AcceptPoint::Accept => Point::Accept,
+            AcceptPoint::Handshake => Point::Handshake,
+        }
+    }
+}
+
+impl From<RequestPoint> for Point {
+    fn from(p: RequestPoint) -> Point {
+        match p {
+            RequestPoint::BeforeLocation => Point::BeforeLocation,
+            RequestPoint::FoundProduct => Point::FoundProduct,
+            RequestPoint::AfterLocation => Point::AfterLocation,
+        }
+    }
+}
+
+impl From<ResponsePoint> for Point {
+    fn from(p: ResponsePoint) -> Point {
+        match p {
+            ResponsePoint::ReadResponse => Point::ReadResponse,
+            ResponsePoint::RequestFinish => Point::RequestFinish,
+        }
+    }
+}
 
 /// One handler of one of the five shapes.
 pub enum Handler {
@@ -111,7 +162,7 @@ impl Callbacks {
             Ok(r) => Some(r),
             Err(payload) => {
                 self.panics.set(self.panics.get() + 1);
-                let msg = crate::proxy::panic_message(payload.as_ref());
+                let msg = super::panic_message(payload.as_ref());
                 log::error!("module {module} panicked in {}: {msg}", point.name());
                 None
             }
@@ -122,8 +173,52 @@ impl Callbacks {
         self.current_module = name;
     }
 
-    /// Register a handler at a point. A handler whose shape does not match the
-    /// point's handler-list type is refused, as BFE does at init.
+    /// Register an Accept-type handler (HandleAccept, HandleHandshake).
+    /// The typed point makes a wrong shape a compile error.
+    pub fn on_accept(&mut self, p: AcceptPoint, f: impl Fn(&Session) -> Ret + 'static) {
+        self.push(p.into(), Handler::Accept(Box::new(f)));
+    }
+
+    /// Register a Request-type handler (HandleBeforeLocation,
+    /// HandleFoundProduct, HandleAfterLocation).
+    pub fn on_request(
+        &mut self,
+        p: RequestPoint,
+        f: impl Fn(&mut Request) -> (Ret, Option<Response>) + 'static,
+    ) {
+        self.push(p.into(), Handler::Request(Box::new(f)));
+    }
+
+    /// Register a HandleForward handler.
+    pub fn on_forward(&mut self, f: impl Fn(&mut Request) -> Ret + 'static) {
+        self.push(Point::Forward, Handler::Forward(Box::new(f)));
+    }
+
+    /// Register a Response-type handler (HandleReadResponse,
+    /// HandleRequestFinish).
+    pub fn on_response(
+        &mut self,
+        p: ResponsePoint,
+        f: impl Fn(&mut Request, &mut Response) -> Ret + 'static,
+    ) {
+        self.push(p.into(), Handler::Response(Box::new(f)));
+    }
+
+    /// Register a HandleFinish handler.
+    pub fn on_finish(&mut self, f: impl Fn(&Session) -> Ret + 'static) {
+        self.push(Point::Finish, Handler::Finish(Box::new(f)));
+    }
+
+    fn push(&mut self, point: Point, handler: Handler) {
+        self.lists[point as usize]
+            .handlers
+            .push((self.current_module, handler));
+    }
+
+    /// Register a handler chosen at run time (BFE's `AddHandler`, for code
+    /// that loops over points). A handler whose shape does not match the
+    /// point's handler-list type is refused, as BFE does at init; the typed
+    /// `on_*` methods rule that out at compile time instead.
     pub fn add_handler(&mut self, point: Point, handler: Handler) -> Result<(), ModuleError> {
         let want = point.handler_type();
         let got = handler.handler_type();
@@ -139,9 +234,7 @@ impl Callbacks {
                 ),
             });
         }
-        self.lists[point as usize]
-            .handlers
-            .push((self.current_module, handler));
+        self.push(point, handler);
         Ok(())
     }
 
@@ -151,7 +244,7 @@ impl Callbacks {
 
     /// Run an Accept-type list. Returns the first value other than GoOn; a
     /// panic closes the connection.
-    pub fn run_accept(&self, point: Point, ses: &mut Session) -> Ret {
+    pub fn run_accept(&self, point: Point, ses: &Session) -> Ret {
         for (m, h) in &self.lists[point as usize].handlers {
             if let Handler::Accept(f) = h {
                 let r = self.guarded(m, point, || f(ses)).unwrap_or(Ret::Close);
@@ -199,7 +292,7 @@ impl Callbacks {
     /// Run a Response-type list. A panic at ReadResponse replaces the
     /// backend response with 500; at RequestFinish (response already sent)
     /// it closes the connection.
-    pub fn run_response(&self, point: Point, req: &mut Request, res: &mut BackendResponse) -> Ret {
+    pub fn run_response(&self, point: Point, req: &mut Request, res: &mut Response) -> Ret {
         for (m, h) in &self.lists[point as usize].handlers {
             if let Handler::Response(f) = h {
                 let Some(r) = self.guarded(m, point, || f(req, res)) else {
@@ -219,7 +312,7 @@ impl Callbacks {
     }
 
     /// Run the Finish list; every handler runs and values are ignored.
-    pub fn run_finish(&self, ses: &mut Session) {
+    pub fn run_finish(&self, ses: &Session) {
         for (m, h) in &self.lists[Point::Finish as usize].handlers {
             if let Handler::Finish(f) = h {
                 let _ = self.guarded(m, Point::Finish, || f(ses));

@@ -10,7 +10,7 @@
 mod callbacks;
 mod registry;
 
-pub use callbacks::{Callbacks, Handler, HandlerList};
+pub use callbacks::{AcceptPoint, Callbacks, Handler, HandlerList, RequestPoint, ResponsePoint};
 pub use registry::{ModuleFactory, ModuleRegistry, ModuleSet};
 
 use std::fmt;
@@ -149,6 +149,15 @@ impl Ret {
     pub fn from_id(id: u8) -> Option<Ret> {
         Ret::ALL.get(id as usize).copied()
     }
+}
+
+/// The message a panic was raised with, for the log.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// Why a module could not start. Start-up stops and names module and file.

@@ -2,13 +2,14 @@
 //! the lifecycle, keep the connection alive or close it, and always run
 //! HandleFinish at the end.
 
-use super::guard::{catch_panic, message as panic_message, GaugeGuard};
+use super::guard::{catch_panic, GaugeGuard};
 use super::io::{linger_close, read_more, IoErr};
 use super::reply;
-use super::request::Request;
 use super::route_request;
-use super::session::Session;
-use crate::http::{parse_request, ParseError, RequestHead, Response, ResponseHead, Version};
+use crate::basic::ErrorKind;
+use crate::basic::{Request, Response, Session};
+use crate::http::{parse_request, ParseError, RequestHead, ResponseHead, Version};
+use crate::module::panic_message;
 use crate::module::{Point, Ret};
 use crate::worker::{Stats, Worker};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
@@ -53,29 +54,29 @@ impl ClientIo for TcpStream {
 /// connection's task.
 pub(crate) struct Client<S> {
     pub conn: ClientConn<S>,
-    /// Lent to each request while it runs; always back between requests.
-    ses: Option<Session>,
+    /// Shared with each request while it runs.
+    ses: Rc<Session>,
     /// How long an idle keep-alive connection is kept: ClientReadTimeout,
     /// then the cluster's TimeoutReadClientAgain once a request was routed.
     idle_timeout: Duration,
 }
 
 impl<S> Client<S> {
-    pub(crate) fn new(w: &Worker, stream: S, ses: Session) -> Box<Self> {
+    pub(crate) fn new(w: &Worker, stream: S, ses: Rc<Session>) -> Box<Self> {
         Box::new(Client {
             conn: ClientConn {
                 stream,
                 buf: Vec::new(),
             },
-            ses: Some(ses),
+            ses,
             idle_timeout: w.conf.client_read_timeout,
         })
     }
 
     /// Taken apart for the TLS handshake, which replaces the stream.
-    pub(crate) fn into_parts(self) -> Option<(S, Session)> {
+    pub(crate) fn into_parts(self) -> (S, Rc<Session>) {
         let Client { conn, ses, .. } = self;
-        Some((conn.stream, ses?))
+        (conn.stream, ses)
     }
 }
 
@@ -91,21 +92,19 @@ pub fn serve(
     let _ = stream.set_nodelay(true);
     Stats::inc(&w.stats.conn_accepted);
     Stats::inc(&w.stats.conn_active);
-    let ses = Session::new(w.next_conn_id(), w.id, peer, local);
+    let ses = Rc::new(Session::new(w.next_conn_id(), w.id, peer, local));
     let client = Client::new(&w, stream, ses);
     lifecycle(w, client, tls)
 }
 
 async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
     // Copies for the panic report: the connection state is gone by then.
-    let who = c.ses.as_ref().map(|s| (s.id, s.client));
+    let who = (c.ses.id, c.ses.peer);
     let wr = &*w;
     let served = async move {
-        let mut c = c;
-        let Some(ses) = c.ses.as_mut() else { return };
-        if wr.cbs.run_accept(Point::Accept, ses) == Ret::Close {
-            Stats::inc(&wr.stats.err_handler_abort);
-            wr.cbs.run_finish(ses);
+        if wr.cbs.run_accept(Point::Accept, &c.ses) == Ret::Close {
+            wr.stats.error(ErrorKind::HandlerAbort);
+            wr.cbs.run_finish(&c.ses);
         } else if tls {
             // Boxed: a TLS stream makes the state machine much larger, and
             // plain connections should not carry that size.
@@ -115,15 +114,13 @@ async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
         }
     };
     if let Err(p) = catch_panic(served).await {
-        Stats::inc(&w.stats.err_conn_panic);
+        w.stats.error(ErrorKind::ConnPanic);
         let what = panic_message(p.as_ref());
-        match who {
-            Some((id, peer)) => log::error!(
-                "worker {}: connection {id} from {peer} panicked: {what}",
-                w.id
-            ),
-            None => log::error!("worker {}: a connection panicked: {what}", w.id),
-        }
+        let (id, peer) = who;
+        log::error!(
+            "worker {}: connection {id} from {peer} panicked: {what}",
+            w.id
+        );
     }
     Stats::dec(&w.stats.conn_active);
 }
@@ -146,9 +143,7 @@ pub(crate) async fn serve_client<S: ClientIo>(w: &Worker, mut c: Box<Client<S>>)
             Next::Close { linger } => break linger,
         }
     };
-    if let Some(ses) = c.ses.as_mut() {
-        w.cbs.run_finish(ses);
-    }
+    w.cbs.run_finish(&c.ses);
     let Client { conn, .. } = *c;
     let buf = if linger {
         Box::pin(linger_close(conn.stream, conn.buf)).await
@@ -282,21 +277,21 @@ async fn request_loop<S: ClientIo>(
             HeadRead::Idle => return Next::Close { linger: false },
             // A head that did not arrive in time (slowloris) is told so.
             HeadRead::Stalled(IoErr::Timeout) => {
-                Stats::inc(&w.stats.err_client_timeout);
+                w.stats.error(ErrorKind::ClientTimeout);
                 refuse(w, conn, 408, Version::Http11).await;
                 return Next::Close { linger: true };
             }
             HeadRead::Stalled(_) => {
-                Stats::inc(&w.stats.err_client_closed);
+                w.stats.error(ErrorKind::ClientClose);
                 return Next::Close { linger: false };
             }
             HeadRead::Bad(e) => {
-                Stats::inc(&w.stats.err_bad_request);
+                w.stats.error(ErrorKind::ClientBadRequest);
                 log::debug!(
                     "worker {}: {} from {:?}: {}",
                     w.id,
                     e.status(),
-                    lent.as_ref().map(|s| s.client),
+                    lent.peer,
                     e.reason()
                 );
                 refuse(w, conn, e.status(), heads.0.version).await;
@@ -308,10 +303,7 @@ async fn request_loop<S: ClientIo>(
         let active = GaugeGuard(&w.stats.req_active);
         let gen = w.current();
         let buf = std::mem::take(&mut conn.buf);
-        let Some(ses) = lent.take() else {
-            return Next::Close { linger: false };
-        };
-        let mut req = Request::new(ses, buf, std::mem::take(heads), gen);
+        let mut req = Request::new(lent.clone(), buf, std::mem::take(heads), gen);
         let keep_alive = route_request::run(w, conn, &mut req).await
             && w.conf.keep_alive_enabled
             && !w.shutting_down.get();
@@ -320,7 +312,6 @@ async fn request_loop<S: ClientIo>(
             *idle_timeout = c.basic.timeout_read_client_again;
         }
         let Request {
-            ses,
             buf: mut rbuf,
             head: h,
             rhead,
@@ -329,9 +320,8 @@ async fn request_loop<S: ClientIo>(
             body_done,
             ..
         } = req;
-        let ses = lent.insert(ses);
         *heads = (h, rhead);
-        ses.requests += 1;
+        lent.count_request();
         if !keep_alive || !body_done {
             conn.buf = rbuf;
             // With the body unread the client may still be sending it:
@@ -354,8 +344,8 @@ async fn request_loop<S: ClientIo>(
 async fn refuse<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, status: u16, version: Version) {
     let res = Response::error(status);
     let mut out = w.bufs.borrow_mut().take();
-    crate::http::write::response(&mut out, &res, version, false, false);
-    w.stats.count_status(res.status);
+    reply::write_local(&mut out, &res, version, false, false);
+    w.stats.count_status(res.status());
     let (_, out) =
         super::io::write_from(&mut conn.stream, out, 0, w.conf.client_write_timeout).await;
     w.bufs.borrow_mut().give(out);
@@ -393,10 +383,10 @@ pub(crate) async fn answer<S: ClientIo>(
     w: &Worker,
     conn: &mut ClientConn<S>,
     req: &mut Request,
-    res: Response,
+    mut res: Response,
     close: bool,
 ) -> bool {
     let keep = !close && req.head.keep_alive && req.body_done;
     let keep = reply::send(w, &mut conn.stream, req, &res, keep).await;
-    super::forward::finish_local(w, req, keep)
+    super::forward::finish_local(w, req, &mut res, keep)
 }

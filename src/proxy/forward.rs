@@ -6,13 +6,14 @@ use super::body::Pump;
 use super::conn::{answer, ClientConn, ClientIo};
 use super::io::{read_more, write_from, write_parts, IoErr};
 use super::reply::{self, redirect_response};
-use super::request::Request;
 use super::retry::Plan;
 use crate::balance::{hash_key, SubClusterPick};
+use crate::basic::ErrorKind;
+use crate::basic::{Request, Response};
 use crate::config::Cluster;
 use crate::http::chunked::ChunkError;
 use crate::http::write::{self, ResponseFraming, CONTINUE_100};
-use crate::http::{parse_response, BackendResponse, BodyKind, Response, Version};
+use crate::http::{parse_response, BodyKind, Version};
 use crate::module::{Point, Ret};
 use crate::upstream;
 use crate::worker::{Stats, Worker};
@@ -62,7 +63,7 @@ pub(crate) async fn run<S: ClientIo>(
     req: &mut Request,
 ) -> bool {
     let gen = req.gen.clone();
-    let Some(cid) = req.cluster else {
+    let Some(cid) = req.route.cluster else {
         return answer(w, conn, req, Response::error(500), false).await;
     };
     let cluster = gen.snapshot.clusters.get(cid);
@@ -71,15 +72,15 @@ pub(crate) async fn run<S: ClientIo>(
     let home = match pick {
         SubClusterPick::Sub(s) => s,
         SubClusterPick::Blackhole => {
-            Stats::inc(&w.stats.err_blackhole);
+            w.stats.error(ErrorKind::GslbBlackhole);
             return false;
         }
         SubClusterPick::Unavailable => {
-            Stats::inc(&w.stats.err_backend_unavailable);
+            w.stats.error(ErrorKind::BackendUnavailable);
             return answer(w, conn, req, Response::error(502), false).await;
         }
     };
-    req.subcluster = Some(home);
+    req.route.subcluster = Some(home);
     let mut body = Pump::new(req.head.body, req.head.body == BodyKind::Chunked);
     // RetryLevel 1 also retries failed GETs without a body; connect errors
     // are retried at any level.
@@ -96,8 +97,8 @@ pub(crate) async fn run<S: ClientIo>(
                 let Some(next) = plan.next(&mut gen.balancer.borrow_mut()) else {
                     break;
                 };
-                req.subcluster = Some(next.sub);
-                req.backend = Some(next.pick);
+                req.route.subcluster = Some(next.sub);
+                req.route.backend = Some(next.pick);
                 req.attempts += 1;
                 if req.attempts > 1 {
                     Stats::inc(&w.stats.retries);
@@ -106,10 +107,12 @@ pub(crate) async fn run<S: ClientIo>(
                     Stats::inc(&w.stats.retries_cross);
                 }
                 if w.cbs.run_forward(req) == Ret::Finish {
-                    Stats::inc(&w.stats.err_handler_abort);
+                    w.stats.error(ErrorKind::HandlerAbort);
                     return answer(w, conn, req, Response::error(500), true).await;
                 }
-                let Some(chosen) = req.backend else { break };
+                let Some(chosen) = req.route.backend else {
+                    break;
+                };
                 Target {
                     sub: next.sub,
                     index: (chosen == next.pick).then_some(next.pick.index),
@@ -130,7 +133,7 @@ pub(crate) async fn run<S: ClientIo>(
             Outcome::Done(keep) | Outcome::Ended(keep) => return keep,
             Outcome::Stale if !t.fresh => resend = Some(Target { fresh: true, ..t }),
             Outcome::Stale | Outcome::ConnectFailed => {
-                Stats::inc(&w.stats.err_backend_connect);
+                w.stats.error(ErrorKind::BackendConnect);
                 report(w, req, cluster, &t, false);
                 if body_sent {
                     return answer(w, conn, req, Response::error(502), true).await;
@@ -154,14 +157,14 @@ pub(crate) async fn run<S: ClientIo>(
             }
         }
     }
-    Stats::inc(&w.stats.err_backend_unavailable);
+    w.stats.error(ErrorKind::BackendUnavailable);
     answer(w, conn, req, Response::error(last_status), !req.body_done).await
 }
 
 /// Tell the backend's health how an attempt went. A failure that takes the
 /// backend down starts this worker's probe of it.
 fn report(w: &Worker, req: &Request, cluster: &Cluster, t: &Target, ok: bool) {
-    let (Some(index), Some(cid)) = (t.index, req.cluster) else {
+    let (Some(index), Some(cid)) = (t.index, req.route.cluster) else {
         return;
     };
     let bal = req.gen.balancer.borrow();
@@ -211,13 +214,16 @@ async fn attempt<S: ClientIo>(
 
     // Request head, plus whatever of the body already arrived with it.
     let mut out = w.bufs.borrow_mut().take();
-    let path = req.path_override.as_deref().map(str::as_bytes);
+    let target = write::TargetEdits {
+        path: req.path_override.as_deref().map(str::as_bytes),
+        query: req.query_override.as_deref().map(str::as_bytes),
+    };
     write::request_head(
         &mut out,
         &req.buf,
         &req.head,
         &req.edits,
-        path,
+        target,
         req.client_ip,
         req.head.body,
     );
@@ -226,7 +232,7 @@ async fn attempt<S: ClientIo>(
             Ok(n) => req.consumed += n,
             Err(e) => {
                 w.bufs.borrow_mut().give(out);
-                Stats::inc(&w.stats.err_bad_request);
+                w.stats.error(ErrorKind::ClientBadRequest);
                 return Outcome::Ended(reply_bad(w, conn, req, e.status()).await);
             }
         }
@@ -238,7 +244,7 @@ async fn attempt<S: ClientIo>(
         if reused && req.head.body.is_none() {
             return Outcome::Stale;
         }
-        Stats::inc(&w.stats.err_backend_broken);
+        w.stats.error(ErrorKind::BackendBroken);
         return Outcome::NoResponse { status: 502 };
     }
 
@@ -248,7 +254,7 @@ async fn attempt<S: ClientIo>(
             let c = CONTINUE_100.to_vec();
             let (r, _) = write_from(&mut conn.stream, c, 0, w.conf.client_write_timeout).await;
             if r.is_err() {
-                Stats::inc(&w.stats.err_client_closed);
+                w.stats.error(ErrorKind::ClientClose);
                 return Outcome::Ended(false);
             }
         }
@@ -272,7 +278,7 @@ async fn attempt<S: ClientIo>(
                 Ok(true) => break,
                 Ok(false) => {}
                 Err(_) => {
-                    Stats::inc(&w.stats.err_backend_broken);
+                    w.stats.error(ErrorKind::BackendBroken);
                     w.bufs.borrow_mut().give(ubuf);
                     return Outcome::NoResponse { status: 502 };
                 }
@@ -282,7 +288,7 @@ async fn attempt<S: ClientIo>(
         match read_more(&mut up, &mut ubuf, HEAD_READ, left).await {
             Ok(_) => {}
             Err(IoErr::Timeout) => {
-                Stats::inc(&w.stats.err_backend_timeout);
+                w.stats.error(ErrorKind::BackendTimeout);
                 w.bufs.borrow_mut().give(ubuf);
                 return Outcome::NoResponse { status: 504 };
             }
@@ -292,7 +298,7 @@ async fn attempt<S: ClientIo>(
                 if nothing && reused && req.head.body.is_none() {
                     return Outcome::Stale;
                 }
-                Stats::inc(&w.stats.err_backend_broken);
+                w.stats.error(ErrorKind::BackendBroken);
                 return Outcome::NoResponse { status: 502 };
             }
         }
@@ -305,20 +311,20 @@ async fn attempt<S: ClientIo>(
         .contains(&rhead.status);
     report(w, req, cluster, t, !outlier);
     if rhead.status == 101 {
-        Stats::inc(&w.stats.err_backend_broken);
+        w.stats.error(ErrorKind::BackendBroken);
         w.bufs.borrow_mut().give(ubuf);
         return Outcome::BadResponse { status: 502 };
     }
 
     // HandleReadResponse.
-    let mut res = BackendResponse::new(ubuf, rhead);
+    let mut res = Response::from_backend(ubuf, rhead);
     let mut close_after = false;
     match w.cbs.run_response(Point::ReadResponse, req, &mut res) {
         Ret::GoOn => {}
         Ret::Finish => close_after = true,
         Ret::Close => {
-            Stats::inc(&w.stats.err_handler_abort);
-            w.bufs.borrow_mut().give(res.buf);
+            w.stats.error(ErrorKind::HandlerAbort);
+            give_back(w, req, res);
             return Outcome::Ended(false);
         }
         Ret::Redirect => {
@@ -334,7 +340,11 @@ async fn attempt<S: ClientIo>(
 
     // Head to the client, re-framed for what the client understands.
     let client_version = req.head.version;
-    let (out_kind, relay_length) = match res.head.body {
+    let Some((_, rh)) = res.backend_head() else {
+        return Outcome::BadResponse { status: 502 };
+    };
+    let (in_kind, head_len, backend_keep) = (rh.body, rh.head_len, rh.keep_alive);
+    let (out_kind, relay_length) = match in_kind {
         BodyKind::None => (BodyKind::None, relayed_length(&res)),
         BodyKind::Length(n) => (BodyKind::Length(n), None),
         BodyKind::Chunked | BodyKind::UntilClose if client_version == Version::Http11 => {
@@ -349,11 +359,15 @@ async fn attempt<S: ClientIo>(
         && w.conf.keep_alive_enabled;
     let status = res.status();
     let mut out = w.bufs.borrow_mut().take();
+    let Some((rbuf, rh)) = res.backend_head() else {
+        return Outcome::BadResponse { status: 502 };
+    };
     write::response_head(
         &mut out,
-        &res.buf,
-        &res.head,
+        rbuf,
+        rh,
         &res.edits,
+        res.reason_override().map(str::as_bytes),
         ResponseFraming {
             client_version,
             status,
@@ -362,9 +376,8 @@ async fn attempt<S: ClientIo>(
             keep_alive,
         },
     );
-    let mut pump = Pump::new(res.head.body, out_kind == BodyKind::Chunked);
-    let head_len = res.head.head_len;
-    let arrived = &res.buf[head_len..];
+    let mut pump = Pump::new(in_kind, out_kind == BodyKind::Chunked);
+    let arrived = &res.backend_buf_mut()[head_len..];
     // Body bytes that came with the head: sent from where they were read
     // when they go out as they came, framed into `out` otherwise.
     let (fed, inline) = if pump.is_direct() {
@@ -375,18 +388,21 @@ async fn attempt<S: ClientIo>(
         match pump.feed(arrived, &mut out) {
             Ok(n) => (n, 0),
             Err(_) => {
-                Stats::inc(&w.stats.err_backend_broken);
+                w.stats.error(ErrorKind::BackendBroken);
                 w.bufs.borrow_mut().give(out);
-                w.bufs.borrow_mut().give(res.buf);
+                give_back(w, req, res);
                 return Outcome::BadResponse { status: 502 };
             }
         }
     };
     // Bytes past the declared body: the backend connection is unusable.
-    let mut upstream_clean = head_len + fed == res.buf.len();
+    let mut upstream_clean = head_len + fed == res.backend_buf_mut().len();
     // A body buffer only for a response whose body is still to come.
     let mut body_buf = Vec::new();
-    let filled = res.buf.len() == res.buf.capacity();
+    let filled = {
+        let b = res.backend_buf_mut();
+        b.len() == b.capacity()
+    };
     if pump.is_direct() && !pump.is_done() && (inline == 0 || filled) {
         // More body is due and either the head came alone (backends often
         // write it before the body) or the read filled the head buffer (so
@@ -401,10 +417,10 @@ async fn attempt<S: ClientIo>(
             } else {
                 502
             };
-            Stats::inc(&w.stats.err_backend_broken);
+            w.stats.error(ErrorKind::BackendBroken);
             w.give_buf(body_buf);
             w.bufs.borrow_mut().give(out);
-            w.bufs.borrow_mut().give(res.buf);
+            give_back(w, req, res);
             return Outcome::BadResponse { status };
         }
         pump.advance_direct(body_buf.len());
@@ -417,13 +433,13 @@ async fn attempt<S: ClientIo>(
         let parts = [
             (out, None),
             (
-                std::mem::take(&mut res.buf),
+                std::mem::take(res.backend_buf_mut()),
                 Some(head_len..head_len + inline),
             ),
             (body_buf, Some(0..body_len)),
         ];
         let (r, [out, buf, b]) = write_parts(&mut conn.stream, parts, write_timeout).await;
-        res.buf = buf;
+        *res.backend_buf_mut() = buf;
         body_buf = b;
         (r, out)
     } else {
@@ -431,25 +447,25 @@ async fn attempt<S: ClientIo>(
     };
     w.bufs.borrow_mut().give(out);
     if r.is_err() {
-        Stats::inc(&w.stats.err_client_closed);
+        w.stats.error(ErrorKind::ClientClose);
         w.give_buf(body_buf);
-        w.bufs.borrow_mut().give(res.buf);
+        give_back(w, req, res);
         return Outcome::Ended(false);
     }
     if pump.is_done() {
         w.give_buf(body_buf);
     } else {
-        // The head stays in `res.buf` for HandleRequestFinish.
+        // The head stays in the response's buffer for HandleRequestFinish.
         let pumped = response_body(w, conn, &mut up, &mut pump, body_buf, backend_timeout);
         match pumped.await {
             Ok(clean) => upstream_clean &= clean,
             Err(()) => {
-                w.bufs.borrow_mut().give(res.buf);
+                give_back(w, req, res);
                 return Outcome::Ended(false);
             }
         }
     }
-    if res.head.keep_alive && upstream_clean && pump.is_done() {
+    if backend_keep && upstream_clean && pump.is_done() {
         w.put_upstream(addr, up, cluster.backend.max_idle_conns_per_host);
     }
 
@@ -458,15 +474,23 @@ async fn attempt<S: ClientIo>(
         Ret::Finish | Ret::Close => keep_alive = false,
         _ => {}
     }
-    w.bufs.borrow_mut().give(res.buf);
-    req.rhead = res.head;
+    give_back(w, req, res);
     Outcome::Done(keep_alive)
+}
+
+/// Return a backend response's buffer to the pool and its head index to
+/// the request, for the next request of the connection to reuse.
+fn give_back(w: &Worker, req: &mut Request, res: Response) {
+    if let Some((buf, head)) = res.into_backend() {
+        w.bufs.borrow_mut().give(buf);
+        req.rhead = head;
+    }
 }
 
 /// The backend's Content-Length, relayed on HEAD and 304 responses where it
 /// describes the representation rather than a body that follows.
-fn relayed_length(res: &BackendResponse) -> Option<u64> {
-    let v = res.head.header(&res.buf, b"content-length")?;
+fn relayed_length(res: &Response) -> Option<u64> {
+    let v = res.header("content-length")?;
     std::str::from_utf8(v).ok()?.trim().parse().ok()
 }
 
@@ -476,20 +500,18 @@ async fn replace_response<S: ClientIo>(
     w: &Worker,
     conn: &mut ClientConn<S>,
     req: &mut Request,
-    res: BackendResponse,
-    r: Response,
+    res: Response,
+    mut r: Response,
 ) -> bool {
-    w.bufs.borrow_mut().give(res.buf);
-    req.rhead = res.head;
+    give_back(w, req, res);
     let keep = req.head.keep_alive && req.body_done;
     let keep = reply::send(w, &mut conn.stream, req, &r, keep).await;
-    finish_local(w, req, keep)
+    finish_local(w, req, &mut r, keep)
 }
 
 /// Run HandleRequestFinish for a response ringfront made itself.
-pub(crate) fn finish_local(w: &Worker, req: &mut Request, keep: bool) -> bool {
-    let mut res = BackendResponse::synthetic(req.status);
-    let ret = w.cbs.run_response(Point::RequestFinish, req, &mut res);
+pub(crate) fn finish_local(w: &Worker, req: &mut Request, res: &mut Response, keep: bool) -> bool {
+    let ret = w.cbs.run_response(Point::RequestFinish, req, res);
     keep && !matches!(ret, Ret::Finish | Ret::Close)
 }
 
@@ -528,11 +550,11 @@ async fn request_body<S: ClientIo>(
         match read_more(&mut conn.stream, &mut scratch, body.wanted(), read_timeout).await {
             Ok(_) => {}
             Err(IoErr::Timeout) => {
-                Stats::inc(&w.stats.err_client_timeout);
+                w.stats.error(ErrorKind::ClientTimeout);
                 break Err(Outcome::Ended(reply_bad(w, conn, req, 408).await));
             }
             Err(_) => {
-                Stats::inc(&w.stats.err_client_closed);
+                w.stats.error(ErrorKind::ClientClose);
                 break Err(Outcome::Ended(false));
             }
         }
@@ -544,11 +566,11 @@ async fn request_body<S: ClientIo>(
                 }
             }
             Relayed::BadFraming(e) => {
-                Stats::inc(&w.stats.err_bad_request);
+                w.stats.error(ErrorKind::ClientBadRequest);
                 break Err(Outcome::Ended(reply_bad(w, conn, req, e.status()).await));
             }
             Relayed::WriteFailed => {
-                Stats::inc(&w.stats.err_backend_broken);
+                w.stats.error(ErrorKind::BackendBroken);
                 break Err(Outcome::NoResponse { status: 502 });
             }
         }
@@ -645,7 +667,7 @@ async fn pump_response<S: ClientIo>(
             Err(IoErr::Closed) => {
                 out.clear();
                 if !pump.source_closed(out) {
-                    Stats::inc(&w.stats.err_backend_broken);
+                    w.stats.error(ErrorKind::BackendBroken);
                     return Err(());
                 }
                 clean = false;
@@ -653,24 +675,24 @@ async fn pump_response<S: ClientIo>(
                     write_from(&mut conn.stream, std::mem::take(out), 0, write_timeout).await;
                 *out = o;
                 if r.is_err() {
-                    Stats::inc(&w.stats.err_client_closed);
+                    w.stats.error(ErrorKind::ClientClose);
                     return Err(());
                 }
                 break;
             }
             Err(_) => {
-                Stats::inc(&w.stats.err_backend_broken);
+                w.stats.error(ErrorKind::BackendBroken);
                 return Err(());
             }
         }
         match relay(pump, scratch, out, &mut conn.stream, write_timeout).await {
             Relayed::Sent { used } => clean &= used == scratch.len(),
             Relayed::BadFraming(_) => {
-                Stats::inc(&w.stats.err_backend_broken);
+                w.stats.error(ErrorKind::BackendBroken);
                 return Err(());
             }
             Relayed::WriteFailed => {
-                Stats::inc(&w.stats.err_client_closed);
+                w.stats.error(ErrorKind::ClientClose);
                 return Err(());
             }
         }

@@ -36,15 +36,6 @@ impl<F: Future> Future for CatchPanic<F> {
     }
 }
 
-/// The message a panic was raised with, for the log.
-pub(crate) fn message(payload: &(dyn Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
-}
-
 /// Decrements a gauge when dropped, so it is right however the scope ends
 /// (also when a panic unwinds through it).
 pub(crate) struct GaugeGuard<'a>(pub &'a std::cell::Cell<u64>);
@@ -75,7 +66,10 @@ mod tests {
                 panic!("boom");
             })
             .await;
-            assert_eq!(message(err.unwrap_err().as_ref()), "boom");
+            assert_eq!(
+                crate::module::panic_message(err.unwrap_err().as_ref()),
+                "boom"
+            );
             assert_eq!(gauge.get(), 0);
         });
     }

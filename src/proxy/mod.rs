@@ -16,19 +16,13 @@
 
 mod body;
 mod conn;
-mod context;
 mod forward;
 mod guard;
 mod io;
 mod reply;
-mod request;
 mod retry;
 mod route_request;
-mod session;
 mod tls;
 
 pub use conn::serve;
-pub use context::Context;
-pub(crate) use guard::message as panic_message;
-pub use request::{Redirect, Request};
-pub use session::Session;
+pub(crate) use reply::write_local;

@@ -2,8 +2,10 @@
 //! request point means for the connection.
 
 use super::io::{write_from, IoErr};
-use super::request::Request;
-use crate::http::{write, Response};
+use crate::basic::ErrorKind;
+use crate::basic::{Body, Request, Response};
+use crate::http::write::{self, ResponseFraming};
+use crate::http::{BodyKind, Version};
 use crate::module::Ret;
 use crate::worker::Worker;
 use monoio::io::AsyncWriteRent;
@@ -48,7 +50,9 @@ pub(crate) fn redirect_response(req: &mut Request) -> Response {
                 302
             };
             let mut res = Response::redirect(code, &r.url);
-            res.headers.extend(r.headers);
+            for (n, v) in &r.headers {
+                res = res.with_header(n, v);
+            }
             res
         }
         None => Response::error(500),
@@ -65,20 +69,55 @@ pub(crate) async fn send<S: AsyncWriteRent>(
     keep_alive: bool,
 ) -> bool {
     let mut out = w.bufs.borrow_mut().take();
-    write::response(&mut out, res, req.head.version, keep_alive, req.is_head());
-    req.status = res.status;
-    w.stats.count_status(res.status);
+    write_local(&mut out, res, req.head.version, keep_alive, req.is_head());
+    req.status = res.status();
+    w.stats.count_status(res.status());
     let (r, out) = write_from(stream, out, 0, w.conf.client_write_timeout).await;
     w.bufs.borrow_mut().give(out);
     match r {
         Ok(()) => keep_alive,
         Err(IoErr::Timeout) => {
-            crate::worker::Stats::inc(&w.stats.err_client_timeout);
+            w.stats.error(ErrorKind::ClientTimeout);
             false
         }
         Err(_) => {
-            crate::worker::Stats::inc(&w.stats.err_client_closed);
+            w.stats.error(ErrorKind::ClientClose);
             false
         }
+    }
+}
+
+/// A response made in the proxy, as HTTP/1.1 bytes: head, then the body
+/// when it is held in memory and the request was not HEAD.
+pub(crate) fn write_local(
+    out: &mut Vec<u8>,
+    res: &Response,
+    client_version: Version,
+    keep_alive: bool,
+    head_only: bool,
+) {
+    let status = res.status();
+    write::status_line(out, status, res.reason().as_bytes());
+    for (n, v) in res.headers() {
+        write::end_to_end_header(out, n, v);
+    }
+    let has_body = crate::http::framing::response_has_body(false, status);
+    let len = res.body.len().unwrap_or(0);
+    write::end_head(
+        out,
+        ResponseFraming {
+            client_version,
+            status,
+            body: if has_body {
+                BodyKind::Length(len)
+            } else {
+                BodyKind::None
+            },
+            relay_length: None,
+            keep_alive,
+        },
+    );
+    if let (false, true, Body::Bytes(b)) = (head_only, has_body, &res.body) {
+        out.extend_from_slice(b);
     }
 }

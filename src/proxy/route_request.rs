@@ -4,11 +4,11 @@
 use super::conn::{answer, ClientConn, ClientIo};
 use super::forward;
 use super::reply::{verdict, Verdict};
-use super::request::Request;
-use crate::http::Response;
+use crate::basic::ErrorKind;
+use crate::basic::{Request, Response};
 use crate::module::Point;
 use crate::route::RequestFacts;
-use crate::worker::{Stats, Worker};
+use crate::worker::Worker;
 
 /// Run one request through the lifecycle; true if the connection may be
 /// kept for another request.
@@ -22,18 +22,18 @@ pub(crate) async fn run<S: ClientIo>(
     }
     let gen = req.gen.clone();
     let Some(product) = gen.snapshot.route.find_product(req.host(), req.vip()) else {
-        Stats::inc(&w.stats.err_no_product);
+        w.stats.error(ErrorKind::NoProduct);
         return answer(w, conn, req, Response::error(500), false).await;
     };
-    req.product = Some(product);
+    req.route.product = Some(product);
     if let Some(keep) = request_point(w, conn, req, Point::FoundProduct).await {
         return keep;
     }
     let Some(cluster) = gen.snapshot.route.find_cluster(product, req) else {
-        Stats::inc(&w.stats.err_no_cluster);
+        w.stats.error(ErrorKind::NoCluster);
         return answer(w, conn, req, Response::error(500), false).await;
     };
-    req.cluster = Some(cluster);
+    req.route.cluster = Some(cluster);
     if let Some(keep) = request_point(w, conn, req, Point::AfterLocation).await {
         return keep;
     }
@@ -53,7 +53,7 @@ async fn request_point<S: ClientIo>(
         Verdict::Continue => None,
         Verdict::Answer { res, close } => Some(answer(w, conn, req, res, close).await),
         Verdict::Close => {
-            Stats::inc(&w.stats.err_handler_abort);
+            w.stats.error(ErrorKind::HandlerAbort);
             Some(false)
         }
     }

@@ -3,8 +3,9 @@
 //! request loop as plain HTTP over the decrypted stream.
 
 use super::conn::{serve_client, Client, ClientIo};
+use crate::basic::{ErrorKind, TlsInfo};
 use crate::module::{Point, Ret};
-use crate::worker::{Stats, Worker};
+use crate::worker::Worker;
 use monoio::net::TcpStream;
 use monoio_rustls::ServerTlsStream;
 
@@ -21,9 +22,7 @@ impl ClientIo for ServerTlsStream<TcpStream> {
 }
 
 pub(crate) async fn serve_tls(w: &Worker, c: Box<Client<TcpStream>>) {
-    let Some((stream, mut ses)) = (*c).into_parts() else {
-        return;
-    };
+    let (stream, ses) = (*c).into_parts();
     let handshake = async {
         let acceptors = w
             .tls()
@@ -38,23 +37,26 @@ pub(crate) async fn serve_tls(w: &Worker, c: Box<Client<TcpStream>>) {
     };
     match monoio::time::timeout(w.conf.tls_handshake_timeout, handshake).await {
         Ok(Ok((tls, sni))) => {
-            ses.is_tls = true;
-            ses.tls_sni = sni;
-            if w.cbs.run_accept(Point::Handshake, &mut ses) == Ret::Close {
-                Stats::inc(&w.stats.err_handler_abort);
-                w.cbs.run_finish(&mut ses);
+            ses.set_tls(TlsInfo {
+                sni,
+                alpn: tls.alpn_protocol(),
+                version: "",
+            });
+            if w.cbs.run_accept(Point::Handshake, &ses) == Ret::Close {
+                w.stats.error(ErrorKind::HandlerAbort);
+                w.cbs.run_finish(&ses);
                 return;
             }
             serve_client(w, Client::new(w, tls, ses)).await;
         }
         Ok(Err(e)) => {
-            log::debug!("worker {}: TLS handshake with {}: {e}", w.id, ses.client);
-            Stats::inc(&w.stats.err_tls_handshake);
-            w.cbs.run_finish(&mut ses);
+            log::debug!("worker {}: TLS handshake with {}: {e}", w.id, ses.peer);
+            w.stats.error(ErrorKind::ClientTlsHandshake);
+            w.cbs.run_finish(&ses);
         }
         Err(_) => {
-            Stats::inc(&w.stats.err_tls_handshake);
-            w.cbs.run_finish(&mut ses);
+            w.stats.error(ErrorKind::ClientTlsHandshake);
+            w.cbs.run_finish(&ses);
         }
     }
 }

@@ -17,7 +17,7 @@ pub use idle::IdleList;
 pub use runtime::Driver;
 pub use stats::{Stats, StatsSnapshot};
 
-use crate::balance::{BackendRow, Balancer};
+use crate::balance::{BackendRow, Generation};
 use crate::config::{ServerConf, Snapshot};
 use crate::http::RequestLimits;
 use crate::module::{Callbacks, Module, ModuleSet};
@@ -59,15 +59,6 @@ pub enum WorkerCmd {
     BalState(Sender<(usize, Vec<BackendRow>)>),
     /// Stop accepting, let requests in flight finish, exit.
     Shutdown,
-}
-
-/// One configuration as a worker runs it: the immutable snapshot and this
-/// worker's balancing state for it. Requests hold the generation they
-/// started on until they end.
-pub struct Generation {
-    pub id: u64,
-    pub snapshot: Snapshot,
-    pub balancer: RefCell<Balancer>,
 }
 
 /// Everything one worker owns.
@@ -178,13 +169,10 @@ impl Worker {
             }
             _ => {}
         }
-        let balancer = Balancer::new(&snapshot.clusters, Some(&old.balancer.borrow()));
-        old.balancer.borrow().release_removed(&balancer);
-        let gen = Generation {
-            id: old.id + 1,
-            snapshot,
-            balancer: RefCell::new(balancer),
-        };
+        let gen = Generation::new(old.id + 1, snapshot, Some(&old.balancer.borrow()));
+        old.balancer
+            .borrow()
+            .release_removed(&gen.balancer.borrow());
         *self.current.borrow_mut() = Rc::new(gen);
         Stats::inc(&self.stats.snapshot_swaps);
     }
@@ -281,7 +269,6 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
             Some((l, a)) => (Some(l), Some(a)),
             None => (None, None),
         };
-        let balancer = Balancer::new(&spec.snapshot.clusters, None);
         let limits = RequestLimits {
             max_header_bytes: spec.conf.max_header_bytes,
             max_uri_bytes: spec.conf.max_header_uri_bytes,
@@ -294,11 +281,7 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
             limits,
             cbs,
             _modules: modules,
-            current: RefCell::new(Rc::new(Generation {
-                id: 0,
-                snapshot: spec.snapshot,
-                balancer: RefCell::new(balancer),
-            })),
+            current: RefCell::new(Rc::new(Generation::new(0, spec.snapshot, None))),
             pool: RefCell::new(Pool::default()),
             bufs: RefCell::new(bufs),
             body_bufs: RefCell::new(body_bufs),
@@ -366,9 +349,9 @@ async fn accept_loop(w: &Rc<Worker>, listener: TcpListener, tls: bool) {
 /// At the connection limit: answer 503 and close, so the client learns why.
 async fn refuse(w: Rc<Worker>, stream: TcpStream) {
     let mut s = stream;
-    let res = crate::http::Response::error(503);
+    let res = crate::basic::Response::error(503);
     let mut out = Vec::with_capacity(128);
-    crate::http::write::response(&mut out, &res, crate::http::Version::Http11, false, false);
+    crate::proxy::write_local(&mut out, &res, crate::http::Version::Http11, false, false);
     let _ = monoio::time::timeout(
         w.conf.client_write_timeout,
         monoio::io::AsyncWriteRentExt::write_all(&mut s, out),
@@ -409,7 +392,8 @@ async fn control_loop(w: Rc<Worker>, rx: Receiver<WorkerCmd>) {
                     let _ = ack.send(w.id);
                 }
                 Ok(WorkerCmd::Stats(reply)) => {
-                    w.stats.err_handler_panic.set(w.cbs.panics());
+                    w.stats.errors[crate::basic::ErrorKind::HandlerPanic.index()]
+                        .set(w.cbs.panics());
                     let _ = reply.send((w.id, w.stats.snapshot()));
                 }
                 Ok(WorkerCmd::BalState(reply)) => {

@@ -2,6 +2,7 @@
 //! the control thread never reads them directly but asks the worker for a
 //! copy between requests, so counting costs no atomic and no lock.
 
+use crate::basic::ErrorKind;
 use std::cell::Cell;
 
 macro_rules! counters {
@@ -10,29 +11,40 @@ macro_rules! counters {
         #[derive(Debug, Default)]
         pub struct Stats {
             $( $(#[$doc])* pub $name: Cell<u64>, )*
+            /// Failures by kind ([`ErrorKind`]'s table names each counter).
+            pub errors: [Cell<u64>; ErrorKind::COUNT],
         }
 
         /// A copy of a worker's counters, sent to the control thread.
         #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
         pub struct StatsSnapshot {
             $( pub $name: u64, )*
+            pub errors: [u64; ErrorKind::COUNT],
         }
 
         impl Stats {
             pub fn snapshot(&self) -> StatsSnapshot {
-                StatsSnapshot { $( $name: self.$name.get(), )* }
+                StatsSnapshot {
+                    $( $name: self.$name.get(), )*
+                    errors: std::array::from_fn(|i| self.errors[i].get()),
+                }
             }
         }
 
         impl StatsSnapshot {
             /// Counter names and values, in declaration order.
             pub fn fields(&self) -> Vec<(&'static str, u64)> {
-                vec![ $( (stringify!($name), self.$name), )* ]
+                let mut v = vec![ $( (stringify!($name), self.$name), )* ];
+                v.extend(ErrorKind::ALL.iter().map(|k| (k.counter(), self.errors[k.index()])));
+                v
             }
 
             /// Field-wise sum (gauges sum to the process total too).
             pub fn add(&mut self, o: &StatsSnapshot) {
                 $( self.$name += o.$name; )*
+                for (a, b) in self.errors.iter_mut().zip(o.errors) {
+                    *a += b;
+                }
             }
         }
     };
@@ -55,34 +67,6 @@ counters! {
     resp_3xx,
     resp_4xx,
     resp_5xx,
-    /// Malformed requests (400/414/417/431/501).
-    err_bad_request,
-    /// TLS handshakes that failed or timed out.
-    err_tls_handshake,
-    /// Client too slow: head or body not read in time.
-    err_client_timeout,
-    /// Client went away before the response was complete.
-    err_client_closed,
-    /// No product for the host (500).
-    err_no_product,
-    /// No cluster matched in the product's route rules (500).
-    err_no_cluster,
-    /// Request dropped by a GSLB blackhole.
-    err_blackhole,
-    /// Connecting to a backend failed (each attempt).
-    err_backend_connect,
-    /// No backend answered after all retries (502).
-    err_backend_unavailable,
-    /// Backend response head timed out (504).
-    err_backend_timeout,
-    /// Backend sent a broken response or closed mid-body.
-    err_backend_broken,
-    /// Connections closed or answered by a handler's return value.
-    err_handler_abort,
-    /// Module handlers that panicked (caught; answered 500 and closed).
-    err_handler_panic,
-    /// Connection tasks that panicked outside a handler (caught; closed).
-    err_conn_panic,
     /// Retries made (same or other sub-cluster).
     retries,
     /// Attempts in another sub-cluster than GSLB chose (`CrossRetry`),
@@ -117,6 +101,17 @@ impl Stats {
     #[inline]
     pub fn dec(c: &Cell<u64>) {
         c.set(c.get().saturating_sub(1));
+    }
+
+    /// Count a failure in its kind's counter.
+    #[inline]
+    pub fn error(&self, kind: ErrorKind) {
+        Stats::inc(&self.errors[kind.index()]);
+    }
+
+    /// This worker's count of one kind of failure.
+    pub fn errors_of(&self, kind: ErrorKind) -> u64 {
+        self.errors[kind.index()].get()
     }
 
     pub fn count_status(&self, status: u16) {

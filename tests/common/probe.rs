@@ -1,7 +1,7 @@
 //! `mod_probe`, a module compiled only for tests: it records every callback
 //! point it sees and returns, at each point, what the test told it to.
 
-use ringfront::http::Response;
+use ringfront::basic::Response;
 use ringfront::module::{Callbacks, Handler, Module, ModuleError, ModuleRegistry, Point, Ret};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

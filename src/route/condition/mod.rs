@@ -11,7 +11,7 @@ pub mod fetch;
 pub mod ip;
 mod lexer;
 pub mod matcher;
-mod params;
+pub mod params;
 mod parser;
 pub mod primitive;
 #[cfg(test)]

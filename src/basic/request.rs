@@ -1,14 +1,19 @@
-//! One request as Request, Forward and Response handlers see it: the parsed
-//! head over the connection's own read buffer, the routing results, and
-//! what handlers asked for (edits, redirect, reply).
+//! One request as Request, Forward and Response handlers see it: the head
+//! as received (offsets into the bytes it was read in, never copied), the
+//! edits handlers made to it, the routing results, what handlers asked for
+//! (redirect, tags, context), why it failed, and its timings.
 
 use super::context::Context;
+use super::error::{ErrorKind, ProxyError};
+use super::response::Response;
 use super::session::Session;
-use crate::balance::BackendPick;
+use super::stat::RequestStat;
+use crate::balance::{BackendPick, Generation};
 use crate::config::{Cluster, ClusterId};
-use crate::http::{HeaderEdits, RequestHead, Response, ResponseHead, Version};
+use crate::http::{HeaderEdits, RequestHead, ResponseHead, Version};
 use crate::route::{ProductId, RequestFacts};
-use crate::worker::Generation;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
@@ -20,8 +25,24 @@ pub struct Redirect {
     pub headers: Vec<(String, String)>,
 }
 
+/// Where routing sent the request. Ids index the request's configuration
+/// generation; names are read through [`Request::product_name`] and
+/// [`Request::cluster_name`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Route {
+    pub product: Option<ProductId>,
+    pub cluster: Option<ClusterId>,
+    pub subcluster: Option<usize>,
+    /// The backend chosen for this attempt; Forward handlers may change it.
+    pub backend: Option<BackendPick>,
+}
+
+/// Tags modules attach (mod_tag), read by `req_tag_match`: name → values.
+pub type Tags = BTreeMap<String, Vec<String>>;
+
 pub struct Request {
-    pub ses: Session,
+    pub ses: Rc<Session>,
+    /// The bytes the head was read in (and, on HTTP/1.1, what followed it).
     pub(crate) buf: Vec<u8>,
     pub(crate) head: RequestHead,
     /// Index of the backend response head, lent by the connection's active
@@ -29,15 +50,14 @@ pub struct Request {
     pub(crate) rhead: ResponseHead,
     pub(crate) edits: HeaderEdits,
     pub(crate) path_override: Option<String>,
+    pub(crate) query_override: Option<String>,
     /// The configuration this request runs on, start to end.
     pub(crate) gen: Rc<Generation>,
-    /// The client address used for routing, hashing and X-Forwarded-For.
+    /// The client address used for routing, hashing, X-Forwarded-For and
+    /// the log (BFE's `ClientAddr`): the session's, or what a trusted
+    /// proxy's headers say.
     pub client_ip: IpAddr,
-    pub product: Option<ProductId>,
-    pub cluster: Option<ClusterId>,
-    pub subcluster: Option<usize>,
-    /// The backend chosen for this attempt; Forward handlers may change it.
-    pub backend: Option<BackendPick>,
+    pub route: Route,
     pub redirect: Option<Redirect>,
     /// A response for `Ret::Response` at HandleReadResponse.
     pub reply: Option<Response>,
@@ -45,7 +65,14 @@ pub struct Request {
     pub status: u16,
     /// Forwarding attempts so far (the first one included).
     pub attempts: u32,
+    pub tags: Tags,
+    /// Modules' per-request state, keyed by type.
     pub ctx: Context,
+    /// Why the request failed, and a message saying more.
+    pub error: Option<(ProxyError, Cow<'static, str>)>,
+    pub stat: RequestStat,
+    /// Log id (mod_logid).
+    pub log_id: Option<String>,
     /// Bytes of `buf` this request used (head, and body read from `buf`).
     pub(crate) consumed: usize,
     /// Bytes read from the client past this request's body (pipelining).
@@ -56,12 +83,12 @@ pub struct Request {
 
 impl Request {
     pub(crate) fn new(
-        ses: Session,
+        ses: Rc<Session>,
         buf: Vec<u8>,
         (head, rhead): (RequestHead, ResponseHead),
         gen: Rc<Generation>,
     ) -> Self {
-        let client_ip = ses.client.ip();
+        let client_ip = ses.client().ip();
         let consumed = head.head_len;
         let body_done = head.body.is_none();
         Request {
@@ -71,17 +98,19 @@ impl Request {
             rhead,
             edits: HeaderEdits::default(),
             path_override: None,
+            query_override: None,
             gen,
             client_ip,
-            product: None,
-            cluster: None,
-            subcluster: None,
-            backend: None,
+            route: Route::default(),
             redirect: None,
             reply: None,
             status: 0,
             attempts: 0,
+            tags: Tags::new(),
             ctx: Context::default(),
+            error: None,
+            stat: RequestStat::default(),
+            log_id: None,
             consumed,
             carry: Vec::new(),
             body_done,
@@ -96,25 +125,56 @@ impl Request {
         self.head.method_is(&self.buf, b"HEAD")
     }
 
+    /// The request line's target exactly as received.
+    pub fn target(&self) -> &[u8] {
+        self.head.target.get(&self.buf)
+    }
+
+    /// Length of the request head as received.
+    pub fn head_len(&self) -> usize {
+        self.head.head_len
+    }
+
+    /// Headers as received, in order, before any edit.
+    pub fn raw_headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.head
+            .headers
+            .iter()
+            .map(|h| (h.name.get(&self.buf), h.value.get(&self.buf)))
+    }
+
+    /// The configuration generation the request runs on.
+    pub fn generation(&self) -> &Generation {
+        &self.gen
+    }
+
     pub fn product_name(&self) -> Option<&str> {
-        self.product
+        self.route
+            .product
             .map(|p| self.gen.snapshot.route.product_name(p))
     }
 
     pub fn cluster_conf(&self) -> Option<&Cluster> {
-        self.cluster.map(|c| self.gen.snapshot.clusters.get(c))
+        self.route
+            .cluster
+            .map(|c| self.gen.snapshot.clusters.get(c))
     }
 
     pub fn cluster_name(&self) -> Option<&str> {
         self.cluster_conf().map(|c| c.name.as_str())
     }
 
+    /// Retries made so far (BFE's `RetryTime`).
+    pub fn retries(&self) -> u32 {
+        self.attempts.saturating_sub(1)
+    }
+
     /// Steer the request to another backend address (HandleForward).
     pub fn set_backend_addr(&mut self, addr: SocketAddr) {
-        match self.backend.as_mut() {
+        match self.route.backend.as_mut() {
             Some(b) => b.addr = addr,
             None => {
-                self.backend = Some(BackendPick {
+                self.route.backend = Some(BackendPick {
                     index: usize::MAX,
                     addr,
                 })
@@ -134,10 +194,41 @@ impl Request {
         self.edits.del(name);
     }
 
+    /// Rewrite the Host header; routing after this point and the forwarded
+    /// request use the new host.
+    pub fn set_host(&mut self, host: &str) {
+        self.edits.set("Host", host);
+    }
+
     /// Rewrite the path (the query is kept); routing after this point and
     /// the forwarded request use the new path.
     pub fn set_path(&mut self, path: &str) {
         self.path_override = Some(path.to_string());
+    }
+
+    /// Rewrite the query string (without `?`; empty removes it).
+    pub fn set_query(&mut self, query: &str) {
+        self.query_override = Some(query.to_string());
+    }
+
+    /// Every header after edits, in order.
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let edits = &self.edits;
+        self.raw_headers()
+            .filter(move |(n, _)| edits.is_empty() || !edits.hides(n))
+            .chain(edits.added())
+    }
+
+    /// Value of a cookie sent with the request, first match, as BFE reads
+    /// `Cookie` headers.
+    pub fn cookie(&self, name: &str) -> Option<&[u8]> {
+        self.headers()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie"))
+            .find_map(|(_, v)| {
+                crate::route::condition::params::cookies(v)
+                    .find(|(n, _)| *n == name.as_bytes())
+                    .map(|(_, v)| v)
+            })
     }
 
     pub fn set_redirect(&mut self, url: &str, code: u16) {
@@ -146,6 +237,26 @@ impl Request {
             code,
             headers: Vec::new(),
         });
+    }
+
+    /// Add a tag (mod_tag); `req_tag_match` reads them.
+    pub fn add_tag(&mut self, name: &str, value: &str) {
+        self.tags
+            .entry(name.to_string())
+            .or_default()
+            .push(value.to_string());
+    }
+
+    /// Record why the request failed. The first error stays: later ones
+    /// are consequences of it.
+    pub fn fail(&mut self, e: impl Into<ProxyError>, msg: impl Into<Cow<'static, str>>) {
+        if self.error.is_none() {
+            self.error = Some((e.into(), msg.into()));
+        }
+    }
+
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        self.error.as_ref().map(|(e, _)| e.kind)
     }
 }
 
@@ -169,7 +280,10 @@ impl RequestFacts for Request {
     }
 
     fn query(&self) -> &[u8] {
-        self.head.query.get(&self.buf)
+        match &self.query_override {
+            Some(q) => q.as_bytes(),
+            None => self.head.query.get(&self.buf),
+        }
     }
 
     fn uri(&self) -> &[u8] {
@@ -215,18 +329,18 @@ impl RequestFacts for Request {
     }
 
     fn is_tls(&self) -> bool {
-        self.ses.is_tls
+        self.ses.is_tls()
     }
 
     fn tls_sni(&self) -> Option<&[u8]> {
-        self.ses.tls_sni.as_deref().map(str::as_bytes)
+        self.ses.tls_sni().map(str::as_bytes)
     }
 
     fn client_trusted(&self) -> bool {
-        self.ses.trusted
+        self.ses.trusted()
     }
 
     fn peer_ip(&self) -> IpAddr {
-        self.ses.client.ip()
+        self.ses.peer.ip()
     }
 }

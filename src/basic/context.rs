@@ -1,0 +1,109 @@
+//! Per-session and per-request storage for modules, keyed by type: each
+//! module stores its own type (`struct BlockInfo`, …), so two modules can
+//! never read each other's entries by a mistyped string, and a lookup is a
+//! `TypeId` compare. The map allocates only when something is first stored.
+
+use std::any::{Any, TypeId};
+
+#[derive(Default)]
+pub struct Context {
+    items: Option<Vec<(TypeId, Box<dyn Any>)>>,
+}
+
+impl Context {
+    /// Store `value`, replacing an earlier value of the same type.
+    pub fn insert<T: 'static>(&mut self, value: T) {
+        let items = self.items.get_or_insert_with(Vec::new);
+        let id = TypeId::of::<T>();
+        match items.iter_mut().find(|(k, _)| *k == id) {
+            Some(slot) => slot.1 = Box::new(value),
+            None => items.push((id, Box::new(value))),
+        }
+    }
+
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        let id = TypeId::of::<T>();
+        self.items
+            .as_ref()?
+            .iter()
+            .find(|(k, _)| *k == id)
+            .and_then(|(_, v)| v.downcast_ref())
+    }
+
+    pub fn get_mut<T: 'static>(&mut self) -> Option<&mut T> {
+        let id = TypeId::of::<T>();
+        self.items
+            .as_mut()?
+            .iter_mut()
+            .find(|(k, _)| *k == id)
+            .and_then(|(_, v)| v.downcast_mut())
+    }
+
+    /// The stored value of type `T`, inserting `T::default()` first.
+    pub fn entry<T: Default + 'static>(&mut self) -> &mut T {
+        let id = TypeId::of::<T>();
+        let items = self.items.get_or_insert_with(Vec::new);
+        let pos = match items.iter().position(|(k, _)| *k == id) {
+            Some(p) => p,
+            None => {
+                items.push((id, Box::new(T::default())));
+                items.len() - 1
+            }
+        };
+        match items[pos].1.downcast_mut() {
+            Some(v) => v,
+            None => unreachable!("entry keyed by its own TypeId"),
+        }
+    }
+
+    pub fn remove<T: 'static>(&mut self) -> Option<T> {
+        let id = TypeId::of::<T>();
+        let items = self.items.as_mut()?;
+        let pos = items.iter().position(|(k, _)| *k == id)?;
+        items.swap_remove(pos).1.downcast().ok().map(|b| *b)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.as_ref().is_none_or(Vec::is_empty)
+    }
+
+    pub fn clear(&mut self) {
+        if let Some(i) = self.items.as_mut() {
+            i.clear();
+        }
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.items.as_ref().map_or(0, Vec::len);
+        f.debug_struct("Context").field("entries", &n).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, PartialEq)]
+    struct A(u32);
+    #[derive(Debug, Default, PartialEq)]
+    struct B(&'static str);
+
+    #[test]
+    fn typed_entries() {
+        let mut c = Context::default();
+        assert!(c.is_empty());
+        assert_eq!(c.get::<A>(), None);
+        c.insert(A(1));
+        c.insert(B("x"));
+        c.insert(A(2));
+        assert_eq!(c.get::<A>(), Some(&A(2)));
+        c.entry::<B>().0 = "y";
+        assert_eq!(c.get::<B>(), Some(&B("y")));
+        assert_eq!(c.remove::<A>(), Some(A(2)));
+        assert_eq!(c.get::<A>(), None);
+        c.entry::<A>().0 += 5;
+        assert_eq!(c.get::<A>(), Some(&A(5)));
+    }
+}

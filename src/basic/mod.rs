@@ -1,0 +1,23 @@
+//! What handlers see: the session, the request, the response, and the
+//! failures that can end them (BFE's `bfe_basic`).
+//!
+//! Modules and their tests build against these types only. This module
+//! sits below the lifecycle: nothing here imports `proxy`, `worker` or
+//! `modules`, so a module's handlers can be unit-tested with a
+//! [`RequestBuilder`] and no server.
+
+mod builder;
+mod context;
+mod error;
+mod request;
+mod response;
+mod session;
+mod stat;
+
+pub use builder::RequestBuilder;
+pub use context::Context;
+pub use error::{ErrorKind, ProxyError};
+pub use request::{Redirect, Request, Route, Tags};
+pub use response::{Body, Response};
+pub use session::{Session, TlsInfo};
+pub use stat::RequestStat;
