@@ -4,8 +4,7 @@
 
 use super::guard::{catch_panic, GaugeGuard};
 use super::io::{linger_close, read_more, IoErr};
-use super::reply;
-use super::route_request;
+use super::lifecycle;
 use crate::basic::ErrorKind;
 use crate::basic::{Request, Response, Session};
 use crate::http::{parse_request, ParseError, RequestHead, ResponseHead, Version};
@@ -24,6 +23,8 @@ use std::time::{Duration, Instant};
 pub(crate) struct ClientConn<S> {
     pub stream: S,
     pub buf: Vec<u8>,
+    /// The version of the request being served (decides response framing).
+    pub version: Version,
 }
 
 /// A client stream: plain TCP, or TLS over it.
@@ -67,6 +68,7 @@ impl<S> Client<S> {
             conn: ClientConn {
                 stream,
                 buf: Vec::new(),
+                version: Version::Http11,
             },
             ses,
             idle_timeout: w.conf.client_read_timeout,
@@ -303,8 +305,9 @@ async fn request_loop<S: ClientIo>(
         let active = GaugeGuard(&w.stats.req_active);
         let gen = w.current();
         let buf = std::mem::take(&mut conn.buf);
+        conn.version = heads.0.version;
         let mut req = Request::new(lent.clone(), buf, std::mem::take(heads), gen);
-        let keep_alive = route_request::run(w, conn, &mut req).await
+        let keep_alive = lifecycle::run(w, conn, &mut req).await.keep()
             && w.conf.keep_alive_enabled
             && !w.shutting_down.get();
         drop(active);
@@ -344,7 +347,7 @@ async fn request_loop<S: ClientIo>(
 async fn refuse<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, status: u16, version: Version) {
     let res = Response::error(status);
     let mut out = w.bufs.borrow_mut().take();
-    reply::write_local(&mut out, &res, version, false, false);
+    super::h1::write_local(&mut out, &res, version, false, false);
     w.stats.count_status(res.status());
     let (_, out) =
         super::io::write_from(&mut conn.stream, out, 0, w.conf.client_write_timeout).await;
@@ -375,18 +378,4 @@ async fn read_head<S: ClientIo>(
             Err(e) => return HeadRead::Stalled(e),
         }
     }
-}
-
-/// Answer `res` on the connection and report whether it stays open.
-/// HandleRequestFinish runs after it, as after any response.
-pub(crate) async fn answer<S: ClientIo>(
-    w: &Worker,
-    conn: &mut ClientConn<S>,
-    req: &mut Request,
-    mut res: Response,
-    close: bool,
-) -> bool {
-    let keep = !close && req.head.keep_alive && req.body_done;
-    let keep = reply::send(w, &mut conn.stream, req, &res, keep).await;
-    super::forward::finish_local(w, req, &mut res, keep)
 }

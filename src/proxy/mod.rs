@@ -10,19 +10,33 @@
 //! 7. `HandleRequestFinish` → next request on the connection, or close
 //! 8. `HandleFinish` when the connection ends
 //!
-//! [`conn`] holds steps 1–2 and 7–8, [`route_request`] steps 3–4,
-//! [`forward`] steps 5–6 (with [`retry`] choosing each attempt's backend),
-//! [`reply`] the answers ringfront makes itself.
+//! Where each part lives:
+//! - [`conn`] (with [`tls`]): one HTTP/1.1 client connection: accept,
+//!   handshake, idle keep-alive waits, reading request heads, steps 1–2
+//!   and 7–8.
+//! - [`lifecycle`]: one request through steps 3–4, protocol-neutral.
+//! - [`forward`]: step 5, the retry loop ([`retry`] picks each attempt's
+//!   backend); each attempt is an [`upstream`] exchange (request out,
+//!   response head in) and a [`relay`] (step 6 and HandleRequestFinish).
+//! - [`downstream`]: the seam to the client's protocol; [`h1`] is its
+//!   HTTP/1.1 implementation and the only place response bytes are written.
+//! - [`reply`]: answers ringfront makes itself and what return values mean.
+//! - [`body`] and [`io`]: body re-framing and owned-buffer socket I/O.
 
 mod body;
 mod conn;
+mod downstream;
 mod forward;
 mod guard;
+mod h1;
 mod io;
+mod lifecycle;
+mod relay;
 mod reply;
 mod retry;
-mod route_request;
 mod tls;
+mod upstream;
 
 pub use conn::serve;
-pub(crate) use reply::write_local;
+pub use downstream::Disposition;
+pub(crate) use h1::write_local;

@@ -1,14 +1,10 @@
 //! Answers ringfront makes itself, and what a handler's return value at a
 //! request point means for the connection.
 
-use super::io::{write_from, IoErr};
-use crate::basic::ErrorKind;
-use crate::basic::{Body, Request, Response};
-use crate::http::write::{self, ResponseFraming};
-use crate::http::{BodyKind, Version};
-use crate::module::Ret;
+use super::downstream::{Disposition, Downstream};
+use crate::basic::{Request, Response};
+use crate::module::{Point, Ret};
 use crate::worker::Worker;
-use monoio::io::AsyncWriteRent;
 
 /// What to do after a request point's handlers ran.
 pub(crate) enum Verdict {
@@ -59,65 +55,26 @@ pub(crate) fn redirect_response(req: &mut Request) -> Response {
     }
 }
 
-/// Send a response made by ringfront. Returns whether the connection can
-/// stay open afterwards.
-pub(crate) async fn send<S: AsyncWriteRent>(
+/// Answer `res` (made in the proxy) and run HandleRequestFinish on it.
+pub(crate) async fn answer<D: Downstream>(
     w: &Worker,
-    stream: &mut S,
+    d: &mut D,
     req: &mut Request,
-    res: &Response,
-    keep_alive: bool,
-) -> bool {
-    let mut out = w.bufs.borrow_mut().take();
-    write_local(&mut out, res, req.head.version, keep_alive, req.is_head());
-    req.status = res.status();
-    w.stats.count_status(res.status());
-    let (r, out) = write_from(stream, out, 0, w.conf.client_write_timeout).await;
-    w.bufs.borrow_mut().give(out);
-    match r {
-        Ok(()) => keep_alive,
-        Err(IoErr::Timeout) => {
-            w.stats.error(ErrorKind::ClientTimeout);
-            false
-        }
-        Err(_) => {
-            w.stats.error(ErrorKind::ClientClose);
-            false
-        }
-    }
+    mut res: Response,
+    close: bool,
+) -> Disposition {
+    let keep = !close && req.head.keep_alive && req.body_done;
+    let disp = d.send_local(w, req, &res, keep).await;
+    finish_local(w, req, &mut res, disp)
 }
 
-/// A response made in the proxy, as HTTP/1.1 bytes: head, then the body
-/// when it is held in memory and the request was not HEAD.
-pub(crate) fn write_local(
-    out: &mut Vec<u8>,
-    res: &Response,
-    client_version: Version,
-    keep_alive: bool,
-    head_only: bool,
-) {
-    let status = res.status();
-    write::status_line(out, status, res.reason().as_bytes());
-    for (n, v) in res.headers() {
-        write::end_to_end_header(out, n, v);
-    }
-    let has_body = crate::http::framing::response_has_body(false, status);
-    let len = res.body.len().unwrap_or(0);
-    write::end_head(
-        out,
-        ResponseFraming {
-            client_version,
-            status,
-            body: if has_body {
-                BodyKind::Length(len)
-            } else {
-                BodyKind::None
-            },
-            relay_length: None,
-            keep_alive,
-        },
-    );
-    if let (false, true, Body::Bytes(b)) = (head_only, has_body, &res.body) {
-        out.extend_from_slice(b);
-    }
+/// Run HandleRequestFinish for a response ringfront made itself.
+pub(crate) fn finish_local(
+    w: &Worker,
+    req: &mut Request,
+    res: &mut Response,
+    disp: Disposition,
+) -> Disposition {
+    let ret = w.cbs.run_response(Point::RequestFinish, req, res);
+    disp.keep_if(!matches!(ret, Ret::Finish | Ret::Close))
 }

@@ -1,0 +1,133 @@
+//! The seam between the lifecycle and the client's protocol.
+//!
+//! The lifecycle ([`super::lifecycle`], [`super::forward`],
+//! [`super::relay`]) decides *what* is sent: which response, with which
+//! status and headers, whether the connection may stay. A [`Downstream`]
+//! decides *how*: HTTP/1.1 bytes on a socket today ([`super::h1`]), HTTP/2
+//! frames on a stream tomorrow. Nothing above this trait writes wire bytes
+//! to the client, so a second protocol arrives as a second implementation
+//! with no change to routing, balancing, retries or modules.
+
+use super::body::Pump;
+use super::io::IoErr;
+use crate::basic::{Request, Response};
+use crate::http::chunked::ChunkError;
+use crate::http::write::ResponseFraming;
+use crate::http::{BodyKind, Version};
+use crate::worker::Worker;
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio::net::TcpStream;
+use std::ops::Range;
+use std::time::Duration;
+
+/// What becomes of the client connection (or, on HTTP/2, the stream) once
+/// a request is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// The connection may serve another request.
+    Keep,
+    /// The response was sent whole; close the connection after it.
+    Close,
+    /// The response could not be completed, or nothing is to be sent:
+    /// drop the connection at once (HTTP/2: reset the stream).
+    Reset,
+}
+
+impl Disposition {
+    pub fn keep(self) -> bool {
+        self == Disposition::Keep
+    }
+
+    /// `Keep` only while `still` holds; a close or reset stays.
+    pub fn keep_if(self, still: bool) -> Disposition {
+        match self {
+            Disposition::Keep if !still => Disposition::Close,
+            d => d,
+        }
+    }
+
+    pub(crate) fn from_keep(keep: bool) -> Disposition {
+        if keep {
+            Disposition::Keep
+        } else {
+            Disposition::Close
+        }
+    }
+}
+
+/// Why streaming the request body stopped short.
+pub(crate) enum BodyError {
+    /// The client failed (closed, stalled, broke the framing); it has been
+    /// answered where that was still possible.
+    Client(Disposition),
+    /// Writing to the backend failed.
+    Upstream,
+}
+
+/// One client connection's protocol, as the lifecycle uses it: read the
+/// request body, send 100-continue, send a response head and body.
+pub(crate) trait Downstream {
+    /// The protocol version the client speaks (decides framing).
+    fn version(&self) -> Version;
+
+    /// How a backend body framed as `backend` goes out to this client.
+    fn response_framing(&self, backend: BodyKind) -> BodyKind;
+
+    /// The request-body bytes that arrived with the head, framed by `body`
+    /// for the backend and appended to `out`.
+    fn body_with_head(
+        &mut self,
+        req: &mut Request,
+        body: &mut Pump,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ChunkError>;
+
+    /// Tell a client waiting on `Expect: 100-continue` to send its body.
+    async fn send_continue(&mut self, w: &Worker) -> Result<(), IoErr>;
+
+    /// Stream the rest of the request body to the backend.
+    async fn read_body<U: AsyncWriteRent>(
+        &mut self,
+        w: &Worker,
+        req: &mut Request,
+        body: &mut Pump,
+        up: &mut U,
+        timeouts: (Duration, Duration),
+    ) -> Result<(), BodyError>;
+
+    /// Send a whole response made in the proxy.
+    async fn send_local(
+        &mut self,
+        w: &Worker,
+        req: &mut Request,
+        res: &Response,
+        keep: bool,
+    ) -> Disposition;
+
+    /// Send a backend response's head with the body bytes that are already
+    /// here: `inline` of the response's own buffer, then all of `first`.
+    /// Both go out with the head where the protocol allows.
+    async fn send_head(
+        &mut self,
+        w: &Worker,
+        res: &mut Response,
+        framing: ResponseFraming,
+        inline: Range<usize>,
+        first: Vec<u8>,
+    ) -> (Result<(), IoErr>, Vec<u8>);
+
+    /// Stream the rest of a backend response body to the client. `Ok`:
+    /// done, and whether the backend sent nothing past the body.
+    async fn send_body<U: AsyncReadRent>(
+        &mut self,
+        w: &Worker,
+        up: &mut U,
+        pump: &mut Pump,
+        scratch: Vec<u8>,
+        backend_timeout: Duration,
+    ) -> Result<bool, ()>;
+}
+
+/// The upstream side of a request is HTTP/1.1 over TCP for every
+/// downstream.
+pub(crate) type Upstream = TcpStream;

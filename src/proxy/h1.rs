@@ -1,0 +1,332 @@
+//! HTTP/1.1 as a [`Downstream`]: request bodies read from the client's
+//! socket (after the bytes that came with the head), responses written as
+//! HTTP/1.1 heads and bodies, re-framed for what the client understands
+//! (chunked for 1.1 when the length is unknown, close-delimited for 1.0).
+//!
+//! Writes are gathered: a response head leaves in one `writev` with the
+//! body bytes that arrived with the backend's head and the next read of the
+//! body, so a small response costs one write.
+
+use super::body::Pump;
+use super::conn::{ClientConn, ClientIo};
+use super::downstream::{BodyError, Disposition, Downstream};
+use super::io::{read_more, write_from, write_parts, IoErr};
+use crate::basic::{Body, ErrorKind, Request, Response};
+use crate::http::chunked::ChunkError;
+use crate::http::write::{self, ResponseFraming, CONTINUE_100};
+use crate::http::{BodyKind, Version};
+use crate::worker::Worker;
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use std::ops::Range;
+use std::time::Duration;
+
+impl<S: ClientIo> Downstream for ClientConn<S> {
+    fn version(&self) -> Version {
+        self.version
+    }
+
+    fn response_framing(&self, backend: BodyKind) -> BodyKind {
+        match backend {
+            BodyKind::None => BodyKind::None,
+            BodyKind::Length(n) => BodyKind::Length(n),
+            BodyKind::Chunked | BodyKind::UntilClose if self.version == Version::Http11 => {
+                BodyKind::Chunked
+            }
+            _ => BodyKind::UntilClose,
+        }
+    }
+
+    fn body_with_head(
+        &mut self,
+        req: &mut Request,
+        body: &mut Pump,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ChunkError> {
+        let n = body.feed(&req.buf[req.consumed..], out)?;
+        req.consumed += n;
+        req.body_done = body.is_done();
+        Ok(())
+    }
+
+    async fn send_continue(&mut self, w: &Worker) -> Result<(), IoErr> {
+        let c = CONTINUE_100.to_vec();
+        write_from(&mut self.stream, c, 0, w.conf.client_write_timeout)
+            .await
+            .0
+    }
+
+    async fn read_body<U: AsyncWriteRent>(
+        &mut self,
+        w: &Worker,
+        req: &mut Request,
+        body: &mut Pump,
+        up: &mut U,
+        (read_timeout, write_timeout): (Duration, Duration),
+    ) -> Result<(), BodyError> {
+        // Everything in the request buffer belongs to this body now.
+        req.consumed = req.buf.len();
+        let mut scratch = w.take_body_buf(body.wanted());
+        let mut out = framing_buf(w, body);
+        let result = loop {
+            if body.is_done() {
+                break Ok(());
+            }
+            scratch.clear();
+            match read_more(&mut self.stream, &mut scratch, body.wanted(), read_timeout).await {
+                Ok(_) => {}
+                Err(IoErr::Timeout) => {
+                    w.stats.error(ErrorKind::ClientTimeout);
+                    break Err(BodyError::Client(self.refuse_body(w, req, 408).await));
+                }
+                Err(_) => {
+                    w.stats.error(ErrorKind::ClientClose);
+                    break Err(BodyError::Client(Disposition::Reset));
+                }
+            }
+            match relay(body, &mut scratch, &mut out, up, write_timeout).await {
+                Relayed::Sent { used } => {
+                    // Bytes past a chunked body's end: the next request's.
+                    if used < scratch.len() {
+                        req.carry.extend_from_slice(&scratch[used..]);
+                    }
+                }
+                Relayed::BadFraming(e) => {
+                    w.stats.error(ErrorKind::ClientBadRequest);
+                    break Err(BodyError::Client(
+                        self.refuse_body(w, req, e.status()).await,
+                    ));
+                }
+                Relayed::WriteFailed => {
+                    w.stats.error(ErrorKind::BackendBroken);
+                    break Err(BodyError::Upstream);
+                }
+            }
+        };
+        req.body_done = body.is_done();
+        w.give_buf(scratch);
+        w.give_buf(out);
+        result
+    }
+
+    async fn send_local(
+        &mut self,
+        w: &Worker,
+        req: &mut Request,
+        res: &Response,
+        keep: bool,
+    ) -> Disposition {
+        let mut out = w.bufs.borrow_mut().take();
+        write_local(&mut out, res, self.version, keep, req.is_head());
+        req.status = res.status();
+        w.stats.count_status(res.status());
+        let (r, out) = write_from(&mut self.stream, out, 0, w.conf.client_write_timeout).await;
+        w.bufs.borrow_mut().give(out);
+        match r {
+            Ok(()) => Disposition::from_keep(keep),
+            Err(IoErr::Timeout) => {
+                w.stats.error(ErrorKind::ClientTimeout);
+                Disposition::Reset
+            }
+            Err(_) => {
+                w.stats.error(ErrorKind::ClientClose);
+                Disposition::Reset
+            }
+        }
+    }
+
+    async fn send_head(
+        &mut self,
+        w: &Worker,
+        res: &mut Response,
+        framing: ResponseFraming,
+        inline: Range<usize>,
+        first: Vec<u8>,
+    ) -> (Result<(), IoErr>, Vec<u8>) {
+        let mut out = w.bufs.borrow_mut().take();
+        if let Some((buf, head)) = res.backend_head() {
+            let reason = res.reason_override().map(str::as_bytes);
+            write::response_head(&mut out, buf, head, &res.edits, reason, framing);
+        }
+        let timeout = w.conf.client_write_timeout;
+        let (r, out, first) = if !inline.is_empty() || !first.is_empty() {
+            let first_len = first.len();
+            let parts = [
+                (out, None),
+                (std::mem::take(res.backend_buf_mut()), Some(inline)),
+                (first, Some(0..first_len)),
+            ];
+            let (r, [out, buf, first]) = write_parts(&mut self.stream, parts, timeout).await;
+            *res.backend_buf_mut() = buf;
+            (r, out, first)
+        } else {
+            let (r, out) = write_from(&mut self.stream, out, 0, timeout).await;
+            (r, out, first)
+        };
+        w.bufs.borrow_mut().give(out);
+        (r, first)
+    }
+
+    async fn send_body<U: AsyncReadRent>(
+        &mut self,
+        w: &Worker,
+        up: &mut U,
+        pump: &mut Pump,
+        scratch: Vec<u8>,
+        backend_timeout: Duration,
+    ) -> Result<bool, ()> {
+        let mut scratch = match scratch.capacity() {
+            0 => w.take_body_buf(pump.wanted()),
+            _ => scratch,
+        };
+        let mut out = framing_buf(w, pump);
+        let r = self
+            .pump_response(w, up, pump, &mut scratch, &mut out, backend_timeout)
+            .await;
+        w.give_buf(scratch);
+        w.give_buf(out);
+        r
+    }
+}
+
+impl<S: ClientIo> ClientConn<S> {
+    /// Answer a malformed or too slow request body; the connection closes
+    /// after it (where the next request would start is unknown).
+    async fn refuse_body(&mut self, w: &Worker, req: &mut Request, status: u16) -> Disposition {
+        req.body_done = false;
+        self.send_local(w, req, &Response::error(status), false)
+            .await;
+        Disposition::Close
+    }
+
+    async fn pump_response<U: AsyncReadRent>(
+        &mut self,
+        w: &Worker,
+        up: &mut U,
+        pump: &mut Pump,
+        scratch: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+        backend_timeout: Duration,
+    ) -> Result<bool, ()> {
+        let write_timeout = w.conf.client_write_timeout;
+        let mut clean = true;
+        while !pump.is_done() {
+            scratch.clear();
+            match read_more(up, scratch, pump.wanted(), backend_timeout).await {
+                Ok(_) => {}
+                Err(IoErr::Closed) => {
+                    out.clear();
+                    if !pump.source_closed(out) {
+                        w.stats.error(ErrorKind::BackendBroken);
+                        return Err(());
+                    }
+                    clean = false;
+                    let (r, o) =
+                        write_from(&mut self.stream, std::mem::take(out), 0, write_timeout).await;
+                    *out = o;
+                    if r.is_err() {
+                        w.stats.error(ErrorKind::ClientClose);
+                        return Err(());
+                    }
+                    break;
+                }
+                Err(_) => {
+                    w.stats.error(ErrorKind::BackendBroken);
+                    return Err(());
+                }
+            }
+            match relay(pump, scratch, out, &mut self.stream, write_timeout).await {
+                Relayed::Sent { used } => clean &= used == scratch.len(),
+                Relayed::BadFraming(_) => {
+                    w.stats.error(ErrorKind::BackendBroken);
+                    return Err(());
+                }
+                Relayed::WriteFailed => {
+                    w.stats.error(ErrorKind::ClientClose);
+                    return Err(());
+                }
+            }
+        }
+        Ok(clean)
+    }
+}
+
+/// The buffer a body is re-framed into; none for one forwarded as it came.
+fn framing_buf(w: &Worker, pump: &Pump) -> Vec<u8> {
+    match pump.is_direct() {
+        true => Vec::new(),
+        false => w.take_body_buf(pump.wanted()),
+    }
+}
+
+/// What sending on one read's worth of body did.
+enum Relayed {
+    /// Sent; `used` bytes of the read belonged to the body.
+    Sent { used: usize },
+    /// The incoming chunked framing is broken.
+    BadFraming(ChunkError),
+    /// The sink failed or timed out.
+    WriteFailed,
+}
+
+/// Send the body bytes in `scratch` on to `sink`: as they are when the
+/// body goes out as it came, else re-framed through `out`. Both buffers
+/// come back in place.
+async fn relay<W: AsyncWriteRent>(
+    pump: &mut Pump,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    sink: &mut W,
+    timeout: Duration,
+) -> Relayed {
+    let (used, buf) = if pump.is_direct() {
+        pump.advance_direct(scratch.len());
+        (scratch.len(), scratch)
+    } else {
+        out.clear();
+        match pump.feed(scratch, out) {
+            Ok(n) => (n, out),
+            Err(e) => return Relayed::BadFraming(e),
+        }
+    };
+    let (r, back) = write_from(sink, std::mem::take(buf), 0, timeout).await;
+    *buf = back;
+    match r {
+        Ok(()) => Relayed::Sent { used },
+        Err(_) => Relayed::WriteFailed,
+    }
+}
+
+/// A response made in the proxy, as HTTP/1.1 bytes: head, then the body
+/// when it is held in memory and the request was not HEAD.
+pub(crate) fn write_local(
+    out: &mut Vec<u8>,
+    res: &Response,
+    client_version: Version,
+    keep_alive: bool,
+    head_only: bool,
+) {
+    let status = res.status();
+    write::status_line(out, status, res.reason().as_bytes());
+    for (n, v) in res.headers() {
+        write::end_to_end_header(out, n, v);
+    }
+    let has_body = crate::http::framing::response_has_body(false, status);
+    let len = res.body.len().unwrap_or(0);
+    write::end_head(
+        out,
+        ResponseFraming {
+            client_version,
+            status,
+            body: if has_body {
+                BodyKind::Length(len)
+            } else {
+                BodyKind::None
+            },
+            relay_length: None,
+            keep_alive,
+        },
+    );
+    if let (false, true, Body::Bytes(b)) = (head_only, has_body, &res.body) {
+        out.extend_from_slice(b);
+    }
+}

@@ -1,0 +1,195 @@
+//! One attempt's relay half: the backend answered, so HandleReadResponse
+//! runs on its response, the head goes to the client through the
+//! [`Downstream`] (re-framed for what the client understands) with the body
+//! bytes already read, the rest of the body streams through, the backend
+//! connection goes back to the pool when it is clean, and
+//! HandleRequestFinish runs.
+
+use super::body::Pump;
+use super::downstream::{Disposition, Downstream, Upstream};
+use super::forward::Outcome;
+use super::io::{read_more, IoErr};
+use super::reply::{finish_local, redirect_response};
+use crate::basic::{ErrorKind, Request, Response};
+use crate::config::Cluster;
+use crate::http::write::ResponseFraming;
+use crate::http::BodyKind;
+use crate::module::{Point, Ret};
+use crate::worker::Worker;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Relay the backend's response `res` arriving on `up` to the client.
+pub(crate) async fn respond<D: Downstream>(
+    w: &Worker,
+    d: &mut D,
+    req: &mut Request,
+    mut up: Upstream,
+    mut res: Response,
+    cluster: &Cluster,
+    addr: SocketAddr,
+) -> Outcome {
+    // HandleReadResponse.
+    let mut close_after = false;
+    match w.cbs.run_response(Point::ReadResponse, req, &mut res) {
+        Ret::GoOn => {}
+        Ret::Finish => close_after = true,
+        Ret::Close => {
+            w.stats.error(ErrorKind::HandlerAbort);
+            give_back(w, req, res);
+            return Outcome::Ended(Disposition::Reset);
+        }
+        Ret::Redirect => {
+            let r = redirect_response(req);
+            return Outcome::Ended(replace_response(w, d, req, res, r).await);
+        }
+        Ret::Response => {
+            if let Some(r) = req.reply.take() {
+                return Outcome::Ended(replace_response(w, d, req, res, r).await);
+            }
+        }
+    }
+    let Some((_, rh)) = res.backend_head() else {
+        return Outcome::BadResponse { status: 502 };
+    };
+    let (in_kind, head_len, backend_keep) = (rh.body, rh.head_len, rh.keep_alive);
+    let out_kind = d.response_framing(in_kind);
+    let relay_length = match in_kind {
+        BodyKind::None => relayed_length(&res),
+        _ => None,
+    };
+    let mut keep_alive = req.head.keep_alive
+        && req.body_done
+        && !close_after
+        && out_kind != BodyKind::UntilClose
+        && w.conf.keep_alive_enabled;
+    let status = res.status();
+    let framing = ResponseFraming {
+        client_version: d.version(),
+        status,
+        body: out_kind,
+        relay_length,
+        keep_alive,
+    };
+    let mut pump = Pump::new(in_kind, out_kind == BodyKind::Chunked);
+    let backend_timeout = cluster.backend.timeout_response_header;
+
+    // Body bytes that came with the head go out with it when they go out
+    // as they came; otherwise they are re-framed into the first part.
+    let (fed, inline, mut first) = {
+        let arrived = &res.backend_buf_mut()[head_len..];
+        if pump.is_direct() {
+            let n = arrived.len().min(pump.wanted());
+            pump.advance_direct(n);
+            (n, head_len..head_len + n, Vec::new())
+        } else {
+            let mut framed = w.bufs.borrow_mut().take();
+            match pump.feed(arrived, &mut framed) {
+                Ok(n) => (n, head_len..head_len, framed),
+                Err(_) => {
+                    w.stats.error(ErrorKind::BackendBroken);
+                    w.bufs.borrow_mut().give(framed);
+                    give_back(w, req, res);
+                    return Outcome::BadResponse { status: 502 };
+                }
+            }
+        }
+    };
+    // Bytes past the declared body: the backend connection is unusable.
+    let mut upstream_clean = head_len + fed == res.backend_buf_mut().len();
+    let filled = {
+        let b = res.backend_buf_mut();
+        b.len() == b.capacity()
+    };
+    if pump.is_direct() && !pump.is_done() && (inline.is_empty() || filled) {
+        // More body is due and either the head came alone (backends often
+        // write it before the body) or the read filled the head buffer (so
+        // more is most likely waiting). Like nginx's postpone_output, the
+        // head waits for those bytes so that everything leaves in one
+        // write; a backend that never sends them is answered 502/504 here
+        // instead of a head with a truncated body.
+        first = w.take_body_buf(pump.wanted());
+        if let Err(e) = read_more(&mut up, &mut first, pump.wanted(), backend_timeout).await {
+            let status = if matches!(e, IoErr::Timeout) {
+                504
+            } else {
+                502
+            };
+            w.stats.error(ErrorKind::BackendBroken);
+            w.give_buf(first);
+            give_back(w, req, res);
+            return Outcome::BadResponse { status };
+        }
+        pump.advance_direct(first.len());
+    }
+    req.status = status;
+    w.stats.count_status(status);
+    req.stat.response_start = Some(Instant::now());
+    let (r, first) = d.send_head(w, &mut res, framing, inline, first).await;
+    if r.is_err() {
+        w.stats.error(ErrorKind::ClientClose);
+        w.give_buf(first);
+        give_back(w, req, res);
+        return Outcome::Ended(Disposition::Reset);
+    }
+    if pump.is_done() {
+        w.give_buf(first);
+    } else {
+        // The head stays in the response's buffer for HandleRequestFinish.
+        match d
+            .send_body(w, &mut up, &mut pump, first, backend_timeout)
+            .await
+        {
+            Ok(clean) => upstream_clean &= clean,
+            Err(()) => {
+                give_back(w, req, res);
+                return Outcome::Ended(Disposition::Reset);
+            }
+        }
+    }
+    req.stat.response_end = Some(Instant::now());
+    if backend_keep && upstream_clean && pump.is_done() {
+        w.put_upstream(addr, up, cluster.backend.max_idle_conns_per_host);
+    }
+
+    // HandleRequestFinish.
+    if matches!(
+        w.cbs.run_response(Point::RequestFinish, req, &mut res),
+        Ret::Finish | Ret::Close
+    ) {
+        keep_alive = false;
+    }
+    give_back(w, req, res);
+    Outcome::Done(Disposition::from_keep(keep_alive))
+}
+
+/// Return a backend response's buffer to the pool and its head index to
+/// the request, for the next request of the connection to reuse.
+pub(crate) fn give_back(w: &Worker, req: &mut Request, res: Response) {
+    if let Some((buf, head)) = res.into_backend() {
+        w.bufs.borrow_mut().give(buf);
+        req.rhead = head;
+    }
+}
+
+/// The backend's Content-Length, relayed on HEAD and 304 responses where it
+/// describes the representation rather than a body that follows.
+fn relayed_length(res: &Response) -> Option<u64> {
+    let v = res.header("content-length")?;
+    std::str::from_utf8(v).ok()?.trim().parse().ok()
+}
+
+/// HandleReadResponse returned Redirect or Response: the backend response
+/// is dropped unread (and its connection with it) and `r` sent instead.
+async fn replace_response<D: Downstream>(
+    w: &Worker,
+    d: &mut D,
+    req: &mut Request,
+    res: Response,
+    mut r: Response,
+) -> Disposition {
+    give_back(w, req, res);
+    let keep = req.head.keep_alive && req.body_done;
+    let disp = d.send_local(w, req, &r, keep).await;
+    finish_local(w, req, &mut r, disp)
+}

@@ -1,0 +1,173 @@
+//! One attempt's upstream half: take a pooled connection to the backend or
+//! open one, send the request head (with the body bytes that came with
+//! it), stream the rest of the body from the client, and read the
+//! response head. What comes back is either the backend's response, ready
+//! for the relay, or how the attempt failed, for the retry loop.
+
+use super::body::Pump;
+use super::downstream::{BodyError, Downstream, Upstream};
+use super::forward::{Outcome, Target};
+use super::io::{read_more, write_from, IoErr};
+use crate::basic::{ErrorKind, Request, Response};
+use crate::config::Cluster;
+use crate::http::{parse_response, write};
+use crate::upstream;
+use crate::worker::Worker;
+use std::time::Instant;
+
+/// Largest read of a response head at once.
+const HEAD_READ: usize = 64 * 1024;
+
+/// A backend connection that answered with a response head.
+pub(crate) struct Answered {
+    pub up: Upstream,
+    pub res: Response,
+}
+
+/// Send `req` to the attempt's backend and read the response head.
+pub(crate) async fn exchange<D: Downstream>(
+    w: &Worker,
+    d: &mut D,
+    req: &mut Request,
+    body: &mut Pump,
+    cluster: &Cluster,
+    t: &Target,
+) -> Result<Answered, Outcome> {
+    req.stat.backend_start = Some(Instant::now());
+    let pooled = if t.fresh {
+        None
+    } else {
+        w.take_upstream(t.addr)
+    };
+    let reused = pooled.is_some();
+    let mut up = match pooled {
+        Some(s) => {
+            crate::worker::Stats::inc(&w.stats.upstream_reuse);
+            s
+        }
+        None => match upstream::connect(t.addr, cluster.backend.timeout_conn_srv).await {
+            Ok(s) => {
+                crate::worker::Stats::inc(&w.stats.upstream_connect);
+                s
+            }
+            Err(_) => return Err(Outcome::ConnectFailed),
+        },
+    };
+    req.stat.backend_connected = Some(Instant::now());
+    send_request(w, d, req, body, &mut up, cluster, reused).await?;
+    let res = read_head(w, req, &mut up, cluster, reused).await?;
+    req.stat.backend_end = Some(Instant::now());
+    Ok(Answered { up, res })
+}
+
+/// The request head, the body bytes that came with it, then the rest of
+/// the body from the client.
+async fn send_request<D: Downstream>(
+    w: &Worker,
+    d: &mut D,
+    req: &mut Request,
+    body: &mut Pump,
+    up: &mut Upstream,
+    cluster: &Cluster,
+    reused: bool,
+) -> Result<(), Outcome> {
+    let timeout = cluster.backend.timeout_response_header;
+    let mut out = w.bufs.borrow_mut().take();
+    let target = write::TargetEdits {
+        path: req.path_override.as_deref().map(str::as_bytes),
+        query: req.query_override.as_deref().map(str::as_bytes),
+    };
+    write::request_head(
+        &mut out,
+        &req.buf,
+        &req.head,
+        &req.edits,
+        target,
+        req.client_ip,
+        req.head.body,
+    );
+    if !body.is_done() {
+        if let Err(e) = d.body_with_head(req, body, &mut out) {
+            w.bufs.borrow_mut().give(out);
+            w.stats.error(ErrorKind::ClientBadRequest);
+            req.body_done = false;
+            let disp = d
+                .send_local(w, req, &Response::error(e.status()), false)
+                .await;
+            return Err(Outcome::Ended(disp));
+        }
+    }
+    let (r, out) = write_from(up, out, 0, timeout).await;
+    w.bufs.borrow_mut().give(out);
+    if r.is_err() {
+        if reused && req.head.body.is_none() {
+            return Err(Outcome::Stale);
+        }
+        w.stats.error(ErrorKind::BackendBroken);
+        return Err(Outcome::NoResponse { status: 502 });
+    }
+    if body.is_done() {
+        return Ok(());
+    }
+    if req.head.expect_continue && body.seen == 0 {
+        req.ses.set_use_100();
+        if d.send_continue(w).await.is_err() {
+            w.stats.error(ErrorKind::ClientClose);
+            return Err(Outcome::Ended(super::Disposition::Reset));
+        }
+    }
+    let timeouts = (cluster.basic.timeout_read_client, timeout);
+    match d.read_body(w, req, body, up, timeouts).await {
+        Ok(()) => Ok(()),
+        Err(BodyError::Client(disp)) => Err(Outcome::Ended(disp)),
+        Err(BodyError::Upstream) => Err(Outcome::NoResponse { status: 502 }),
+    }
+}
+
+/// Read the response head (1xx interim responses are consumed here).
+async fn read_head(
+    w: &Worker,
+    req: &mut Request,
+    up: &mut Upstream,
+    cluster: &Cluster,
+    reused: bool,
+) -> Result<Response, Outcome> {
+    let mut ubuf = w.bufs.borrow_mut().take();
+    let mut rhead = std::mem::take(&mut req.rhead);
+    let deadline = Instant::now() + cluster.backend.timeout_response_header;
+    let is_head = req.is_head();
+    let failed = loop {
+        if !ubuf.is_empty() {
+            match parse_response(&ubuf, is_head, w.limits.max_header_bytes, &mut rhead) {
+                Ok(true) if (100..200).contains(&rhead.status) && rhead.status != 101 => {
+                    ubuf.drain(..rhead.head_len);
+                    continue;
+                }
+                Ok(true) => return Ok(Response::from_backend(ubuf, rhead)),
+                Ok(false) => {}
+                Err(_) => {
+                    w.stats.error(ErrorKind::BackendBroken);
+                    break Outcome::NoResponse { status: 502 };
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match read_more(up, &mut ubuf, HEAD_READ, left).await {
+            Ok(_) => {}
+            Err(IoErr::Timeout) => {
+                w.stats.error(ErrorKind::BackendTimeout);
+                break Outcome::NoResponse { status: 504 };
+            }
+            Err(_) if ubuf.is_empty() && reused && req.head.body.is_none() => {
+                break Outcome::Stale;
+            }
+            Err(_) => {
+                w.stats.error(ErrorKind::BackendBroken);
+                break Outcome::NoResponse { status: 502 };
+            }
+        }
+    };
+    w.bufs.borrow_mut().give(ubuf);
+    req.rhead = rhead;
+    Err(failed)
+}
