@@ -14,14 +14,11 @@ mod common;
 use common::client::{self, parse_response};
 use common::conf::{Cluster, Layout};
 use common::origin::{Origin, Reply};
-use ringfront::module::{
-    AcceptPoint, Callbacks, Handler, Module, ModuleError, ModuleRegistry, Point, Ret,
-};
+use ringfront::module::{AcceptPoint, Handler, InitCtx, Module, ModuleError, Point, Ret};
 use ringfront::route::RequestFacts;
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpStream};
 use std::os::fd::FromRawFd;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -370,7 +367,8 @@ impl Module for TrustForTest {
         "mod_test_trust"
     }
 
-    fn init(&mut self, cbs: &mut Callbacks, _conf_root: &Path) -> Result<(), ModuleError> {
+    fn init(&self, ctx: &mut InitCtx<'_>) -> Result<(), ModuleError> {
+        let cbs = ctx.callbacks();
         cbs.on_accept(AcceptPoint::Accept, |ses| {
             ses.set_trusted(ses.peer.ip() == Ipv4Addr::new(127, 0, 0, 9));
             Ret::GoOn
@@ -465,11 +463,8 @@ fn each_primitive_routes_its_requests() {
     l.modules = vec!["mod_test_trust".into()];
     let d = l.write();
 
-    let mut registry = ModuleRegistry::builtin();
-    registry.register(
-        "mod_test_trust",
-        Arc::new(|| Box::new(TrustForTest) as Box<dyn Module>),
-    );
+    let mut registry = ringfront::modules::registry();
+    registry.register(Arc::new(TrustForTest));
     let h = common::start(d.path(), Some(registry));
     let port = h.http_addr.port();
 

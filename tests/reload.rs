@@ -29,8 +29,8 @@ fn reload_switches_routes_and_in_flight_request_finishes_on_old() {
 
     l.rules = vec![("p".into(), vec![("default_t()".into(), "cb".into())])];
     d.write_json("server_data_conf/route_rule.data", &l.route_rule());
-    let (status, body) = common::monitor_get(&h, "/reload/server_data_conf");
-    assert_eq!(status, 200, "{body}");
+    let r = common::reload(&h, "server_data_conf");
+    assert!(r["error"].is_null(), "{r}");
 
     assert_eq!(client::get(h.http_addr, "example.org", "/").text(), "B");
     let r = slow.join().unwrap();
@@ -48,8 +48,9 @@ fn bad_reload_is_rejected_and_changes_nothing() {
         "server_data_conf/route_rule.data",
         "{ \"Version\": \"broken\", ",
     );
-    let (status, body) = common::monitor_get(&h, "/reload/server_data_conf");
-    assert_eq!(status, 500);
+    let r = common::reload(&h, "server_data_conf");
+    let body = r["error"].as_str().unwrap_or_default().to_string();
+    assert!(!body.is_empty(), "{r}");
     assert!(
         body.contains("route_rule.data"),
         "error names the file: {body}"
@@ -58,8 +59,9 @@ fn bad_reload_is_rejected_and_changes_nothing() {
     let mut bad = l.route_rule();
     bad["ProductRule"]["p"][0]["ClusterName"] = serde_json::json!("missing_cluster");
     d.write_json("server_data_conf/route_rule.data", &bad);
-    let (status, body) = common::monitor_get(&h, "/reload/server_data_conf");
-    assert_eq!(status, 500);
+    let r = common::reload(&h, "server_data_conf");
+    let body = r["error"].as_str().unwrap_or_default().to_string();
+    assert!(!body.is_empty(), "{r}");
     assert!(body.contains("missing_cluster"), "{body}");
     assert_eq!(client::get(h.http_addr, "example.org", "/").text(), "A");
     assert_eq!(common::counter(&h, "snapshot_swaps"), 0);

@@ -187,8 +187,9 @@ fn reload_tls_conf_swaps_certificates_and_rejects_bad_ones() {
         "tls_conf/tls_rule_conf.data",
         r#"{"Version":"bad","Config":{"p":{"SniConf":["x.test"],"CertName":"nope"}}}"#,
     );
-    let (status, body) = common::monitor_get(&h, "/reload/tls_conf");
-    assert_eq!(status, 500);
+    let r = common::reload(&h, "tls_conf");
+    let body = r["error"].as_str().unwrap_or_default().to_string();
+    assert!(!body.is_empty(), "{r}");
     assert!(body.contains("Config.p.CertName"), "{body}");
     assert_eq!(no_sni(), cert(t::EXAMPLE_CRT));
 
@@ -199,8 +200,8 @@ fn reload_tls_conf_swaps_certificates_and_rejects_bad_ones() {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     conf["Config"]["Default"] = "other.test".into();
     d.write_json("tls_conf/server_cert_conf.data", &conf);
-    let (status, body) = common::monitor_get(&h, "/reload/tls_conf");
-    assert_eq!(status, 200, "{body}");
+    let r = common::reload(&h, "tls_conf");
+    assert!(r["error"].is_null(), "{r}");
     assert_eq!(no_sni(), cert(t::OTHER_CRT));
 }
 
@@ -256,8 +257,8 @@ fn routing_reload_keeps_tls_sessions_resumable() {
     };
     assert!(!resumed());
     assert!(resumed());
-    let (status, body) = common::monitor_get(&h, "/reload/server_data_conf");
-    assert_eq!(status, 200, "{body}");
+    let r = common::reload(&h, "server_data_conf");
+    assert!(r["error"].is_null(), "{r}");
     assert!(resumed(), "a routing reload kept the session cache");
     // Changing tls_conf builds new acceptors with empty caches.
     let path = d.path().join("tls_conf/server_cert_conf.data");
@@ -265,7 +266,7 @@ fn routing_reload_keeps_tls_sessions_resumable() {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     certs["Version"] = "t2".into();
     d.write_json("tls_conf/server_cert_conf.data", &certs);
-    let (status, body) = common::monitor_get(&h, "/reload/tls_conf");
-    assert_eq!(status, 200, "{body}");
+    let r = common::reload(&h, "tls_conf");
+    assert!(r["error"].is_null(), "{r}");
     assert!(!resumed());
 }

@@ -3,15 +3,32 @@
 //!
 //! The numbers below are part of the contract with BFE users (they appear in
 //! BFE's documentation and in module code ported from it), so they are fixed.
-//! Every worker builds its own [`Callbacks`] by running each enabled module's
-//! `init` on the worker thread: handlers and their state are private to one
-//! core and may use `Rc`/`RefCell` freely.
+//! A module is one `Send + Sync` value per process ([`Module`]). On the
+//! control thread it validates its configuration into an immutable table
+//! (`check`, at start and under `-t`) and declares its reload endpoints
+//! and monitor pages (`web`). Every worker then runs its `init` on the
+//! worker thread with its own copy of the table, so handlers and their
+//! state are private to one core and may use `Rc`/`RefCell` freely.
 
 mod callbacks;
+pub mod conf;
+mod counters;
+mod init;
 mod registry;
+mod table;
+mod web;
 
 pub use callbacks::{AcceptPoint, Callbacks, Handler, HandlerList, RequestPoint, ResponsePoint};
-pub use registry::{ModuleFactory, ModuleRegistry, ModuleSet};
+pub use counters::{counter_key, json_str_list, CounterValues, Counters, Format};
+pub use init::{InitCtx, WorkerModules};
+pub use registry::{ModuleRegistry, ModuleSet, ModuleTables};
+pub use table::{ModuleConf, Tables};
+pub use web::{ReloadCtx, ReloadFn, Reloaded, WebHandlers};
+
+/// Counter merging and rendering for the monitor port.
+pub mod monitor {
+    pub use super::counters::{delta, json_str, merge, render};
+}
 
 use std::fmt;
 use std::path::Path;
@@ -160,12 +177,34 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("(no message)")
 }
 
-/// Why a module could not start. Start-up stops and names module and file.
+/// Why a module could not start or reload. Start-up stops and names module,
+/// file and (in `reason`) the key or JSON path.
 #[derive(Debug, Clone)]
 pub struct ModuleError {
     pub module: String,
     pub file: String,
     pub reason: String,
+}
+
+impl ModuleError {
+    /// A configuration problem found by the module's readers
+    /// ([`conf::IniConf`], [`conf::read_json`]): key and reason kept.
+    pub fn conf(module: &str, e: &crate::config::ConfError) -> Self {
+        ModuleError {
+            module: module.to_string(),
+            file: e.file.clone(),
+            reason: if e.key.is_empty() {
+                e.reason.clone()
+            } else {
+                format!("{}: {}", e.key, e.reason)
+            },
+        }
+    }
+
+    /// Every problem of a load, for [`Module::check`].
+    pub fn confs(module: &str, errs: &[crate::config::ConfError]) -> Vec<Self> {
+        errs.iter().map(|e| ModuleError::conf(module, e)).collect()
+    }
 }
 
 impl fmt::Display for ModuleError {
@@ -180,12 +219,25 @@ impl fmt::Display for ModuleError {
 
 impl std::error::Error for ModuleError {}
 
-/// A unit of traffic processing. One instance lives on each worker.
-pub trait Module {
+/// A unit of traffic processing (BFE's `Init(callbacks, web handlers, conf
+/// root)`, split by thread). One value per process, shared by the control
+/// thread and every worker, hence `Send + Sync`; per-worker state is made
+/// in `init`, never kept in `self`.
+pub trait Module: Send + Sync {
     /// The name used in `Modules =` lines (`mod_block`, …).
     fn name(&self) -> &'static str;
 
-    /// Register handlers into this worker's callbacks. `conf_root` is the
-    /// configuration directory; module files are relative to it.
-    fn init(&mut self, cbs: &mut Callbacks, conf_root: &Path) -> Result<(), ModuleError>;
+    /// Read and validate the configuration under `conf_root` (control
+    /// thread, once at start and under `-t`). Returns every problem found.
+    /// Modules without configuration keep the default: an empty table.
+    fn check(&self, _conf_root: &Path) -> Result<ModuleConf, Vec<ModuleError>> {
+        Ok(ModuleConf::empty())
+    }
+
+    /// Declare reload endpoints and monitor pages (control thread).
+    fn web(&self, _web: &mut WebHandlers) {}
+
+    /// Register handlers on one worker, claim its copy of the table
+    /// ([`InitCtx::conf`]) and declare counters ([`InitCtx::counters`]).
+    fn init(&self, ctx: &mut InitCtx<'_>) -> Result<(), ModuleError>;
 }

@@ -1,46 +1,44 @@
-//! Which modules exist, in which fixed order they run, and building one
-//! worker's callbacks from the `Modules =` lines of bfe.conf.
+//! Which modules exist, in which fixed order they run, and turning the
+//! `Modules =` lines of bfe.conf into the set that runs: checked once on
+//! the control thread, then initialised on every worker.
 
-use super::{Callbacks, Module, ModuleError};
+use super::init::{InitCtx, WorkerModules};
+use super::{Callbacks, Module, ModuleConf, ModuleError, Point, WebHandlers};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Makes a fresh module instance; called once on every worker thread so each
-/// worker owns its module state.
-pub type ModuleFactory = Arc<dyn Fn() -> Box<dyn Module> + Send + Sync>;
-
 /// The modules this binary knows, in the fixed order their handlers run at
 /// each callback point (BFE's rule: binary order, not the order of the
-/// `Modules =` lines).
+/// `Modules =` lines). The built-ins come from [`crate::modules::registry`].
 #[derive(Clone, Default)]
 pub struct ModuleRegistry {
-    known: Vec<(&'static str, ModuleFactory)>,
+    known: Vec<Arc<dyn Module>>,
 }
 
 impl ModuleRegistry {
-    /// The built-in modules of ringfront, in their documented order.
-    pub fn builtin() -> Self {
-        let mut r = ModuleRegistry::default();
-        crate::modules::register_builtin(&mut r);
-        r
+    /// An empty registry; embedders usually start from
+    /// [`crate::modules::registry`] instead.
+    pub fn new() -> Self {
+        ModuleRegistry::default()
     }
 
-    /// Add a module after those already known. Embedders and tests use this
-    /// to run their own modules through the same framework.
-    pub fn register(&mut self, name: &'static str, factory: ModuleFactory) {
-        self.known.retain(|(n, _)| *n != name);
-        self.known.push((name, factory));
+    /// Add a module after those already known (replacing one of the same
+    /// name). Embedders and tests use this to run their own modules.
+    pub fn register(&mut self, module: Arc<dyn Module>) {
+        let name = module.name();
+        self.known.retain(|m| m.name() != name);
+        self.known.push(module);
     }
 
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.known.iter().map(|(n, _)| *n)
+        self.known.iter().map(|m| m.name())
     }
 
     /// Resolve `Modules =` names into the set to run, in registry order.
     /// An unknown name is an error naming it.
     pub fn select(&self, enabled: &[String]) -> Result<ModuleSet, ModuleError> {
         for name in enabled {
-            if !self.known.iter().any(|(n, _)| n == name) {
+            if !self.known.iter().any(|m| m.name() == name) {
                 return Err(ModuleError {
                     module: name.clone(),
                     file: "bfe.conf".to_string(),
@@ -54,38 +52,117 @@ impl ModuleRegistry {
         let chosen = self
             .known
             .iter()
-            .filter(|(n, _)| enabled.iter().any(|e| e == n))
+            .filter(|m| enabled.iter().any(|e| e == m.name()))
             .cloned()
             .collect();
         Ok(ModuleSet { chosen })
     }
 }
 
-/// The enabled modules, in run order; sent to every worker at start.
+/// Every enabled module's table, in run order. Cloning copies the tables
+/// (one copy per worker).
+#[derive(Clone, Default, Debug)]
+pub struct ModuleTables {
+    tables: Vec<(&'static str, ModuleConf)>,
+}
+
+impl ModuleTables {
+    pub fn get(&self, module: &str) -> Option<&ModuleConf> {
+        self.tables
+            .iter()
+            .find(|(n, _)| *n == module)
+            .map(|(_, c)| c)
+    }
+
+    /// Replace a module's table after a reload validated.
+    pub fn set(&mut self, module: &str, conf: ModuleConf) {
+        if let Some((_, c)) = self.tables.iter_mut().find(|(n, _)| *n == module) {
+            *c = conf;
+        }
+    }
+}
+
+/// The enabled modules, in run order.
 #[derive(Clone, Default)]
 pub struct ModuleSet {
-    chosen: Vec<(&'static str, ModuleFactory)>,
+    chosen: Vec<Arc<dyn Module>>,
 }
 
 impl ModuleSet {
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.chosen.iter().map(|(n, _)| *n)
+        self.chosen.iter().map(|m| m.name())
     }
 
-    /// Instantiate and init every module on the calling (worker) thread.
+    /// Run every module's `check` (control thread, start and `-t`): all
+    /// tables, or every problem of every module.
+    pub fn check(&self, conf_root: &Path) -> Result<ModuleTables, Vec<ModuleError>> {
+        let mut tables = Vec::with_capacity(self.chosen.len());
+        let mut errors = Vec::new();
+        for m in &self.chosen {
+            match m.check(conf_root) {
+                Ok(t) => tables.push((m.name(), t)),
+                Err(e) => errors.extend(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(ModuleTables { tables })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Each module's declared reloads and monitor pages, in run order.
+    pub fn web(&self) -> Vec<(&'static str, WebHandlers)> {
+        self.chosen
+            .iter()
+            .map(|m| {
+                let mut w = WebHandlers::default();
+                m.web(&mut w);
+                (m.name(), w)
+            })
+            .collect()
+    }
+
+    /// Init every module on the calling (worker) thread with this worker's
+    /// copy of the tables.
     pub fn build_callbacks(
         &self,
         conf_root: &Path,
-    ) -> Result<(Callbacks, Vec<Box<dyn Module>>), ModuleError> {
+        worker: usize,
+        tables: ModuleTables,
+    ) -> Result<(Callbacks, WorkerModules), ModuleError> {
         let mut cbs = Callbacks::new();
-        let mut modules = Vec::with_capacity(self.chosen.len());
-        for (name, factory) in &self.chosen {
-            let mut m = factory();
+        let mut out = WorkerModules::default();
+        let mut tables = tables.tables;
+        for m in &self.chosen {
+            let name = m.name();
+            let conf = tables
+                .iter_mut()
+                .find(|(n, _)| *n == name)
+                .map(|(_, c)| std::mem::take(c));
+            let web = {
+                let mut w = WebHandlers::default();
+                m.web(&mut w);
+                w
+            };
             cbs.set_current_module(name);
-            m.init(&mut cbs, conf_root)?;
-            modules.push(m);
+            let mut ctx = InitCtx {
+                cbs: &mut cbs,
+                conf_root,
+                worker,
+                module: name,
+                conf,
+                claimed: None,
+                pages: &web.monitors,
+                out: &mut out,
+            };
+            m.init(&mut ctx)?;
         }
         cbs.set_current_module("");
-        Ok((cbs, modules))
+        out.handlers = Point::ALL
+            .iter()
+            .map(|&p| (p, cbs.list(p).module_names().collect()))
+            .collect();
+        Ok((cbs, out))
     }
 }

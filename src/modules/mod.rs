@@ -6,7 +6,10 @@ pub mod mod_noop;
 use crate::module::ModuleRegistry;
 use std::sync::Arc;
 
-/// Register every built-in module, in run order.
-pub fn register_builtin(registry: &mut ModuleRegistry) {
-    registry.register("mod_noop", Arc::new(|| Box::new(mod_noop::ModNoop)));
+/// The registry of every built-in module, in run order. Embedders and
+/// tests `register` their own modules after these.
+pub fn registry() -> ModuleRegistry {
+    let mut r = ModuleRegistry::new();
+    r.register(Arc::new(mod_noop::ModNoop));
+    r
 }

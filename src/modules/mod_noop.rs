@@ -6,8 +6,7 @@
 //! and as the smallest example of a module that registers everywhere.
 //! Enable it with `Modules = mod_noop`; it has no configuration.
 
-use crate::module::{Callbacks, Handler, HandlerType, Module, ModuleError, Point, Ret};
-use std::path::Path;
+use crate::module::{Handler, HandlerType, InitCtx, Module, ModuleError, Point, Ret};
 
 pub struct ModNoop;
 
@@ -16,7 +15,7 @@ impl Module for ModNoop {
         "mod_noop"
     }
 
-    fn init(&mut self, cbs: &mut Callbacks, _conf_root: &Path) -> Result<(), ModuleError> {
+    fn init(&self, ctx: &mut InitCtx<'_>) -> Result<(), ModuleError> {
         for p in Point::ALL {
             let h = match p.handler_type() {
                 HandlerType::Accept => Handler::Accept(Box::new(|_| Ret::GoOn)),
@@ -25,7 +24,7 @@ impl Module for ModNoop {
                 HandlerType::Response => Handler::Response(Box::new(|_, _| Ret::GoOn)),
                 HandlerType::Finish => Handler::Finish(Box::new(|_| Ret::GoOn)),
             };
-            cbs.add_handler(p, h)?;
+            ctx.callbacks().add_handler(p, h)?;
         }
         Ok(())
     }
@@ -35,11 +34,17 @@ impl Module for ModNoop {
 mod tests {
     use super::*;
 
+    use crate::module::ModuleTables;
+    use std::path::Path;
+
     #[test]
     fn one_handler_at_every_point() {
-        let mut cbs = Callbacks::new();
-        cbs.set_current_module("mod_noop");
-        ModNoop.init(&mut cbs, Path::new(".")).expect("registers");
+        let set = super::super::registry()
+            .select(&["mod_noop".to_string()])
+            .expect("known");
+        let (cbs, _) = set
+            .build_callbacks(Path::new("."), 0, ModuleTables::default())
+            .expect("registers");
         for p in Point::ALL {
             assert_eq!(cbs.list(p).len(), 1, "{p:?}");
             assert_eq!(cbs.list(p).module_names().collect::<Vec<_>>(), ["mod_noop"]);

@@ -4,19 +4,64 @@
 
 use super::bal_state;
 use super::monitor::{self, Format, MonitorRequest};
+use super::web::{self, Page, Reload, Web};
 use crate::balance::BackendRow;
 use crate::config::{ServerConf, Snapshot};
-use crate::worker::{StatsSnapshot, WorkerCmd};
+use crate::module::{monitor as counters, ModuleConf, ModuleSet, ModuleTables, ReloadCtx};
+use crate::worker::{ModuleCounterPages, StatsSnapshot, WorkerCmd};
 use crossbeam_channel::{unbounded, Sender};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long the control thread waits for all workers to answer.
 const WORKER_REPLY: Duration = Duration::from_secs(5);
+
+/// go-lib's diff interval: `.diff` pages show the counter deltas of the
+/// last completed interval, aligned to wall-clock multiples of it.
+const DIFF_INTERVAL_SECS: u64 = 20;
+
+/// The enabled modules as the control thread knows them.
+pub(super) struct ModulesCtl {
+    /// Every module the binary knows, in run order (`module_status`).
+    pub available: Vec<&'static str>,
+    pub set: ModuleSet,
+    /// The tables the workers run now; reload handlers start from these.
+    pub tables: ModuleTables,
+}
+
+/// Module counters at the last interval boundary and the deltas of the
+/// interval before it.
+#[derive(Default)]
+struct Diffs {
+    bucket: u64,
+    at_boundary: ModuleCounterPages,
+    last: ModuleCounterPages,
+}
+
+/// A `/reload` reply: BFE's JSON, HTTP 200 whatever happened.
+fn reload_reply(result: Result<Option<String>, String>) -> (u16, &'static str, String) {
+    let body = match result {
+        Ok(None) => "{\"error\":null}".to_string(),
+        Ok(Some(v)) => format!("{{\"error\":null,\"version\":{}}}", monitor::json_str(&v)),
+        Err(e) => format!("{{\"error\":{}}}", monitor::json_str(&e)),
+    };
+    (200, "application/json", body)
+}
+
+/// BFE accepts reloads only from exactly these peers (not all of 127/8).
+fn reload_allowed(peer: IpAddr) -> bool {
+    peer == IpAddr::V4(Ipv4Addr::LOCALHOST) || peer == IpAddr::V6(Ipv6Addr::LOCALHOST)
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 pub(super) struct Control {
     conf_dir: PathBuf,
@@ -25,6 +70,11 @@ pub(super) struct Control {
     stop: Arc<AtomicBool>,
     version: String,
     reloads: u64,
+    modules: ModulesCtl,
+    web: Web,
+    /// Successful reloads per module (`module_status`).
+    module_reloads: Vec<(&'static str, u64)>,
+    diffs: Diffs,
 }
 
 impl Control {
@@ -33,7 +83,9 @@ impl Control {
         conf: ServerConf,
         workers: Vec<Sender<WorkerCmd>>,
         stop: Arc<AtomicBool>,
+        modules: ModulesCtl,
     ) -> Self {
+        let web = Web::new(&modules.set);
         Control {
             conf_dir,
             conf,
@@ -41,6 +93,13 @@ impl Control {
             stop,
             version: String::new(),
             reloads: 0,
+            module_reloads: modules.set.names().map(|m| (m, 0)).collect(),
+            modules,
+            web,
+            diffs: Diffs {
+                bucket: unix_secs() / DIFF_INTERVAL_SECS,
+                ..Diffs::default()
+            },
         }
     }
 
@@ -52,6 +111,7 @@ impl Control {
             }
         }
         while !self.stop.load(Ordering::Relaxed) {
+            self.sample_diffs();
             let Some(l) = &monitor else {
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
@@ -59,7 +119,7 @@ impl Control {
             match l.accept() {
                 Ok((s, peer)) => {
                     let _ = s.set_nonblocking(false);
-                    self.serve(s, peer.ip().is_loopback());
+                    self.serve(s, peer);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     std::thread::sleep(Duration::from_millis(20));
@@ -72,7 +132,7 @@ impl Control {
         }
     }
 
-    fn serve(&mut self, mut s: TcpStream, loopback: bool) {
+    fn serve(&mut self, mut s: TcpStream, peer: SocketAddr) {
         let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
         let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
         let mut buf = [0u8; 8192];
@@ -92,7 +152,7 @@ impl Control {
         }
         let (status, ctype, body) = match MonitorRequest::parse(&buf[..n]) {
             None => (400, "text/plain", "bad request\n".to_string()),
-            Some(req) => self.route(&req, loopback),
+            Some(req) => self.route(&req, peer),
         };
         let head = format!(
             "HTTP/1.1 {status} {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -103,69 +163,223 @@ impl Control {
         let _ = s.write_all(body.as_bytes());
     }
 
-    fn route(&mut self, req: &MonitorRequest, loopback: bool) -> (u16, &'static str, String) {
+    fn route(&mut self, req: &MonitorRequest, peer: SocketAddr) -> (u16, &'static str, String) {
         if req.method != "GET" {
             return (405, "text/plain", "only GET\n".into());
         }
         let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
         match parts.as_slice() {
-            ["monitor"] => (200, "text/plain", monitor::categories()),
-            ["monitor", "proxy_state"] => {
-                let format = Format::from_query(req.param("format"));
-                let per_worker = matches!(req.param("per_worker"), Some("1" | "true"));
-                let stats = self.collect();
-                (
-                    200,
-                    format.content_type(),
-                    monitor::proxy_state(&stats, format, per_worker),
-                )
-            }
-            ["monitor", "bal_state"] => (
-                200,
-                "application/json",
-                bal_state::render(&self.collect_bal_state()),
-            ),
-            ["monitor", "config_state"] => (
-                200,
-                "application/json",
-                format!(
-                    "{{\"version\":{},\"reloads\":{}}}\n",
-                    monitor::json_str(&self.version),
-                    self.reloads
+            ["monitor"] => (200, "text/html", self.web.monitor_list()),
+            ["reload"] => (200, "text/html", self.web.reload_list()),
+            ["monitor", name] => match Format::parse(req.param("format")) {
+                Ok(format) => self.monitor(name, format, req),
+                Err(e) => (
+                    400,
+                    "application/json",
+                    format!("{{\"error\":{}}}", monitor::json_str(&e)),
                 ),
-            ),
-            ["monitor", ..] => (404, "text/plain", "unknown monitor category\n".into()),
-            ["reload", what] => {
-                if !loopback {
-                    return (
-                        403,
-                        "text/plain",
-                        "reload is accepted from loopback only\n".into(),
-                    );
-                }
-                match *what {
-                    "server_data_conf" | "gslb_data_conf" | "tls_conf" => self.reload(what),
-                    _ => (404, "text/plain", format!("unknown reload target {what}\n")),
-                }
+            },
+            ["reload", name] if !reload_allowed(peer.ip()) => {
+                reload_reply(Err(format!("reload is not allowed from [{peer}]")))
+            }
+            ["reload", name] => {
+                let r = self.reload_named(name, req.param("path"));
+                reload_reply(r)
             }
             _ => (404, "text/plain", "not found\n".into()),
         }
+    }
+
+    /// One monitor page; `<module page>.diff` gives the last interval's
+    /// counter deltas.
+    fn monitor(
+        &mut self,
+        name: &str,
+        format: Format,
+        req: &MonitorRequest,
+    ) -> (u16, &'static str, String) {
+        let (page, diff) = match self.web.page(name) {
+            Some(p) => (p, false),
+            None => match name.strip_suffix(".diff").and_then(|n| self.web.page(n)) {
+                Some(Page::Counters) => (Page::Counters, true),
+                _ => return (404, "text/plain", "unknown monitor category\n".into()),
+            },
+        };
+        let body = match page {
+            Page::ProxyState => {
+                let per_worker = matches!(req.param("per_worker"), Some("1" | "true"));
+                monitor::proxy_state(&self.collect(), format, per_worker)
+            }
+            Page::BalState => bal_state::render(&self.collect_bal_state()),
+            Page::ConfigState => format!(
+                "{{\"version\":{},\"reloads\":{}}}\n",
+                monitor::json_str(&self.version),
+                self.reloads
+            ),
+            Page::ModuleStatus => web::module_status(
+                &self.modules.available,
+                &self.modules.set.names().collect::<Vec<_>>(),
+                &self.module_reloads,
+            ),
+            Page::ModuleHandlers => self.module_handlers(),
+            Page::Counters => self.counter_page(name, format, diff),
+        };
+        let ctype = match page {
+            Page::ProxyState | Page::Counters => format.content_type(),
+            _ => "application/json",
+        };
+        (200, ctype, body)
+    }
+
+    /// A module page's counters summed over workers, or its last delta.
+    fn counter_page(&self, name: &str, format: Format, diff: bool) -> String {
+        if diff {
+            let page = name.trim_end_matches(".diff");
+            let values = page_values(&self.diffs.last, page);
+            return counters::render(&format!("{page}_diff"), &values, format, true);
+        }
+        let merged = self.collect_module_counters();
+        counters::render(name, &page_values(&merged, name), format, false)
+    }
+
+    /// `module_handlers`: BFE's `"<id>#<PointName>"` keys, module names in
+    /// run order, as worker 0 registered them (every worker runs the same
+    /// inits).
+    fn module_handlers(&self) -> String {
+        let (tx, rx) = unbounded();
+        let lists = match self.workers.first() {
+            Some(w) if w.send(WorkerCmd::ModuleHandlers(tx)).is_ok() => {
+                rx.recv_timeout(WORKER_REPLY).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        let entries: Vec<String> = lists
+            .iter()
+            .map(|(p, names)| {
+                format!(
+                    "\"{}#{}\":{}",
+                    *p as u8,
+                    p.name(),
+                    crate::module::json_str_list(names.iter().copied())
+                )
+            })
+            .collect();
+        format!("{{{}}}", entries.join(","))
+    }
+
+    /// Run the reload registered under `name`.
+    fn reload_named(&mut self, name: &str, path: Option<&str>) -> Result<Option<String>, String> {
+        match self.web.reload(name).cloned() {
+            None => Err(format!("unknown reload name: {name}")),
+            Some(Reload::Core) => self.reload(name),
+            Some(Reload::Module { module, f }) => {
+                let current = self.modules.tables.get(module).cloned().unwrap_or_default();
+                let ctx = ReloadCtx {
+                    current: &current,
+                    conf_root: &self.conf_dir,
+                    path: path.map(Path::new),
+                };
+                let done = f(&ctx).map_err(|e| {
+                    log::warn!("reload {name} rejected: {e}");
+                    e
+                })?;
+                self.swap_module(module, done.conf)?;
+                Ok(done.version)
+            }
+        }
+    }
+
+    /// Give every worker its own copy of a reloaded module table.
+    fn swap_module(&mut self, module: &'static str, conf: ModuleConf) -> Result<(), String> {
+        let (ack_tx, ack_rx) = unbounded();
+        let sent = self
+            .workers
+            .iter()
+            .filter(|w| {
+                w.send(WorkerCmd::ModuleSwap(module, conf.clone(), ack_tx.clone()))
+                    .is_ok()
+            })
+            .count();
+        let acked = self.await_acks(&ack_rx, sent);
+        self.modules.tables.set(module, conf);
+        if let Some((_, n)) = self.module_reloads.iter_mut().find(|(m, _)| *m == module) {
+            *n += 1;
+        }
+        log::info!("reload {module}: on {acked}/{} workers", self.workers.len());
+        if acked < self.workers.len() {
+            return Err(format!(
+                "only {acked} of {} workers confirmed",
+                self.workers.len()
+            ));
+        }
+        Ok(())
+    }
+
+    fn await_acks(&self, rx: &crossbeam_channel::Receiver<usize>, sent: usize) -> usize {
+        let deadline = Instant::now() + WORKER_REPLY;
+        let mut acked = 0;
+        while acked < sent && rx.recv_deadline(deadline).is_ok() {
+            acked += 1;
+        }
+        acked
+    }
+
+    /// At each interval boundary, keep the totals and the deltas since the
+    /// previous boundary (counters start at zero, so the first interval
+    /// counts from start).
+    fn sample_diffs(&mut self) {
+        let bucket = unix_secs() / DIFF_INTERVAL_SECS;
+        if bucket == self.diffs.bucket || self.web.counter_pages().next().is_none() {
+            return;
+        }
+        self.diffs.bucket = bucket;
+        let now = self.collect_module_counters();
+        self.diffs.last = now
+            .iter()
+            .map(|(p, v)| {
+                let before = page_values(&self.diffs.at_boundary, p);
+                (p.clone(), counters::delta(v, &before))
+            })
+            .collect();
+        self.diffs.at_boundary = now;
+    }
+
+    /// Module counters of every worker, summed per page.
+    fn collect_module_counters(&self) -> ModuleCounterPages {
+        let (tx, rx) = unbounded();
+        let sent = self
+            .workers
+            .iter()
+            .filter(|w| w.send(WorkerCmd::ModuleCounters(tx.clone())).is_ok())
+            .count();
+        let deadline = Instant::now() + WORKER_REPLY;
+        let mut total: ModuleCounterPages = Vec::new();
+        for _ in 0..sent {
+            let Ok((_, pages)) = rx.recv_deadline(deadline) else {
+                break;
+            };
+            for (page, values) in pages {
+                match total.iter_mut().find(|(p, _)| *p == page) {
+                    Some((_, t)) => counters::merge(t, &values),
+                    None => total.push((page, values)),
+                }
+            }
+        }
+        total
     }
 
     /// Re-read and validate the routing and cluster data, then switch every
     /// worker to it. BFE reloads `server_data_conf`, `gslb_data_conf` and
     /// `tls_conf` separately; their files cross-reference each other, so
     /// ringfront validates and swaps them together as one snapshot.
-    fn reload(&mut self, what: &str) -> (u16, &'static str, String) {
+    fn reload(&mut self, what: &str) -> Result<Option<String>, String> {
         let snapshot = match Snapshot::load(&self.conf_dir, &self.conf) {
             Ok(s) => s,
             Err(e) => {
                 log::warn!("reload {what} rejected:\n{e}");
-                return (
-                    500,
-                    "text/plain",
-                    format!("reload {what} rejected; configuration unchanged:\n{e}\n"),
-                );
+                return Err(format!(
+                    "reload {what} rejected; configuration unchanged:\n{e}"
+                ));
             }
         };
         let version = snapshot.version.clone();
@@ -178,14 +392,7 @@ impl Control {
                 sent += 1;
             }
         }
-        let deadline = Instant::now() + WORKER_REPLY;
-        let mut acked = 0;
-        while acked < sent {
-            match ack_rx.recv_deadline(deadline) {
-                Ok(_) => acked += 1,
-                Err(_) => break,
-            }
-        }
+        let acked = self.await_acks(&ack_rx, sent);
         self.version = version.clone();
         self.reloads += 1;
         log::info!(
@@ -193,16 +400,12 @@ impl Control {
             self.workers.len()
         );
         if acked < self.workers.len() {
-            return (
-                500,
-                "text/plain",
-                format!(
-                    "reload {what}: only {acked} of {} workers confirmed\n",
-                    self.workers.len()
-                ),
-            );
+            return Err(format!(
+                "reload {what}: only {acked} of {} workers confirmed",
+                self.workers.len()
+            ));
         }
-        (200, "text/plain", format!("reload {what} OK: {version}\n"))
+        Ok(None)
     }
 
     /// Every worker's backend states, in worker order.
@@ -240,4 +443,13 @@ impl Control {
         }
         out
     }
+}
+
+/// One page's values out of merged pages (empty when no worker has it).
+fn page_values(pages: &ModuleCounterPages, page: &str) -> crate::module::CounterValues {
+    pages
+        .iter()
+        .find(|(p, _)| p == page)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }

@@ -8,9 +8,10 @@
 mod bal_state;
 mod control;
 mod monitor;
+mod web;
 
 use crate::config::{ServerConf, Snapshot};
-use crate::module::ModuleRegistry;
+use crate::module::{ModuleRegistry, ModuleSet, ModuleTables};
 use crate::worker::{self, WorkerCmd, WorkerSpec};
 use crossbeam_channel::{bounded, unbounded, Sender};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -32,7 +33,7 @@ impl ServerOptions {
     pub fn new(conf_dir: impl Into<PathBuf>) -> Self {
         ServerOptions {
             conf_dir: conf_dir.into(),
-            modules: ModuleRegistry::builtin(),
+            modules: crate::modules::registry(),
         }
     }
 }
@@ -77,19 +78,45 @@ impl Drop for ServerHandle {
     }
 }
 
+/// A configuration directory that passed [`check`]: what start-up runs.
+pub struct Checked {
+    pub conf: ServerConf,
+    pub snapshot: Snapshot,
+    /// The enabled modules, in run order.
+    pub modules: ModuleSet,
+    /// Their validated tables.
+    pub tables: ModuleTables,
+}
+
 /// Validate a configuration directory the way start-up does: every
-/// problem found, each naming file, key and reason.
-pub fn check(opts: &ServerOptions) -> Result<(ServerConf, Snapshot), Vec<String>> {
+/// problem found (core files and every enabled module's), each naming
+/// file, key and reason.
+pub fn check(opts: &ServerOptions) -> Result<Checked, Vec<String>> {
     // A bad value in bfe.conf does not stop the data files it names from
     // being checked too.
     let (conf, conf_errs) = ServerConf::load_partial(&opts.conf_dir)
         .map_err(|e| e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
     let mut errors: Vec<String> = conf_errs.iter().map(|e| e.to_string()).collect();
-    if let Err(e) = opts.modules.select(&conf.modules) {
-        errors.push(e.to_string());
-    }
+    let modules = opts
+        .modules
+        .select(&conf.modules)
+        .map_err(|e| errors.push(e.to_string()))
+        .ok();
+    let tables = modules.as_ref().and_then(|m| {
+        m.check(&opts.conf_dir)
+            .map_err(|es| errors.extend(es.iter().map(|e| e.to_string())))
+            .ok()
+    });
     match Snapshot::load(&opts.conf_dir, &conf) {
-        Ok(s) if errors.is_empty() => Ok((conf, s)),
+        Ok(snapshot) if errors.is_empty() => match (modules, tables) {
+            (Some(modules), Some(tables)) => Ok(Checked {
+                conf,
+                snapshot,
+                modules,
+                tables,
+            }),
+            _ => Err(vec!["modules did not check".into()]),
+        },
         Ok(_) => Err(errors),
         Err(e) => {
             errors.extend(e.0.iter().map(|e| e.to_string()));
@@ -100,11 +127,12 @@ pub fn check(opts: &ServerOptions) -> Result<(ServerConf, Snapshot), Vec<String>
 
 /// Start the server. Returns once every worker listens.
 pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
-    let (conf, snapshot) = check(&opts).map_err(|e| e.join("\n"))?;
-    let modules = opts
-        .modules
-        .select(&conf.modules)
-        .map_err(|e| e.to_string())?;
+    let Checked {
+        conf,
+        snapshot,
+        modules,
+        tables,
+    } = check(&opts).map_err(|e| e.join("\n"))?;
     let cores = pick_cores(&conf);
     let n = cores.len();
     let mut listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), conf.http_port);
@@ -131,6 +159,7 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
             conf: conf.clone(),
             snapshot: snapshot.clone(),
             modules: modules.clone(),
+            module_tables: tables.clone(),
             listen,
             listen_tls,
             commands: rx,
@@ -165,6 +194,11 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
         conf,
         handle.commands.clone(),
         handle.stop.clone(),
+        control::ModulesCtl {
+            available: opts.modules.names().collect(),
+            set: modules,
+            tables,
+        },
     );
     handle.control = Some(
         std::thread::Builder::new()

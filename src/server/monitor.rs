@@ -11,30 +11,7 @@ const GAUGES: [&str; 4] = [
     "probes_active",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Json,
-    Kv,
-    Prometheus,
-}
-
-impl Format {
-    pub fn from_query(v: Option<&str>) -> Format {
-        match v {
-            Some("kv") => Format::Kv,
-            Some("prometheus") => Format::Prometheus,
-            _ => Format::Json,
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Json => "application/json",
-            Format::Kv => "text/plain",
-            Format::Prometheus => "text/plain; version=0.0.4",
-        }
-    }
-}
+pub use crate::module::Format;
 
 /// A monitor request line, split into path and query parameters.
 pub struct MonitorRequest {
@@ -74,26 +51,7 @@ impl MonitorRequest {
     }
 }
 
-pub fn categories() -> String {
-    "proxy_state\nbal_state\nconfig_state\n".to_string()
-}
-
-pub fn json_str(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
+pub use crate::module::monitor::json_str;
 
 /// `proxy_state`: counters summed over workers, optionally per worker.
 pub fn proxy_state(workers: &[StatsSnapshot], format: Format, per_worker: bool) -> String {

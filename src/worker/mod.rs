@@ -20,7 +20,9 @@ pub use stats::{Stats, StatsSnapshot};
 use crate::balance::{BackendRow, Generation};
 use crate::config::{ServerConf, Snapshot};
 use crate::http::RequestLimits;
-use crate::module::{Callbacks, Module, ModuleSet};
+use crate::module::{
+    Callbacks, CounterValues, ModuleConf, ModuleSet, ModuleTables, Point, WorkerModules,
+};
 use crate::tls::Acceptors;
 use crate::upstream::Pool;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -59,7 +61,17 @@ pub enum WorkerCmd {
     BalState(Sender<(usize, Vec<BackendRow>)>),
     /// Stop accepting, let requests in flight finish, exit.
     Shutdown,
+    /// Replace a module's table with this (the worker's own) copy of a
+    /// reloaded one; acknowledge with the worker id.
+    ModuleSwap(&'static str, ModuleConf, Sender<usize>),
+    /// Send a copy of every module monitor page's counters.
+    ModuleCounters(Sender<(usize, ModuleCounterPages)>),
+    /// Send the module names at each callback point (`module_handlers`).
+    ModuleHandlers(Sender<Vec<(Point, Vec<&'static str>)>>),
 }
+
+/// Module counters of one worker: (monitor page, counters).
+pub type ModuleCounterPages = Vec<(String, CounterValues)>;
 
 /// Everything one worker owns.
 pub struct Worker {
@@ -70,7 +82,8 @@ pub struct Worker {
     pub conf: ServerConf,
     pub limits: RequestLimits,
     pub cbs: Callbacks,
-    _modules: Vec<Box<dyn Module>>,
+    /// Module tables, counters and handler lists of this worker.
+    pub modules: WorkerModules,
     current: RefCell<Rc<Generation>>,
     pool: RefCell<Pool>,
     pub bufs: RefCell<BufPool>,
@@ -185,6 +198,8 @@ pub struct WorkerSpec {
     pub conf: ServerConf,
     pub snapshot: Snapshot,
     pub modules: ModuleSet,
+    /// This worker's own copy of every enabled module's table.
+    pub module_tables: ModuleTables,
     /// The address to listen on (port 0 only for the first worker).
     pub listen: SocketAddr,
     /// The HTTPS address, when TLS is configured.
@@ -228,13 +243,17 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
         driver
     );
     rt.block_on(async move {
-        let (cbs, modules) = match spec.modules.build_callbacks(&spec.conf.conf_dir) {
-            Ok(x) => x,
-            Err(e) => {
-                let _ = ready.send(Err(e.to_string()));
-                return;
-            }
-        };
+        let (cbs, modules) =
+            match spec
+                .modules
+                .build_callbacks(&spec.conf.conf_dir, id, spec.module_tables)
+            {
+                Ok(x) => x,
+                Err(e) => {
+                    let _ = ready.send(Err(e.to_string()));
+                    return;
+                }
+            };
         let listener = match listen(id, spec.listen) {
             Ok(l) => l,
             Err(e) => {
@@ -280,7 +299,7 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
             me: me.clone(),
             limits,
             cbs,
-            _modules: modules,
+            modules,
             current: RefCell::new(Rc::new(Generation::new(0, spec.snapshot, None))),
             pool: RefCell::new(Pool::default()),
             bufs: RefCell::new(bufs),
@@ -408,8 +427,30 @@ async fn control_loop(w: Rc<Worker>, rx: Receiver<WorkerCmd>) {
                     c.cancel();
                     return;
                 }
+                Ok(cmd) => module_cmd(&w, cmd),
                 Err(TryRecvError::Empty) => break,
             }
         }
+    }
+}
+
+/// The module commands: table swaps and monitor copies, handled between
+/// requests like snapshot swaps.
+fn module_cmd(w: &Worker, cmd: WorkerCmd) {
+    match cmd {
+        WorkerCmd::ModuleSwap(module, conf, ack) => {
+            if w.modules.swap(module, &conf) {
+                let _ = ack.send(w.id);
+            } else {
+                log::error!("worker {}: {module}: reloaded table of another type", w.id);
+            }
+        }
+        WorkerCmd::ModuleCounters(reply) => {
+            let _ = reply.send((w.id, w.modules.counters()));
+        }
+        WorkerCmd::ModuleHandlers(reply) => {
+            let _ = reply.send(w.modules.handlers());
+        }
+        _ => {}
     }
 }

@@ -38,6 +38,16 @@ pub fn monitor_get(h: &ServerHandle, path: &str) -> (u16, String) {
     (r.status, String::from_utf8_lossy(&r.body).into_owned())
 }
 
+/// `GET /reload/<name>` from 127.0.0.1; the JSON reply (always HTTP 200).
+pub fn reload(h: &ServerHandle, name: &str) -> serde_json::Value {
+    let (status, body) = monitor_get(h, &format!("/reload/{name}"));
+    assert_eq!(status, 200, "{body}");
+    match serde_json::from_str(&body) {
+        Ok(v) => v,
+        Err(e) => panic!("reload reply is not JSON ({e}): {body}"),
+    }
+}
+
 /// One counter from `/monitor/proxy_state?format=kv`.
 pub fn counter(h: &ServerHandle, name: &str) -> u64 {
     let (_, body) = monitor_get(h, "/monitor/proxy_state?format=kv");

@@ -2,9 +2,8 @@
 //! point it sees and returns, at each point, what the test told it to.
 
 use ringfront::basic::Response;
-use ringfront::module::{Callbacks, Handler, Module, ModuleError, ModuleRegistry, Point, Ret};
+use ringfront::module::{Handler, InitCtx, Module, ModuleError, ModuleRegistry, Point, Ret};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// What a test sets and reads. Shared by every worker's instance (a test
@@ -33,15 +32,8 @@ pub struct Probe {
 impl Probe {
     /// A registry of the built-in modules plus `mod_probe`.
     pub fn registry(script: Shared) -> ModuleRegistry {
-        let mut r = ModuleRegistry::builtin();
-        r.register(
-            "mod_probe",
-            Arc::new(move || {
-                Box::new(Probe {
-                    script: script.clone(),
-                }) as Box<dyn Module>
-            }),
-        );
+        let mut r = ringfront::modules::registry();
+        r.register(Arc::new(Probe { script }));
         r
     }
 }
@@ -65,7 +57,7 @@ impl Module for Probe {
         "mod_probe"
     }
 
-    fn init(&mut self, cbs: &mut Callbacks, _conf_root: &Path) -> Result<(), ModuleError> {
+    fn init(&self, ctx: &mut InitCtx<'_>) -> Result<(), ModuleError> {
         for p in Point::ALL {
             let s = self.script.clone();
             let h = match p.handler_type() {
@@ -110,7 +102,7 @@ impl Module for Probe {
                     Handler::Finish(Box::new(move |ses| note(&s, ses.id, ses.worker, p)))
                 }
             };
-            cbs.add_handler(p, h)?;
+            ctx.callbacks().add_handler(p, h)?;
         }
         Ok(())
     }
