@@ -53,7 +53,7 @@ pub struct ServerConf {
 }
 
 /// `[HttpsBasic]`. What rustls can offer of it is resolved by
-/// [`crate::tls::Params`].
+/// [`crate::config::tls::Params`].
 #[derive(Debug, Clone)]
 pub struct HttpsBasic {
     /// The HTTPS listener runs: `ServerCertConf` is set, or its default
