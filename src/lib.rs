@@ -17,6 +17,7 @@
 //! - [`probe`]: active health checks of backends marked down.
 //! - [`upstream`]: per-worker keep-alive pools to backends.
 //! - [`config`]: bfe.conf and the JSON data files, validated into snapshots.
+//! - [`sys`]: the few `libc` calls std and monoio do not offer, wrapped.
 
 #[cfg(test)]
 mod alloc_tests;
@@ -30,6 +31,7 @@ pub mod probe;
 pub mod proxy;
 pub mod route;
 pub mod server;
+pub mod sys;
 pub mod tls;
 pub mod upstream;
 pub mod worker;
