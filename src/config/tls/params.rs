@@ -188,9 +188,6 @@ mod tests {
             curve_preferences: curves.iter().map(|s| s.to_string()).collect(),
             max_tls_version: max.into(),
             min_tls_version: min.into(),
-            enable_sslv2_client_hello: false,
-            client_ca_base_dir: "c".into(),
-            client_crl_base_dir: "d".into(),
         }
     }
 
