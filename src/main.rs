@@ -62,7 +62,7 @@ fn main() -> ExitCode {
     }
     // Block the stop signals before any thread starts, so every thread
     // inherits the mask and only this one receives them, in sigwait.
-    let signals = stop_signals();
+    let signals = ringfront::sys::block_stop_signals();
     let handle = match server::start(opts) {
         Ok(h) => h,
         Err(e) => {
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let sig = wait_for(&signals);
+    let sig = signals.wait();
     log::info!("signal {sig}: shutting down gracefully");
     handle.shutdown();
     ExitCode::SUCCESS
@@ -80,27 +80,4 @@ fn main() -> ExitCode {
 fn usage_error(msg: &str) -> ExitCode {
     eprintln!("ringfront: {msg}\n{USAGE}");
     ExitCode::from(2)
-}
-
-fn stop_signals() -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data initialised by sigemptyset, and
-    // pthread_sigmask only reads it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT] {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    }
-}
-
-fn wait_for(set: &libc::sigset_t) -> i32 {
-    let mut sig = 0;
-    // SAFETY: `set` was initialised by stop_signals; sigwait writes `sig`.
-    unsafe {
-        libc::sigwait(set, &mut sig);
-    }
-    sig
 }

@@ -300,6 +300,22 @@ fn variants() -> Vec<(&'static str, Breakage, &'static [&'static str])> {
             &["bfe.conf: Server.MaxHeaderByte: ", "unknown key"],
         ),
         (
+            "bfe.conf key not acted on",
+            |l, d| bfe_conf(l, d, "Layer4LoadBalancer = PROXY\n"),
+            &[
+                "bfe.conf: Server.Layer4LoadBalancer: ",
+                "not supported yet: PROXY protocol",
+            ],
+        ),
+        (
+            "bfe.conf section not acted on",
+            |l, d| bfe_conf(l, d, "[SessionCache]\nSessionCacheDisabled = false\n"),
+            &[
+                "bfe.conf: SessionCache.SessionCacheDisabled: ",
+                "not supported yet: ",
+            ],
+        ),
+        (
             "unknown module",
             |l, d| bfe_conf(l, d, "Modules = mod_nope\n"),
             &["mod_nope", "bfe.conf", "unknown module"],

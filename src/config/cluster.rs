@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Index of a cluster in [`ClusterSet`]; stable within one snapshot only.
-pub type ClusterId = usize;
+pub use crate::route::ClusterId;
 
 #[derive(Debug, Clone, Default)]
 pub struct ClusterSet {

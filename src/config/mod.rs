@@ -18,6 +18,7 @@ pub mod server;
 mod snapshot;
 #[cfg(test)]
 mod snapshot_tests;
+pub mod tls;
 
 pub use cluster::{
     Backend, BackendConf, BalanceMode, CheckConf, Cluster, ClusterBasic, ClusterId, ClusterSet,
@@ -39,7 +40,7 @@ pub struct Snapshot {
     /// name_conf.data: service name → instances (empty when the file is absent).
     pub names: std::collections::HashMap<String, Vec<NameInstance>>,
     /// tls_conf/: certificates and server names; `None` without HTTPS.
-    pub tls: Option<crate::tls::TlsData>,
+    pub tls: Option<tls::TlsData>,
 }
 
 impl Snapshot {

@@ -4,6 +4,9 @@
 //! deliberate difference: port 0 is accepted and means "pick an ephemeral
 //! port", which tests rely on. Unknown keys and sections are errors, as gcfg
 //! makes them in BFE, so that a typo cannot silently fall back to a default.
+//! Keys BFE has but ringfront does not act on are refused ("not supported
+//! yet") unless they hold BFE's "off" value, so that a setting never
+//! silently does nothing. Each key is named once, where it is read.
 
 use super::ini::{Entry, Ini, Section};
 use super::{ConfError, ConfErrors};
@@ -38,23 +41,14 @@ pub struct ServerConf {
     pub cluster_table_conf: PathBuf,
     /// `Modules =` lines, in file order.
     pub modules: Vec<String>,
-    pub monitor_interval: Duration,
     pub tuning: Tuning,
-    /// `Layer4LoadBalancer = PROXY`: expect a PROXY protocol header on accept.
-    pub layer4_proxy: bool,
-    /// BFE `MaxProxyHeaderBytes` (0 = BFE's built-in limit).
-    pub max_proxy_header_bytes: usize,
-    /// BFE `AcceptNum` (kept for compatibility; 0 in the file means 1).
-    pub accept_num: usize,
-    /// BFE `Plugins` (Go plugins; parsed and ignored by ringfront).
-    pub plugins: Vec<String>,
     pub https: HttpsBasic,
     pub session_ticket: SessionTicket,
 }
 
 /// `[HttpsBasic]`. What rustls can offer of it is resolved by
-/// [`crate::tls::Params`].
-#[derive(Debug, Clone)]
+/// [`crate::config::tls::Params`].
+#[derive(Debug, Clone, Default)]
 pub struct HttpsBasic {
     /// The HTTPS listener runs: `ServerCertConf` is set, or its default
     /// file exists. A conf dir without TLS files serves plain HTTP only.
@@ -68,16 +62,12 @@ pub struct HttpsBasic {
     pub curve_preferences: Vec<String>,
     pub max_tls_version: String,
     pub min_tls_version: String,
-    pub enable_sslv2_client_hello: bool,
-    pub client_ca_base_dir: PathBuf,
-    pub client_crl_base_dir: PathBuf,
 }
 
 /// `[SessionTicket]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SessionTicket {
     pub session_tickets_disabled: bool,
-    pub session_ticket_key_file: PathBuf,
 }
 
 /// io_uring task-run mode (`[Ringfront] UringTaskrun`). A worker is the
@@ -193,254 +183,214 @@ impl ServerConf {
         }
     }
 
+    /// Every key is named exactly once, where it is read: the reader
+    /// records what was asked for, and whatever else the file holds is an
+    /// unknown section or key. So the accepted keys cannot drift from the
+    /// parsed ones.
     fn parse_partial(
         conf_dir: &Path,
         text: &str,
     ) -> Result<(ServerConf, Vec<ConfError>), ConfErrors> {
         let ini = Ini::parse(text).map_err(|e| ConfError::new(FILE, "", e.to_string()))?;
-        let mut r = Reader { errs: Vec::new() };
-        for s in &ini.sections {
-            let known = ["Server", "HttpsBasic", "SessionTicket", "Ringfront"];
-            if s.sub.is_some() || !known.iter().any(|k| k.eq_ignore_ascii_case(&s.name)) {
-                r.fail(&s.name, format!("line {}: unknown section", s.line));
-            }
-        }
         let empty = Section {
             name: String::new(),
             sub: None,
             line: 0,
             entries: Vec::new(),
         };
-        let server = ini.section("Server").unwrap_or(&empty);
-        let https = ini.section("HttpsBasic").unwrap_or(&empty);
-        let ticket = ini.section("SessionTicket").unwrap_or(&empty);
-        let ring = ini.section("Ringfront").unwrap_or(&empty);
-
-        r.unknown_keys("Server", server, SERVER_KEYS);
-        r.unknown_keys("HttpsBasic", https, HTTPS_KEYS);
-        r.unknown_keys("SessionTicket", ticket, TICKET_KEYS);
-        r.unknown_keys("Ringfront", ring, RING_KEYS);
-
-        let sv = Sec {
-            name: "Server",
-            s: server,
+        let mut r = Reader {
+            conf_dir,
+            errs: Vec::new(),
+            read: Vec::new(),
         };
-        let port = |r: &mut Reader, key: &str, def: i64| r.int(&sv, key, def, 0, 65535) as u16;
-        let http_port = port(&mut r, "HttpPort", 8080);
-        let https_port = port(&mut r, "HttpsPort", 8443);
-        let monitor_port = port(&mut r, "MonitorPort", 8421);
-        let monitor_enabled = r.boolean(&sv, "MonitorEnabled", true);
-        let max_cpus = r.int(&sv, "MaxCpus", 0, 0, 65535) as usize;
-        let accept_num = (r.int(&sv, "AcceptNum", 0, 0, 65535) as usize).max(1);
-        let l4 = r.string(&sv, "Layer4LoadBalancer", "");
-        let layer4_proxy = match l4.as_str() {
-            "" | "NONE" => false,
-            "PROXY" => true,
-            other => {
-                r.fail(
-                    "Server.Layer4LoadBalancer",
-                    format!("{other:?} should be PROXY or NONE"),
-                );
-                false
-            }
-        };
-        let secs = |r: &mut Reader, key: &str, def: i64, max: i64| {
-            Duration::from_secs(r.int(&sv, key, def, 1, max) as u64)
-        };
-        let tls_handshake_timeout = secs(&mut r, "TlsHandshakeTimeout", 30, 1200);
-        let client_read_timeout = secs(&mut r, "ClientReadTimeout", 60, i32::MAX as i64);
-        let client_write_timeout = secs(&mut r, "ClientWriteTimeout", 60, i32::MAX as i64);
-        let graceful_shutdown_timeout = secs(&mut r, "GracefulShutdownTimeout", 10, 300);
-        let keep_alive_enabled = r.boolean(&sv, "KeepAliveEnabled", true);
-        let max_header_bytes = r.int(&sv, "MaxHeaderBytes", 1048576, 1, i32::MAX as i64) as usize;
-        let max_header_uri_bytes =
-            r.int(&sv, "MaxHeaderUriBytes", 8192, 1, i32::MAX as i64) as usize;
-        if max_header_uri_bytes > max_header_bytes {
-            r.fail(
-                "Server.MaxHeaderUriBytes",
-                format!(
-                    "{max_header_uri_bytes} must not exceed MaxHeaderBytes ({max_header_bytes})"
-                ),
-            );
-        }
-        let max_proxy_header_bytes =
-            r.int(&sv, "MaxProxyHeaderBytes", 0, 0, i32::MAX as i64) as usize;
-        let monitor_interval = monitor_interval(&mut r, &sv);
-        let path = |r: &mut Reader, sec: &Sec, key: &str, def: &str| {
-            let v = r.string(sec, key, "");
-            conf_dir.join(if v.is_empty() { def } else { v.as_str() })
-        };
-        let host_rule_conf = path(
-            &mut r,
-            &sv,
-            "HostRuleConf",
-            "server_data_conf/host_rule.data",
-        );
-        let vip_rule_conf = path(&mut r, &sv, "VipRuleConf", "server_data_conf/vip_rule.data");
-        let route_rule_conf = path(
-            &mut r,
-            &sv,
-            "RouteRuleConf",
-            "server_data_conf/route_rule.data",
-        );
-        let cluster_conf = path(
-            &mut r,
-            &sv,
-            "ClusterConf",
-            "server_data_conf/cluster_conf.data",
-        );
-        let name_conf = path(&mut r, &sv, "NameConf", "server_data_conf/name_conf.data");
-        let gslb_conf = path(&mut r, &sv, "GslbConf", "cluster_conf/gslb.data");
-        let cluster_table_conf = path(
-            &mut r,
-            &sv,
-            "ClusterTableConf",
-            "cluster_conf/cluster_table.data",
-        );
-        let modules = list(server, "Modules");
-        let plugins = list(server, "Plugins");
-        for key in [
-            "DebugServHttp",
-            "DebugBfeRoute",
-            "DebugBal",
-            "DebugHealthCheck",
-        ] {
-            r.boolean(&sv, key, false);
-        }
-
-        let hs = Sec {
-            name: "HttpsBasic",
-            s: https,
-        };
-        let cert_explicit = !r.string(&hs, "ServerCertConf", "").is_empty();
-        let tls_rule_explicit = !r.string(&hs, "TlsRuleConf", "").is_empty();
-        let server_cert_conf = path(
-            &mut r,
-            &hs,
-            "ServerCertConf",
-            "tls_conf/server_cert_conf.data",
-        );
-        let https = HttpsBasic {
-            enabled: cert_explicit || server_cert_conf.exists(),
-            tls_rule_explicit,
-            server_cert_conf,
-            tls_rule_conf: path(&mut r, &hs, "TlsRuleConf", "tls_conf/tls_rule_conf.data"),
-            cipher_suites: list_or(https, "CipherSuites", DEFAULT_CIPHERS),
-            curve_preferences: list_or(https, "CurvePreferences", &["CurveP256"]),
-            // BFE (Go 1.x crypto/tls of its day) stops at 1.2; ringfront adds 1.3
-            // and offers it unless MaxTlsVersion caps it.
-            max_tls_version: r.string(&hs, "MaxTlsVersion", "VersionTLS13"),
-            min_tls_version: r.string(&hs, "MinTlsVersion", "VersionSSL30"),
-            enable_sslv2_client_hello: r.boolean(&hs, "EnableSslv2ClientHello", true),
-            client_ca_base_dir: path(&mut r, &hs, "ClientCABaseDir", "tls_conf/client_ca"),
-            client_crl_base_dir: path(&mut r, &hs, "ClientCRLBaseDir", "tls_conf/client_crl"),
-        };
-        check_https(&mut r, &https);
-
-        let ts = Sec {
-            name: "SessionTicket",
-            s: ticket,
-        };
-        let session_ticket = SessionTicket {
-            session_tickets_disabled: r.boolean(&ts, "SessionTicketsDisabled", true),
-            session_ticket_key_file: path(
-                &mut r,
-                &ts,
-                "SessionTicketKeyFile",
-                "tls_conf/session_ticket_key.data",
-            ),
-        };
-
-        let tuning = tuning(&mut r, ring);
-
+        let sv = r.section(&ini, "Server", &empty);
+        let hs = r.section(&ini, "HttpsBasic", &empty);
+        let ts = r.section(&ini, "SessionTicket", &empty);
+        let cs = r.section(&ini, "SessionCache", &empty);
+        let rs = r.section(&ini, "Ringfront", &empty);
+        let conf = server(&mut r, &sv);
         let conf = ServerConf {
-            conf_dir: conf_dir.to_path_buf(),
-            http_port,
-            https_port,
-            monitor_port,
-            monitor_enabled,
-            max_cpus,
-            tls_handshake_timeout,
-            client_read_timeout,
-            client_write_timeout,
-            keep_alive_enabled,
-            graceful_shutdown_timeout,
-            max_header_bytes,
-            max_header_uri_bytes,
-            host_rule_conf,
-            vip_rule_conf,
-            route_rule_conf,
-            cluster_conf,
-            name_conf,
-            gslb_conf,
-            cluster_table_conf,
-            modules,
-            monitor_interval,
-            tuning,
-            layer4_proxy,
-            max_proxy_header_bytes,
-            accept_num,
-            plugins,
-            https,
-            session_ticket,
+            https: https_basic(&mut r, &hs),
+            session_ticket: session_ticket(&mut r, &ts),
+            tuning: tuning(&mut r, &rs),
+            ..conf
         };
+        session_cache(&mut r, &cs);
+        r.unknown(&ini);
         Ok((conf, r.errs))
     }
 }
 
-const SERVER_KEYS: &[&str] = &[
-    "HttpPort",
-    "HttpsPort",
-    "MonitorPort",
-    "MonitorEnabled",
-    "MaxCpus",
-    "AcceptNum",
-    "Layer4LoadBalancer",
-    "TlsHandshakeTimeout",
-    "ClientReadTimeout",
-    "ClientWriteTimeout",
-    "GracefulShutdownTimeout",
-    "MaxHeaderBytes",
-    "MaxHeaderUriBytes",
-    "MaxProxyHeaderBytes",
-    "KeepAliveEnabled",
-    "Modules",
-    "Plugins",
-    "HostRuleConf",
-    "VipRuleConf",
-    "RouteRuleConf",
-    "ClusterTableConf",
-    "GslbConf",
-    "ClusterConf",
-    "NameConf",
-    "MonitorInterval",
-    "DebugServHttp",
-    "DebugBfeRoute",
-    "DebugBal",
-    "DebugHealthCheck",
-];
-const HTTPS_KEYS: &[&str] = &[
-    "ServerCertConf",
-    "TlsRuleConf",
-    "CipherSuites",
-    "CurvePreferences",
-    "MaxTlsVersion",
-    "MinTlsVersion",
-    "EnableSslv2ClientHello",
-    "ClientCABaseDir",
-    "ClientCRLBaseDir",
-];
-const TICKET_KEYS: &[&str] = &["SessionTicketsDisabled", "SessionTicketKeyFile"];
-const RING_KEYS: &[&str] = &[
-    "CpuList",
-    "UringEntries",
-    "UringSqPollIdleMs",
-    "UringTaskrun",
-    "ReadBufferSize",
-    "BodyBufferSize",
-    "MaxConnsPerWorker",
-    "UpstreamIdlePerHost",
-];
+/// `[Server]`. Keys ringfront does not act on are refused unless they hold
+/// the value that means "off" in BFE, so a file never asks for something
+/// that silently does not happen.
+fn server(r: &mut Reader, sv: &Sec) -> ServerConf {
+    let port = |r: &mut Reader, key: &str, def: i64| r.int(sv, key, def, 0, 65535) as u16;
+    let secs = |r: &mut Reader, key: &str, def: i64, max: i64| {
+        Duration::from_secs(r.int(sv, key, def, 1, max) as u64)
+    };
+    let http_port = port(r, "HttpPort", 8080);
+    let https_port = port(r, "HttpsPort", 8443);
+    let monitor_port = port(r, "MonitorPort", 8421);
+    let monitor_enabled = r.boolean(sv, "MonitorEnabled", true);
+    let max_cpus = r.int(sv, "MaxCpus", 0, 0, 65535) as usize;
+    unsupported_server_keys(r, sv);
+    let tls_handshake_timeout = secs(r, "TlsHandshakeTimeout", 30, 1200);
+    let client_read_timeout = secs(r, "ClientReadTimeout", 60, i32::MAX as i64);
+    let client_write_timeout = secs(r, "ClientWriteTimeout", 60, i32::MAX as i64);
+    let graceful_shutdown_timeout = secs(r, "GracefulShutdownTimeout", 10, 300);
+    let keep_alive_enabled = r.boolean(sv, "KeepAliveEnabled", true);
+    let max_header_bytes = r.int(sv, "MaxHeaderBytes", 1048576, 1, i32::MAX as i64) as usize;
+    let max_header_uri_bytes = r.int(sv, "MaxHeaderUriBytes", 8192, 1, i32::MAX as i64) as usize;
+    if max_header_uri_bytes > max_header_bytes {
+        r.fail(
+            "Server.MaxHeaderUriBytes",
+            format!("{max_header_uri_bytes} must not exceed MaxHeaderBytes ({max_header_bytes})"),
+        );
+    }
+    ServerConf {
+        conf_dir: r.conf_dir.to_path_buf(),
+        http_port,
+        https_port,
+        monitor_port,
+        monitor_enabled,
+        max_cpus,
+        tls_handshake_timeout,
+        client_read_timeout,
+        client_write_timeout,
+        keep_alive_enabled,
+        graceful_shutdown_timeout,
+        max_header_bytes,
+        max_header_uri_bytes,
+        host_rule_conf: r.path(sv, "HostRuleConf", "server_data_conf/host_rule.data"),
+        vip_rule_conf: r.path(sv, "VipRuleConf", "server_data_conf/vip_rule.data"),
+        route_rule_conf: r.path(sv, "RouteRuleConf", "server_data_conf/route_rule.data"),
+        cluster_conf: r.path(sv, "ClusterConf", "server_data_conf/cluster_conf.data"),
+        name_conf: r.path(sv, "NameConf", "server_data_conf/name_conf.data"),
+        gslb_conf: r.path(sv, "GslbConf", "cluster_conf/gslb.data"),
+        cluster_table_conf: r.path(sv, "ClusterTableConf", "cluster_conf/cluster_table.data"),
+        modules: r.list(sv, "Modules"),
+        tuning: Tuning::default(),
+        https: HttpsBasic::default(),
+        session_ticket: SessionTicket::default(),
+    }
+}
+
+/// `[Server]` keys BFE has and ringfront does not act on: each is checked
+/// like BFE checks it, then refused unless it holds BFE's "off" value.
+fn unsupported_server_keys(r: &mut Reader, sv: &Sec) {
+    let l4 = r.string(sv, "Layer4LoadBalancer", "");
+    match l4.as_str() {
+        "" | "NONE" => {}
+        "PROXY" => r.unsupported(
+            "Server.Layer4LoadBalancer",
+            "PROXY protocol headers are not read on accept; set it to NONE or leave it empty",
+        ),
+        other => r.fail(
+            "Server.Layer4LoadBalancer",
+            format!("{other:?} should be PROXY or NONE"),
+        ),
+    }
+    if r.int(sv, "MaxProxyHeaderBytes", 0, 0, i32::MAX as i64) != 0 {
+        r.unsupported(
+            "Server.MaxProxyHeaderBytes",
+            "it bounds the PROXY protocol header, which is not read; remove it or set 0",
+        );
+    }
+    if r.int(sv, "AcceptNum", 0, 0, 65535) > 1 {
+        r.unsupported(
+            "Server.AcceptNum",
+            "one accept loop per worker on its own SO_REUSEPORT listener (MaxCpus sets how many); remove it or set 1",
+        );
+    }
+    if !r.list(sv, "Plugins").is_empty() {
+        r.unsupported("Server.Plugins", "Go plugins cannot be loaded");
+    }
+    if monitor_interval(r, sv) != DEFAULT_MONITOR_INTERVAL {
+        r.unsupported(
+            "Server.MonitorInterval",
+            "the monitor keeps no per-interval counters; remove it or set 20",
+        );
+    }
+    for key in [
+        "DebugServHttp",
+        "DebugBfeRoute",
+        "DebugBal",
+        "DebugHealthCheck",
+    ] {
+        if r.boolean(sv, key, false) {
+            r.unsupported(
+                &format!("Server.{key}"),
+                "BFE's debug logs; set RINGFRONT_LOG=debug instead",
+            );
+        }
+    }
+}
+
+/// `[HttpsBasic]`. `EnableSslv2ClientHello` is checked but has nothing to
+/// turn on or off: rustls never accepts SSLv2-format hellos. The client CA
+/// and CRL directories only matter with `ClientAuth`, which
+/// `tls_rule_conf.data` refuses.
+fn https_basic(r: &mut Reader, hs: &Sec) -> HttpsBasic {
+    let cert = r.string(hs, "ServerCertConf", "");
+    let rule = r.string(hs, "TlsRuleConf", "");
+    let server_cert_conf = r.join(&cert, "tls_conf/server_cert_conf.data");
+    r.boolean(hs, "EnableSslv2ClientHello", true);
+    r.path(hs, "ClientCABaseDir", "tls_conf/client_ca");
+    r.path(hs, "ClientCRLBaseDir", "tls_conf/client_crl");
+    let https = HttpsBasic {
+        enabled: !cert.is_empty() || server_cert_conf.exists(),
+        tls_rule_explicit: !rule.is_empty(),
+        server_cert_conf,
+        tls_rule_conf: r.join(&rule, "tls_conf/tls_rule_conf.data"),
+        cipher_suites: r.list_or(hs, "CipherSuites", DEFAULT_CIPHERS),
+        curve_preferences: r.list_or(hs, "CurvePreferences", &["CurveP256"]),
+        // BFE (Go 1.x crypto/tls of its day) stops at 1.2; ringfront adds 1.3
+        // and offers it unless MaxTlsVersion caps it.
+        max_tls_version: r.string(hs, "MaxTlsVersion", "VersionTLS13"),
+        min_tls_version: r.string(hs, "MinTlsVersion", "VersionSSL30"),
+    };
+    check_https(r, &https);
+    https
+}
+
+/// `[SessionTicket]`. Tickets on are refused when the TLS configuration is
+/// loaded (see `config::tls`); the key file only matters with them on.
+fn session_ticket(r: &mut Reader, ts: &Sec) -> SessionTicket {
+    r.path(
+        ts,
+        "SessionTicketKeyFile",
+        "tls_conf/session_ticket_key.data",
+    );
+    SessionTicket {
+        session_tickets_disabled: r.boolean(ts, "SessionTicketsDisabled", true),
+    }
+}
+
+/// `[SessionCache]`: BFE's TLS session cache shared through Redis. Only
+/// its default, off, is accepted; the connection settings are checked and
+/// matter only with it on.
+fn session_cache(r: &mut Reader, cs: &Sec) {
+    if !r.boolean(cs, "SessionCacheDisabled", true) {
+        r.unsupported(
+            "SessionCache.SessionCacheDisabled",
+            "a TLS session cache shared through Redis (session-id resumption works per worker); set it to true",
+        );
+    }
+    r.string(cs, "Servers", "");
+    r.string(cs, "KeyPrefix", "");
+    for key in [
+        "ConnectTimeout",
+        "ReadTimeout",
+        "WriteTimeout",
+        "MaxIdle",
+        "SessionExpire",
+    ] {
+        r.int(cs, key, 0, 0, i32::MAX as i64);
+    }
+}
+
+const DEFAULT_MONITOR_INTERVAL: i64 = 20;
 const DEFAULT_CIPHERS: &[&str] = &[
     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256|TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
     "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256|TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
@@ -450,26 +400,16 @@ const DEFAULT_CIPHERS: &[&str] = &[
     "TLS_RSA_WITH_AES_256_CBC_SHA",
 ];
 
-fn list(s: &Section, key: &str) -> Vec<String> {
-    s.values(key)
-        .into_iter()
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| v.trim().to_string())
-        .collect()
-}
-
-fn list_or(s: &Section, key: &str, def: &[&str]) -> Vec<String> {
-    if s.last(key).is_none() {
-        def.iter().map(|v| v.to_string()).collect()
-    } else {
-        list(s, key)
-    }
-}
-
 /// BFE: unset or <= 0 means 20, over 60 is clamped to 60, otherwise it must
 /// divide a minute and be at least 20.
-fn monitor_interval(r: &mut Reader, sv: &Sec) -> Duration {
-    let v = r.int(sv, "MonitorInterval", 20, i64::MIN, i64::MAX);
+fn monitor_interval(r: &mut Reader, sv: &Sec) -> i64 {
+    let v = r.int(
+        sv,
+        "MonitorInterval",
+        DEFAULT_MONITOR_INTERVAL,
+        i64::MIN,
+        i64::MAX,
+    );
     let secs = if v <= 0 {
         20
     } else if v > 60 {
@@ -483,7 +423,7 @@ fn monitor_interval(r: &mut Reader, sv: &Sec) -> Duration {
     } else {
         v
     };
-    Duration::from_secs(secs as u64)
+    secs
 }
 
 fn check_https(r: &mut Reader, h: &HttpsBasic) {
@@ -529,13 +469,9 @@ fn check_https(r: &mut Reader, h: &HttpsBasic) {
     }
 }
 
-fn tuning(r: &mut Reader, ring: &Section) -> Tuning {
+fn tuning(r: &mut Reader, rs: &Sec) -> Tuning {
     let d = Tuning::default();
-    let rs = Sec {
-        name: "Ringfront",
-        s: ring,
-    };
-    let cpu_text = r.string(&rs, "CpuList", "");
+    let cpu_text = r.string(rs, "CpuList", "");
     let cpu_list = match parse_cpu_list(&cpu_text) {
         Ok(v) => v,
         Err(e) => {
@@ -543,7 +479,7 @@ fn tuning(r: &mut Reader, ring: &Section) -> Tuning {
             Vec::new()
         }
     };
-    let taskrun = match r.string(&rs, "UringTaskrun", "coop").as_str() {
+    let taskrun = match r.string(rs, "UringTaskrun", "coop").as_str() {
         "coop" => Taskrun::Coop,
         "defer" => Taskrun::Defer,
         "off" => Taskrun::Off,
@@ -558,25 +494,25 @@ fn tuning(r: &mut Reader, ring: &Section) -> Tuning {
     Tuning {
         cpu_list,
         uring_taskrun: taskrun,
-        uring_entries: r.int(&rs, "UringEntries", d.uring_entries as i64, 1, 32768) as u32,
-        uring_sqpoll_idle_ms: r.int(&rs, "UringSqPollIdleMs", 0, 0, u32::MAX as i64) as u32,
+        uring_entries: r.int(rs, "UringEntries", d.uring_entries as i64, 1, 32768) as u32,
+        uring_sqpoll_idle_ms: r.int(rs, "UringSqPollIdleMs", 0, 0, u32::MAX as i64) as u32,
         read_buffer_size: r.int(
-            &rs,
+            rs,
             "ReadBufferSize",
             d.read_buffer_size as i64,
             1024,
             64 << 20,
         ) as usize,
         body_buffer_size: r.int(
-            &rs,
+            rs,
             "BodyBufferSize",
             d.body_buffer_size as i64,
             4096,
             16 << 20,
         ) as usize,
-        max_conns_per_worker: r.int(&rs, "MaxConnsPerWorker", 0, 0, i32::MAX as i64) as usize,
+        max_conns_per_worker: r.int(rs, "MaxConnsPerWorker", 0, 0, i32::MAX as i64) as usize,
         upstream_idle_per_host: r.int(
-            &rs,
+            rs,
             "UpstreamIdlePerHost",
             d.upstream_idle_per_host as i64,
             0,
@@ -619,28 +555,95 @@ struct Sec<'a> {
     s: &'a Section,
 }
 
-struct Reader {
+/// Reads keys and records which it was asked for: what is read is what is
+/// known ([`Reader::unknown`]).
+struct Reader<'c> {
+    conf_dir: &'c Path,
     errs: Vec<ConfError>,
+    /// `(section, key)` of every key asked for, as named in the code.
+    read: Vec<(&'static str, String)>,
 }
 
-impl Reader {
+impl Reader<'_> {
     fn fail(&mut self, key: &str, reason: impl Into<String>) {
         self.errs.push(ConfError::new(FILE, key, reason));
     }
 
-    fn unknown_keys(&mut self, name: &str, s: &Section, known: &[&str]) {
-        for e in &s.entries {
-            if !known.iter().any(|k| k.eq_ignore_ascii_case(&e.key)) {
-                self.fail(
-                    &format!("{name}.{}", e.key),
-                    format!("line {}: unknown key", e.line),
-                );
+    /// Refuse a key ringfront does not act on (`key` as `Section.Key`).
+    fn unsupported(&mut self, key: &str, why: &str) {
+        self.fail(key, format!("not supported yet: {why}"));
+    }
+
+    /// Section `name` of the file (an empty one when absent), marked known.
+    fn section<'a>(&mut self, ini: &'a Ini, name: &'static str, empty: &'a Section) -> Sec<'a> {
+        self.read.push((name, String::new()));
+        Sec {
+            name,
+            s: ini.section(name).unwrap_or(empty),
+        }
+    }
+
+    /// Report every section and key of the file that nothing read, as gcfg
+    /// does in BFE, so a typo cannot silently fall back to a default.
+    fn unknown(&mut self, ini: &Ini) {
+        for s in &ini.sections {
+            let sec = self
+                .read
+                .iter()
+                .find(|(n, k)| k.is_empty() && n.eq_ignore_ascii_case(&s.name));
+            let Some(&(name, _)) = sec.filter(|_| s.sub.is_none()) else {
+                self.fail(&s.name, format!("line {}: unknown section", s.line));
+                continue;
+            };
+            for e in &s.entries {
+                let known = self
+                    .read
+                    .iter()
+                    .any(|(n, k)| *n == name && !k.is_empty() && k.eq_ignore_ascii_case(&e.key));
+                if !known {
+                    self.fail(
+                        &format!("{name}.{}", e.key),
+                        format!("line {}: unknown key", e.line),
+                    );
+                }
             }
         }
     }
 
-    fn entry<'a>(&self, sec: &Sec<'a>, key: &str) -> Option<&'a Entry> {
+    fn entry<'a>(&mut self, sec: &Sec<'a>, key: &str) -> Option<&'a Entry> {
+        self.read.push((sec.name, key.to_string()));
         sec.s.last(key)
+    }
+
+    /// Every non-empty value of a key that may repeat, in file order.
+    fn list(&mut self, sec: &Sec, key: &str) -> Vec<String> {
+        self.read.push((sec.name, key.to_string()));
+        sec.s
+            .values(key)
+            .into_iter()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| v.trim().to_string())
+            .collect()
+    }
+
+    /// Like [`Reader::list`], `def` when the key is absent.
+    fn list_or(&mut self, sec: &Sec, key: &str, def: &[&str]) -> Vec<String> {
+        if sec.s.last(key).is_none() {
+            self.read.push((sec.name, key.to_string()));
+            def.iter().map(|v| v.to_string()).collect()
+        } else {
+            self.list(sec, key)
+        }
+    }
+
+    /// A path key joined onto the conf dir; `def` when unset or empty.
+    fn path(&mut self, sec: &Sec, key: &str, def: &str) -> PathBuf {
+        let v = self.string(sec, key, "");
+        self.join(&v, def)
+    }
+
+    fn join(&self, v: &str, def: &str) -> PathBuf {
+        self.conf_dir.join(if v.is_empty() { def } else { v })
     }
 
     fn int(&mut self, sec: &Sec, key: &str, def: i64, min: i64, max: i64) -> i64 {
@@ -737,12 +740,11 @@ mod tests {
         assert_eq!(c.client_write_timeout, Duration::from_secs(60));
         assert_eq!(c.tls_handshake_timeout, Duration::from_secs(30));
         assert_eq!(c.graceful_shutdown_timeout, Duration::from_secs(10));
-        assert!(c.keep_alive_enabled && c.monitor_enabled && !c.layer4_proxy);
+        assert!(c.keep_alive_enabled && c.monitor_enabled);
         assert_eq!(
             (c.max_header_bytes, c.max_header_uri_bytes),
             (1048576, 8192)
         );
-        assert_eq!(c.monitor_interval, Duration::from_secs(20));
         assert_eq!(
             c.host_rule_conf,
             Path::new("/conf/server_data_conf/host_rule.data")
@@ -762,8 +764,8 @@ mod tests {
 
     #[test]
     fn full_file() {
-        let text = "[Server]\nHttpPort = 0\nMonitorPort = 0\nMaxCpus = 2\nLayer4LoadBalancer = \"PROXY\"\n\
-            Modules = mod_trust_clientip\nModules = mod_block\nMonitorInterval = 30\nGslbConf = g/gslb.data\n\
+        let text = "[Server]\nHttpPort = 0\nMonitorPort = 0\nMaxCpus = 2\nLayer4LoadBalancer = NONE\n\
+            Modules = mod_trust_clientip\nModules = mod_block\nMonitorInterval = 20\nGslbConf = g/gslb.data\n\
             [HttpsBasic]\nCipherSuites = TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256|TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256\n\
             CurvePreferences = CurveP256\nMinTlsVersion = VersionTLS12\nMaxTlsVersion = VersionTLS13\n\
             [SessionTicket]\nSessionTicketsDisabled = false\nSessionTicketKeyFile = tls_conf/k.data\n\
@@ -772,18 +774,12 @@ mod tests {
         let c = parse(text).unwrap();
         assert_eq!(c.http_port, 0);
         assert_eq!(c.modules, vec!["mod_trust_clientip", "mod_block"]);
-        assert!(c.layer4_proxy);
-        assert_eq!(c.monitor_interval, Duration::from_secs(30));
         assert_eq!(c.gslb_conf, Path::new("/conf/g/gslb.data"));
         assert_eq!(c.tuning.cpu_list, vec![0, 1, 2, 5]);
         assert_eq!(c.tuning.uring_sqpoll_idle_ms, 10);
         assert_eq!(c.tuning.max_conns_per_worker, 100);
         assert_eq!(c.tuning.body_buffer_size, 8192);
         assert!(!c.session_ticket.session_tickets_disabled);
-        assert_eq!(
-            c.session_ticket.session_ticket_key_file,
-            Path::new("/conf/tls_conf/k.data")
-        );
     }
 
     #[test]
@@ -807,6 +803,79 @@ mod tests {
             assert!(keys.contains(&k), "missing {k} in {keys:?}");
         }
         assert!(errs.iter().all(|e| e.file == "bfe.conf"));
+    }
+
+    #[test]
+    fn every_known_key_is_accepted() {
+        let text = "[Server]\nHttpPort = 1\nHttpsPort = 2\nMonitorPort = 3\nMonitorEnabled = false\n\
+            MaxCpus = 1\nAcceptNum = 1\nLayer4LoadBalancer = \nTlsHandshakeTimeout = 5\n\
+            ClientReadTimeout = 5\nClientWriteTimeout = 5\nGracefulShutdownTimeout = 5\n\
+            MaxHeaderBytes = 4096\nMaxHeaderUriBytes = 1024\nMaxProxyHeaderBytes = 0\n\
+            KeepAliveEnabled = false\nModules = m\nPlugins = \nHostRuleConf = a\nVipRuleConf = b\n\
+            RouteRuleConf = c\nClusterTableConf = d\nGslbConf = e\nClusterConf = f\nNameConf = g\n\
+            MonitorInterval = 0\nDebugServHttp = false\nDebugBfeRoute = false\nDebugBal = false\n\
+            DebugHealthCheck = false\n\
+            [HttpsBasic]\nServerCertConf = s\nTlsRuleConf = t\nCipherSuites = TLS_RSA_WITH_AES_128_CBC_SHA\n\
+            CurvePreferences = X25519\nMaxTlsVersion = VersionTLS13\nMinTlsVersion = VersionTLS12\n\
+            EnableSslv2ClientHello = true\nClientCABaseDir = ca\nClientCRLBaseDir = crl\n\
+            [SessionTicket]\nSessionTicketsDisabled = true\nSessionTicketKeyFile = k\n\
+            [SessionCache]\nSessionCacheDisabled = true\nServers = \"redis\"\nKeyPrefix = bfe\n\
+            ConnectTimeout = 50\nReadTimeout = 50\nWriteTimeout = 50\nMaxIdle = 20\nSessionExpire = 3600\n\
+            [Ringfront]\nCpuList = 0\nUringEntries = 8\nUringSqPollIdleMs = 0\nUringTaskrun = off\n\
+            ReadBufferSize = 4096\nBodyBufferSize = 8192\nMaxConnsPerWorker = 1\nUpstreamIdlePerHost = 1\n";
+        let c = parse(text).unwrap();
+        assert!(c.https.enabled && c.https.tls_rule_explicit);
+        assert_eq!(c.https.tls_rule_conf, Path::new("/conf/t"));
+        assert_eq!(c.tuning.uring_taskrun, Taskrun::Off);
+    }
+
+    /// Each key ringfront does not act on, set to something other than
+    /// BFE's "off", is refused naming the file, the key and the reason.
+    #[test]
+    fn keys_not_acted_on_are_refused() {
+        let cases = [
+            (
+                "[Server]\nLayer4LoadBalancer = PROXY\n",
+                "Server.Layer4LoadBalancer",
+            ),
+            (
+                "[Server]\nMaxProxyHeaderBytes = 2048\n",
+                "Server.MaxProxyHeaderBytes",
+            ),
+            ("[Server]\nAcceptNum = 4\n", "Server.AcceptNum"),
+            ("[Server]\nPlugins = p.so\n", "Server.Plugins"),
+            ("[Server]\nMonitorInterval = 30\n", "Server.MonitorInterval"),
+            ("[Server]\nDebugServHttp = true\n", "Server.DebugServHttp"),
+            ("[Server]\nDebugBfeRoute = true\n", "Server.DebugBfeRoute"),
+            ("[Server]\nDebugBal = true\n", "Server.DebugBal"),
+            (
+                "[Server]\nDebugHealthCheck = true\n",
+                "Server.DebugHealthCheck",
+            ),
+            (
+                "[SessionCache]\nSessionCacheDisabled = false\n",
+                "SessionCache.SessionCacheDisabled",
+            ),
+        ];
+        for (text, key) in cases {
+            let errs = parse(text).unwrap_err().0;
+            assert_eq!(errs.len(), 1, "{text}: {errs:?}");
+            assert_eq!((errs[0].file.as_str(), errs[0].key.as_str()), (FILE, key));
+            assert!(
+                errs[0].reason.starts_with("not supported yet: "),
+                "{key}: {}",
+                errs[0].reason
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_sections_and_keys_in_known_sections() {
+        let errs = parse("[SessionCache]\nBogus = 1\n[Server \"x\"]\nHttpPort = 1\n")
+            .unwrap_err()
+            .0;
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["SessionCache.Bogus", "Server"]);
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, ConfErrors
         build_routes(&mut j, &mut route_table, r, &refs, products_known);
     }
 
-    let tls = crate::tls::load(conf_dir, server, &mut errs);
+    let tls = super::tls::load(conf_dir, server, &mut errs);
 
     if !errs.is_empty() {
         return Err(ConfErrors(errs));

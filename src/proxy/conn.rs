@@ -2,6 +2,7 @@
 //! the lifecycle, keep the connection alive or close it, and always run
 //! HandleFinish at the end.
 
+use super::client::{ClientConn, ClientIo};
 use super::guard::{catch_panic, GaugeGuard};
 use super::io::{linger_close, read_more, IoErr};
 use super::lifecycle;
@@ -11,42 +12,10 @@ use crate::http::{parse_request, ParseError, RequestHead, ResponseHead, Version}
 use crate::module::panic_message;
 use crate::module::{Point, Ret};
 use crate::worker::{Stats, Worker};
-use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-
-/// The client side of a connection: the stream and the bytes read from it
-/// that no request has consumed yet (pipelined requests live here).
-pub(crate) struct ClientConn<S> {
-    pub stream: S,
-    pub buf: Vec<u8>,
-    /// The version of the request being served (decides response framing).
-    pub version: Version,
-}
-
-/// A client stream: plain TCP, or TLS over it.
-pub trait ClientIo: AsyncReadRent + AsyncWriteRent + 'static {
-    /// Wait until the client sends something, holding no buffer meanwhile.
-    /// Streams that may already hold decoded bytes (TLS) return at once.
-    fn wait_readable(&self) -> impl std::future::Future<Output = std::io::Result<()>>;
-
-    /// The socket the worker's idle sweeper may shut down to end a wait
-    /// past its deadline; `None` for streams whose wait returns at once.
-    fn idle_fd(&self) -> Option<RawFd>;
-}
-
-impl ClientIo for TcpStream {
-    fn wait_readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> {
-        self.readable(false)
-    }
-
-    fn idle_fd(&self) -> Option<RawFd> {
-        Some(self.as_raw_fd())
-    }
-}
 
 /// A connection's state between requests, boxed once at accept. The
 /// futures that serve it hold this one pointer: rustc keeps an async fn's
@@ -110,7 +79,11 @@ async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
         } else if tls {
             // Boxed: a TLS stream makes the state machine much larger, and
             // plain connections should not carry that size.
-            Box::pin(super::tls::serve_tls(wr, c)).await;
+            let (stream, ses) = c.into_parts();
+            match Box::pin(super::tls::handshake(wr, stream, &ses)).await {
+                Some(tls) => Box::pin(serve_client(wr, Client::new(wr, tls, ses))).await,
+                None => wr.cbs.run_finish(&ses),
+            }
         } else {
             serve_client(wr, c).await;
         }
@@ -196,7 +169,8 @@ async fn wait_for_request<S: ClientIo>(
         }
         let mut buf = w.bufs.borrow_mut().take_or_small();
         let end = buf.capacity().min(w.limits.max_header_bytes + 1);
-        match recv_now(fd, &mut buf, end) {
+        let want = end.saturating_sub(buf.len());
+        match crate::sys::recv_now(fd, &mut buf, want) {
             Ok(n) if n > 0 => {
                 conn.buf = buf;
                 return true;
@@ -209,35 +183,6 @@ async fn wait_for_request<S: ClientIo>(
                 w.bufs.borrow_mut().give(buf);
                 return false;
             }
-        }
-    }
-}
-
-/// Read what a socket that polled readable holds, at once, with a plain
-/// `recv`: the bytes are there, so an io_uring read would only add a round
-/// through the ring and a larger idle task to hold its state.
-fn recv_now(fd: RawFd, buf: &mut Vec<u8>, end: usize) -> std::io::Result<usize> {
-    let len = buf.len();
-    let want = end.saturating_sub(len).min(buf.capacity() - len);
-    loop {
-        // SAFETY: writes at most `want` bytes into the vector's spare
-        // capacity; the length covers only what the kernel wrote.
-        let n = unsafe {
-            libc::recv(
-                fd,
-                buf.as_mut_ptr().add(len) as *mut libc::c_void,
-                want,
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n >= 0 {
-            // SAFETY: the kernel initialised `n <= want` bytes past `len`.
-            unsafe { buf.set_len(len + n as usize) };
-            return Ok(n as usize);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
         }
     }
 }

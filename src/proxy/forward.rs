@@ -3,6 +3,7 @@
 //! request, read the response head) and [`super::relay`] (the response to
 //! the client); retry where it is safe, answer the failure where not.
 
+use super::attempt::{Outcome, Target};
 use super::body::Pump;
 use super::downstream::{Disposition, Downstream};
 use super::reply::answer;
@@ -13,40 +14,7 @@ use crate::config::Cluster;
 use crate::http::BodyKind;
 use crate::module::Ret;
 use crate::worker::{Stats, Worker};
-use std::net::SocketAddr;
 use std::time::Instant;
-
-/// How one attempt on one backend ended.
-pub(crate) enum Outcome {
-    /// Response relayed.
-    Done(Disposition),
-    /// Could not connect: try another backend.
-    ConnectFailed,
-    /// A pooled connection turned out closed before anything was received:
-    /// the same request may be sent again on a fresh connection.
-    Stale,
-    /// The backend failed before its response head arrived (write error,
-    /// read error, timeout, unparsable head). Counts against its health; a
-    /// body-less GET may be retried at `RetryLevel` 1.
-    NoResponse { status: u16 },
-    /// The response head arrived but the response cannot be relayed.
-    BadResponse { status: u16 },
-    /// Finished without a backend response to relay (client gone, handler
-    /// closed, or an answer was already sent).
-    Ended(Disposition),
-}
-
-/// Where one attempt goes.
-#[derive(Clone, Copy)]
-pub(crate) struct Target {
-    pub sub: usize,
-    /// The balancer's backend, or None when HandleForward steered the
-    /// request elsewhere (then no backend's health is touched).
-    pub index: Option<usize>,
-    pub addr: SocketAddr,
-    /// A re-send on a fresh connection after a stale pooled one.
-    pub fresh: bool,
-}
 
 pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disposition {
     let gen = req.gen.clone();

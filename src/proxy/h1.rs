@@ -8,7 +8,7 @@
 //! body, so a small response costs one write.
 
 use super::body::Pump;
-use super::conn::{ClientConn, ClientIo};
+use super::client::{ClientConn, ClientIo};
 use super::downstream::{BodyError, Disposition, Downstream};
 use super::io::{read_more, write_from, write_parts, IoErr};
 use crate::basic::{Body, ErrorKind, Request, Response};

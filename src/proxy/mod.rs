@@ -23,7 +23,9 @@
 //! - [`reply`]: answers ringfront makes itself and what return values mean.
 //! - [`body`] and [`io`]: body re-framing and owned-buffer socket I/O.
 
+mod attempt;
 mod body;
+mod client;
 mod conn;
 mod downstream;
 mod forward;

@@ -5,9 +5,9 @@
 //! connection goes back to the pool when it is clean, and
 //! HandleRequestFinish runs.
 
+use super::attempt::Outcome;
 use super::body::Pump;
 use super::downstream::{Disposition, Downstream, Upstream};
-use super::forward::Outcome;
 use super::io::{read_more, IoErr};
 use super::reply::{finish_local, redirect_response};
 use crate::basic::{ErrorKind, Request, Response};

@@ -2,8 +2,8 @@
 //! bounded by `TlsHandshakeTimeout`, then HandleHandshake, then the same
 //! request loop as plain HTTP over the decrypted stream.
 
-use super::conn::{serve_client, Client, ClientIo};
-use crate::basic::{ErrorKind, TlsInfo};
+use super::client::ClientIo;
+use crate::basic::{ErrorKind, Session, TlsInfo};
 use crate::module::{Point, Ret};
 use crate::worker::Worker;
 use monoio::net::TcpStream;
@@ -21,8 +21,14 @@ impl ClientIo for ServerTlsStream<TcpStream> {
     }
 }
 
-pub(crate) async fn serve_tls(w: &Worker, c: Box<Client<TcpStream>>) {
-    let (stream, ses) = (*c).into_parts();
+/// The TLS handshake, bounded by `TlsHandshakeTimeout`, then
+/// HandleHandshake. `None` when the connection ends here (handshake failed
+/// or a handler closed it); the caller then runs HandleFinish.
+pub(crate) async fn handshake(
+    w: &Worker,
+    stream: TcpStream,
+    ses: &Session,
+) -> Option<ServerTlsStream<TcpStream>> {
     let handshake = async {
         let acceptors = w
             .tls()
@@ -42,21 +48,20 @@ pub(crate) async fn serve_tls(w: &Worker, c: Box<Client<TcpStream>>) {
                 alpn: tls.alpn_protocol(),
                 version: "",
             });
-            if w.cbs.run_accept(Point::Handshake, &ses) == Ret::Close {
+            if w.cbs.run_accept(Point::Handshake, ses) == Ret::Close {
                 w.stats.error(ErrorKind::HandlerAbort);
-                w.cbs.run_finish(&ses);
-                return;
+                return None;
             }
-            serve_client(w, Client::new(w, tls, ses)).await;
+            Some(tls)
         }
         Ok(Err(e)) => {
             log::debug!("worker {}: TLS handshake with {}: {e}", w.id, ses.peer);
             w.stats.error(ErrorKind::ClientTlsHandshake);
-            w.cbs.run_finish(&ses);
+            None
         }
         Err(_) => {
             w.stats.error(ErrorKind::ClientTlsHandshake);
-            w.cbs.run_finish(&ses);
+            None
         }
     }
 }

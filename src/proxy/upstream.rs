@@ -4,9 +4,9 @@
 //! response head. What comes back is either the backend's response, ready
 //! for the relay, or how the attempt failed, for the retry loop.
 
+use super::attempt::{Outcome, Target};
 use super::body::Pump;
 use super::downstream::{BodyError, Downstream, Upstream};
-use super::forward::{Outcome, Target};
 use super::io::{read_more, write_from, IoErr};
 use crate::basic::{ErrorKind, Request, Response};
 use crate::config::Cluster;

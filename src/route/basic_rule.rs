@@ -7,7 +7,7 @@
 
 use super::bytes::{decoded, iter_eq, iter_starts_with, strip_port, with_trailing_slash};
 use super::host_table::{lower, MAX_HOST};
-use crate::config::ClusterId;
+use super::ClusterId;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

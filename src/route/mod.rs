@@ -3,8 +3,6 @@
 //! CONTRACT (implemented by the config/route/balance work): `RouteTable` is
 //! built by `Snapshot::load`; lookups never allocate.
 
-#[cfg(test)]
-mod alloc_tests;
 pub mod bytes;
 pub mod condition;
 #[cfg(test)]
@@ -16,10 +14,14 @@ mod host_table;
 pub use basic_rule::{BasicRules, Target};
 pub use condition::{Cond, CondError};
 
-use crate::config::ClusterId;
 use host_table::HostTable;
 use std::collections::HashMap;
 use std::net::IpAddr;
+
+/// Index of a cluster in the snapshot's `ClusterSet`; stable within one
+/// snapshot only. Declared here, the lowest module that needs it, so that
+/// routing imports nothing from `config` (which builds route tables).
+pub type ClusterId = usize;
 
 /// What routing conditions and hash strategies may ask of a request. The
 /// proxy implements it over offsets into the connection's read buffer, so

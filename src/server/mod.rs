@@ -9,10 +9,11 @@ mod bal_state;
 mod control;
 mod monitor;
 mod web;
+mod worker_thread;
 
 use crate::config::{ServerConf, Snapshot};
 use crate::module::{ModuleRegistry, ModuleSet, ModuleTables};
-use crate::worker::{self, WorkerCmd, WorkerSpec};
+use crate::worker::WorkerCmd;
 use crossbeam_channel::{bounded, unbounded, Sender};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+use worker_thread::WorkerSpec;
 
 /// What to run.
 #[derive(Clone)]
@@ -164,8 +166,8 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
             listen_tls,
             commands: rx,
         };
-        let t =
-            worker::spawn(spec, ready_tx).map_err(|e| format!("cannot start worker {id}: {e}"))?;
+        let t = worker_thread::spawn(spec, ready_tx)
+            .map_err(|e| format!("cannot start worker {id}: {e}"))?;
         handle.commands.push(tx);
         handle.threads.push(t);
         match ready_rx.recv_timeout(Duration::from_secs(30)) {

@@ -7,7 +7,6 @@
 
 use super::TlsData;
 use monoio_rustls::TlsAcceptor;
-use rustls::ServerConfig;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -29,13 +28,7 @@ impl Acceptors {
         let versions = d.params.versions();
         let mut by_cert = Vec::with_capacity(d.certs.len());
         for c in &d.certs {
-            let key = format!("Config.CertConf.{}", c.name);
-            let mut conf = ServerConfig::builder_with_provider(provider.clone())
-                .with_protocol_versions(&versions)
-                .map_err(|e| (key.clone(), e.to_string()))?
-                .with_no_client_auth()
-                .with_single_cert(c.chain.clone(), c.key.clone_key())
-                .map_err(|e| (key, format!("certificate and key: {e}")))?;
+            let mut conf = d.params.server_config(&provider, &versions, c)?;
             // Only HTTP/1.1 is spoken; offering h2 would break clients that
             // pick it.
             conf.alpn_protocols = vec![b"http/1.1".to_vec()];

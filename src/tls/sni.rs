@@ -19,23 +19,16 @@ pub async fn peek_sni(stream: &TcpStream) -> io::Result<Option<String>> {
     let mut buf = vec![0u8; 2048];
     loop {
         stream.readable(false).await?;
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-        let n = unsafe {
-            libc::recv(
-                stream.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted {
-                continue;
+        let n = match crate::sys::peek(stream.as_raw_fd(), &mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::Interrupted =>
+            {
+                continue
             }
-            return Err(e);
-        }
-        let n = n as usize;
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }

@@ -19,17 +19,8 @@ const MAX_IDLE_AGE: Duration = Duration::from_secs(30);
 fn is_quiet(s: &TcpStream) -> bool {
     use std::os::fd::AsRawFd;
     let mut b = [0u8; 1];
-    // SAFETY: a valid fd and a 1-byte buffer we own; MSG_PEEK|MSG_DONTWAIT
-    // neither consumes data nor blocks.
-    let n = unsafe {
-        libc::recv(
-            s.as_raw_fd(),
-            b.as_mut_ptr().cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
+    matches!(crate::sys::peek(s.as_raw_fd(), &mut b),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
 
 /// A multiply-rotate hash for backend addresses. The keys come from the

@@ -94,10 +94,10 @@ impl IdleList {
                 continue;
             };
             if all || deadline <= now {
-                // SAFETY: plain syscall on a descriptor that is open: a
-                // connection releases its slot before it closes its socket,
-                // and the sweeper runs on the same thread.
-                unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+                // The descriptor is still open: a connection releases its
+                // slot before it closes its socket, and the sweeper runs on
+                // the same thread.
+                crate::sys::shutdown(fd);
                 *slot = Slot::Expired;
                 n += 1;
             }

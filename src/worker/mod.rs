@@ -5,6 +5,10 @@
 //! thread. The control thread talks to it only through a channel that the
 //! worker polls on a timer, between requests: new configuration snapshots,
 //! requests for a copy of the counters, and shutdown.
+//!
+//! This module is the per-core state; the thread that owns it (runtime,
+//! listeners, accept loops) is started by `server`, so that nothing here
+//! depends on the proxy that serves the connections.
 
 mod bufs;
 mod idle;
@@ -14,24 +18,21 @@ mod trim;
 
 pub use bufs::{BufPool, HeadPool};
 pub use idle::IdleList;
-pub use runtime::Driver;
+pub use runtime::{build as build_runtime, Driver};
 pub use stats::{Stats, StatsSnapshot};
 
 use crate::balance::{BackendRow, Generation};
 use crate::config::{ServerConf, Snapshot};
 use crate::http::RequestLimits;
-use crate::module::{
-    Callbacks, CounterValues, ModuleConf, ModuleSet, ModuleTables, Point, WorkerModules,
-};
+use crate::module::{Callbacks, CounterValues, ModuleConf, Point, WorkerModules};
 use crate::tls::Acceptors;
 use crate::upstream::Pool;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
-use monoio::io::Canceller;
-use monoio::net::{ListenerOpts, TcpListener, TcpStream};
+use monoio::io::{CancelHandle, Canceller};
+use monoio::net::TcpStream;
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Header indexes a worker keeps for reuse: enough for the requests in
@@ -191,116 +192,29 @@ impl Worker {
     }
 }
 
-/// What a worker thread needs to start.
-pub struct WorkerSpec {
-    pub id: usize,
-    pub core: Option<core_affinity::CoreId>,
-    pub conf: ServerConf,
-    pub snapshot: Snapshot,
-    pub modules: ModuleSet,
-    /// This worker's own copy of every enabled module's table.
-    pub module_tables: ModuleTables,
-    /// The address to listen on (port 0 only for the first worker).
-    pub listen: SocketAddr,
-    /// The HTTPS address, when TLS is configured.
-    pub listen_tls: Option<SocketAddr>,
-    pub commands: Receiver<WorkerCmd>,
-}
-
-/// The addresses a worker listens on.
-pub type Bound = (SocketAddr, Option<SocketAddr>);
-
-/// Start a worker thread. It reports once on `ready`: the bound HTTP and
-/// HTTPS addresses, or why it could not start (runtime, module init, bind).
-pub fn spawn(
-    spec: WorkerSpec,
-    ready: Sender<Result<Bound, String>>,
-) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name(format!("ringfront-w{}", spec.id))
-        .spawn(move || thread_main(spec, ready))
-}
-
-fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
-    let id = spec.id;
-    if let Some(core) = spec.core {
-        if !core_affinity::set_for_current(core) {
-            log::warn!("worker {id}: could not pin to cpu {}", core.id);
-        }
-    }
-    let (mut rt, driver) = match runtime::build(&spec.conf.tuning, id) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = ready.send(Err(format!("worker {id}: cannot build runtime: {e}")));
-            return;
-        }
-    };
-    log::info!(
-        "worker {id}: started on {} ({:?})",
-        spec.core
-            .map(|c| format!("cpu {}", c.id))
-            .unwrap_or_else(|| "any cpu".into()),
-        driver
-    );
-    rt.block_on(async move {
-        let (cbs, modules) =
-            match spec
-                .modules
-                .build_callbacks(&spec.conf.conf_dir, id, spec.module_tables)
-            {
-                Ok(x) => x,
-                Err(e) => {
-                    let _ = ready.send(Err(e.to_string()));
-                    return;
-                }
-            };
-        let listener = match listen(id, spec.listen) {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        };
-        let addr = listener.local_addr().unwrap_or(spec.listen);
-        let tls = match (spec.listen_tls, &spec.snapshot.tls) {
-            (Some(at), Some(data)) => {
-                let acceptors = match Acceptors::build(data) {
-                    Ok(a) => a,
-                    Err((key, e)) => {
-                        let _ = ready.send(Err(format!("worker {id}: TLS {key}: {e}")));
-                        return;
-                    }
-                };
-                match listen(id, at) {
-                    Ok(l) => Some((l, Rc::new(acceptors))),
-                    Err(e) => {
-                        let _ = ready.send(Err(e));
-                        return;
-                    }
-                }
-            }
-            _ => None,
-        };
-        let tls_addr = tls
-            .as_ref()
-            .map(|(l, _)| l.local_addr().unwrap_or(spec.listen));
-        let (tls_listener, acceptors) = match tls {
-            Some((l, a)) => (Some(l), Some(a)),
-            None => (None, None),
-        };
+impl Worker {
+    /// A worker on `snapshot`, with the callbacks and modules its thread
+    /// built and, with an HTTPS listener, its acceptors.
+    pub fn new(
+        id: usize,
+        conf: ServerConf,
+        snapshot: Snapshot,
+        (cbs, modules): (Callbacks, WorkerModules),
+        acceptors: Option<Rc<Acceptors>>,
+    ) -> Rc<Worker> {
         let limits = RequestLimits {
-            max_header_bytes: spec.conf.max_header_bytes,
-            max_uri_bytes: spec.conf.max_header_uri_bytes,
+            max_header_bytes: conf.max_header_bytes,
+            max_uri_bytes: conf.max_header_uri_bytes,
         };
-        let bufs = BufPool::new(spec.conf.tuning.read_buffer_size, READ_BUFS_KEPT);
-        let body_bufs = BufPool::new(spec.conf.tuning.body_buffer_size, BODY_BUFS_KEPT);
-        let w = Rc::new_cyclic(|me| Worker {
+        let bufs = BufPool::new(conf.tuning.read_buffer_size, READ_BUFS_KEPT);
+        let body_bufs = BufPool::new(conf.tuning.body_buffer_size, BODY_BUFS_KEPT);
+        Rc::new_cyclic(|me| Worker {
             id,
             me: me.clone(),
             limits,
             cbs,
             modules,
-            current: RefCell::new(Rc::new(Generation::new(0, spec.snapshot, None))),
+            current: RefCell::new(Rc::new(Generation::new(0, snapshot, None))),
             pool: RefCell::new(Pool::default()),
             bufs: RefCell::new(bufs),
             body_bufs: RefCell::new(body_bufs),
@@ -311,78 +225,25 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
             next_conn: Cell::new(0),
             accept_cancel: RefCell::new(Canceller::new()),
             tls: RefCell::new(acceptors),
-            conf: spec.conf,
-        });
-        let _ = ready.send(Ok((addr, tls_addr)));
-        monoio::spawn(control_loop(w.clone(), spec.commands));
-        monoio::spawn(sweep_idle(w.clone()));
-        let https = async {
-            if let Some(l) = tls_listener {
-                accept_loop(&w, l, true).await;
-            }
-        };
-        monoio::join!(accept_loop(&w, listener, false), https);
-        drain(&w).await;
-        w.pool.borrow_mut().clear();
-        log::info!("worker {id}: stopped");
-    });
-}
-
-/// This worker's own `SO_REUSEPORT` listener on `addr`.
-fn listen(id: usize, addr: SocketAddr) -> Result<TcpListener, String> {
-    let opts = ListenerOpts::new()
-        .reuse_port(true)
-        .reuse_addr(true)
-        .backlog(4096);
-    TcpListener::bind_with_config(addr, &opts)
-        .map_err(|e| format!("worker {id}: cannot listen on {addr}: {e}"))
-}
-
-/// Accept until shutdown; `tls` says which lifecycle the connections get.
-async fn accept_loop(w: &Rc<Worker>, listener: TcpListener, tls: bool) {
-    let max_conns = w.conf.tuning.max_conns_per_worker as u64;
-    while !w.shutting_down.get() {
-        let handle = w.accept_cancel.borrow().handle();
-        match listener.cancelable_accept(handle).await {
-            Ok((stream, peer)) => {
-                if max_conns > 0 && w.stats.conn_active.get() >= max_conns {
-                    Stats::inc(&w.stats.conn_refused);
-                    monoio::spawn(refuse(w.clone(), stream));
-                    continue;
-                }
-                monoio::spawn(crate::proxy::serve(w.clone(), stream, peer, tls));
-            }
-            Err(e) => {
-                if w.shutting_down.get() {
-                    break;
-                }
-                // Out of descriptors or a transient error: back off briefly
-                // rather than spin.
-                log::warn!("worker {}: accept: {e}", w.id);
-                monoio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
+            conf,
+        })
     }
-}
 
-/// At the connection limit: answer 503 and close, so the client learns why.
-async fn refuse(w: Rc<Worker>, stream: TcpStream) {
-    let mut s = stream;
-    let res = crate::basic::Response::error(503);
-    let mut out = Vec::with_capacity(128);
-    crate::proxy::write_local(&mut out, &res, crate::http::Version::Http11, false, false);
-    let _ = monoio::time::timeout(
-        w.conf.client_write_timeout,
-        monoio::io::AsyncWriteRentExt::write_all(&mut s, out),
-    )
-    .await;
-}
+    /// What an accept waits with, so that shutdown can cancel it.
+    pub fn accept_handle(&self) -> CancelHandle {
+        self.accept_cancel.borrow().handle()
+    }
 
-/// Wait (up to GracefulShutdownTimeout) for requests in flight to finish.
-async fn drain(w: &Worker) {
-    let deadline = Instant::now() + w.conf.graceful_shutdown_timeout;
-    while w.stats.req_active.get() > 0 && Instant::now() < deadline {
-        monoio::time::sleep(Duration::from_millis(10)).await;
+    /// Close every idle upstream connection (the worker is stopping).
+    pub fn close_upstreams(&self) {
+        self.pool.borrow_mut().clear();
+    }
+
+    /// Start the worker's own background tasks: the control channel poll
+    /// and the idle-connection sweeper.
+    pub fn spawn_background(w: &Rc<Worker>, commands: Receiver<WorkerCmd>) {
+        monoio::spawn(control_loop(w.clone(), commands));
+        monoio::spawn(sweep_idle(w.clone()));
     }
 }
 

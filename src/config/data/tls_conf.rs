@@ -1,6 +1,6 @@
 //! `tls_conf/server_cert_conf.data` (which certificates exist) and
 //! `tls_conf/tls_rule_conf.data` (which names and products use them).
-//! Only the JSON is read here; the PEM files are read by [`crate::tls`].
+//! Only the JSON is read here; the PEM files are read by [`crate::config::tls`].
 
 use super::json::{field, join, sorted, J};
 use serde_json::Value;

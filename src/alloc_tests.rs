@@ -1,10 +1,13 @@
 //! Proof that lookups do not allocate: a counting allocator that only
 //! counts on the thread that asked, so parallel tests do not interfere.
+//!
+//! At the crate root because it exercises routing and balancing together;
+//! under either one it would make the two import each other.
 
-use super::test_req::Req;
-use super::{BasicRules, Cond, RouteTable, Target};
 use crate::balance::{hash_key, Balancer};
 use crate::config::HashConf;
+use crate::route::test_req::Req;
+use crate::route::{BasicRules, Cond, RouteTable, Target};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::IpAddr;

@@ -1,12 +1,13 @@
 //! Reading `tls_conf/`: the two JSON files, then every PEM file they name.
 
-use super::{Acceptors, CertKey, Params, TlsData};
+use super::{CertKey, Params, TlsData};
 use crate::config::data::json::{label, J};
 use crate::config::data::tls_conf::{self, ServerCertConf, TlsRuleConf};
 use crate::config::{ConfError, ServerConf};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Load the TLS configuration when the HTTPS listener is on; problems are
 /// added to `errs`, each naming its file and key.
@@ -97,12 +98,21 @@ pub fn load(conf_dir: &Path, server: &ServerConf, errs: &mut Vec<ConfError>) -> 
             certs.version, rules.version
         ),
     };
-    // Build once here so that a key that does not match its certificate, or
-    // one rustls cannot use, is a load error and never a worker's surprise.
-    if let Err(e) = Acceptors::build(&data) {
+    if let Err(e) = check_certs(&data) {
         errs.push(ConfError::new(cert_file, e.0, e.1));
     }
     (errs.len() == before).then_some(data)
+}
+
+/// Build every certificate's rustls configuration once here, so that a key
+/// that does not match its certificate, or one rustls cannot use, is a load
+/// error and never a worker's surprise.
+fn check_certs(d: &TlsData) -> Result<(), (String, String)> {
+    let provider = Arc::new(d.params.provider());
+    let versions = d.params.versions();
+    d.certs
+        .iter()
+        .try_for_each(|c| d.params.server_config(&provider, &versions, c).map(drop))
 }
 
 fn read_pems(

@@ -6,10 +6,12 @@
 //! raise the floor to 1.2, and unimplemented suites are left out with a
 //! warning. A setting that leaves nothing to offer is an error.
 
+use super::CertKey;
 use crate::config::HttpsBasic;
 use rustls::crypto::ring::{cipher_suite as cs, kx_group};
 use rustls::crypto::{CryptoProvider, SupportedKxGroup};
-use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
+use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
+use std::sync::Arc;
 
 /// Resolved protocol parameters: which versions, TLS 1.2 suites and key
 /// exchange groups to offer, in preference order.
@@ -150,6 +152,26 @@ impl Params {
         }
         v
     }
+
+    /// One certificate's rustls configuration with these parameters. The
+    /// loader builds it to prove that the key matches the certificate and
+    /// that rustls can use both; a worker builds it again for its own
+    /// acceptors. The error names the certificate's key in
+    /// `server_cert_conf.data` and says why.
+    pub fn server_config(
+        &self,
+        provider: &Arc<CryptoProvider>,
+        versions: &[&'static SupportedProtocolVersion],
+        c: &CertKey,
+    ) -> Result<ServerConfig, (String, String)> {
+        let key = format!("Config.CertConf.{}", c.name);
+        ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(versions)
+            .map_err(|e| (key.clone(), e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(c.chain.clone(), c.key.clone_key())
+            .map_err(|e| (key, format!("certificate and key: {e}")))
+    }
 }
 
 #[cfg(test)]
@@ -166,9 +188,6 @@ mod tests {
             curve_preferences: curves.iter().map(|s| s.to_string()).collect(),
             max_tls_version: max.into(),
             min_tls_version: min.into(),
-            enable_sslv2_client_hello: false,
-            client_ca_base_dir: "c".into(),
-            client_crl_base_dir: "d".into(),
         }
     }
 

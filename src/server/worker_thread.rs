@@ -1,0 +1,186 @@
+//! A worker thread's main function: pin, build the runtime, bind the
+//! listeners, then accept until shutdown.
+//!
+//! It lives in `server`, not `worker`, because the accept loop hands every
+//! connection to [`crate::proxy::serve`]: with it in `worker`, the
+//! per-core state the proxy uses would import the proxy back.
+
+use crate::config::{ServerConf, Snapshot};
+use crate::module::{ModuleSet, ModuleTables};
+use crate::tls::Acceptors;
+use crate::worker::{build_runtime, Stats, Worker, WorkerCmd};
+use crossbeam_channel::{Receiver, Sender};
+use monoio::net::{ListenerOpts, TcpListener, TcpStream};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What a worker thread needs to start.
+pub struct WorkerSpec {
+    pub id: usize,
+    pub core: Option<core_affinity::CoreId>,
+    pub conf: ServerConf,
+    pub snapshot: Snapshot,
+    pub modules: ModuleSet,
+    /// This worker's own copy of every enabled module's table.
+    pub module_tables: ModuleTables,
+    /// The address to listen on (port 0 only for the first worker).
+    pub listen: SocketAddr,
+    /// The HTTPS address, when TLS is configured.
+    pub listen_tls: Option<SocketAddr>,
+    pub commands: Receiver<WorkerCmd>,
+}
+
+/// The addresses a worker listens on.
+pub type Bound = (SocketAddr, Option<SocketAddr>);
+
+/// Start a worker thread. It reports once on `ready`: the bound HTTP and
+/// HTTPS addresses, or why it could not start (runtime, module init, bind).
+pub fn spawn(
+    spec: WorkerSpec,
+    ready: Sender<Result<Bound, String>>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("ringfront-w{}", spec.id))
+        .spawn(move || thread_main(spec, ready))
+}
+
+fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
+    let id = spec.id;
+    if let Some(core) = spec.core {
+        if !core_affinity::set_for_current(core) {
+            log::warn!("worker {id}: could not pin to cpu {}", core.id);
+        }
+    }
+    let (mut rt, driver) = match build_runtime(&spec.conf.tuning, id) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = ready.send(Err(format!("worker {id}: cannot build runtime: {e}")));
+            return;
+        }
+    };
+    log::info!(
+        "worker {id}: started on {} ({:?})",
+        spec.core
+            .map(|c| format!("cpu {}", c.id))
+            .unwrap_or_else(|| "any cpu".into()),
+        driver
+    );
+    rt.block_on(async move {
+        let built = spec
+            .modules
+            .build_callbacks(&spec.conf.conf_dir, id, spec.module_tables);
+        let (cbs, modules) = match built {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = ready.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let listener = match listen(id, spec.listen) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let addr = listener.local_addr().unwrap_or(spec.listen);
+        let tls = match (spec.listen_tls, &spec.snapshot.tls) {
+            (Some(at), Some(data)) => {
+                let acceptors = match Acceptors::build(data) {
+                    Ok(a) => a,
+                    Err((key, e)) => {
+                        let _ = ready.send(Err(format!("worker {id}: TLS {key}: {e}")));
+                        return;
+                    }
+                };
+                match listen(id, at) {
+                    Ok(l) => Some((l, Rc::new(acceptors))),
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                }
+            }
+            _ => None,
+        };
+        let tls_addr = tls
+            .as_ref()
+            .map(|(l, _)| l.local_addr().unwrap_or(spec.listen));
+        let (tls_listener, acceptors) = match tls {
+            Some((l, a)) => (Some(l), Some(a)),
+            None => (None, None),
+        };
+        let w = Worker::new(id, spec.conf, spec.snapshot, (cbs, modules), acceptors);
+        let _ = ready.send(Ok((addr, tls_addr)));
+        Worker::spawn_background(&w, spec.commands);
+        let https = async {
+            if let Some(l) = tls_listener {
+                accept_loop(&w, l, true).await;
+            }
+        };
+        monoio::join!(accept_loop(&w, listener, false), https);
+        drain(&w).await;
+        w.close_upstreams();
+        log::info!("worker {id}: stopped");
+    });
+}
+
+/// This worker's own `SO_REUSEPORT` listener on `addr`.
+fn listen(id: usize, addr: SocketAddr) -> Result<TcpListener, String> {
+    let opts = ListenerOpts::new()
+        .reuse_port(true)
+        .reuse_addr(true)
+        .backlog(4096);
+    TcpListener::bind_with_config(addr, &opts)
+        .map_err(|e| format!("worker {id}: cannot listen on {addr}: {e}"))
+}
+
+/// Accept until shutdown; `tls` says which lifecycle the connections get.
+async fn accept_loop(w: &Rc<Worker>, listener: TcpListener, tls: bool) {
+    let max_conns = w.conf.tuning.max_conns_per_worker as u64;
+    while !w.shutting_down.get() {
+        let handle = w.accept_handle();
+        match listener.cancelable_accept(handle).await {
+            Ok((stream, peer)) => {
+                if max_conns > 0 && w.stats.conn_active.get() >= max_conns {
+                    Stats::inc(&w.stats.conn_refused);
+                    monoio::spawn(refuse(w.clone(), stream));
+                    continue;
+                }
+                monoio::spawn(crate::proxy::serve(w.clone(), stream, peer, tls));
+            }
+            Err(e) => {
+                if w.shutting_down.get() {
+                    break;
+                }
+                // Out of descriptors or a transient error: back off briefly
+                // rather than spin.
+                log::warn!("worker {}: accept: {e}", w.id);
+                monoio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+/// At the connection limit: answer 503 and close, so the client learns why.
+async fn refuse(w: Rc<Worker>, stream: TcpStream) {
+    let mut s = stream;
+    let res = crate::basic::Response::error(503);
+    let mut out = Vec::with_capacity(128);
+    crate::proxy::write_local(&mut out, &res, crate::http::Version::Http11, false, false);
+    let _ = monoio::time::timeout(
+        w.conf.client_write_timeout,
+        monoio::io::AsyncWriteRentExt::write_all(&mut s, out),
+    )
+    .await;
+}
+
+/// Wait (up to GracefulShutdownTimeout) for requests in flight to finish.
+async fn drain(w: &Worker) {
+    let deadline = Instant::now() + w.conf.graceful_shutdown_timeout;
+    while w.stats.req_active.get() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
