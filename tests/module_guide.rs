@@ -86,6 +86,22 @@ impl Module for ModStamp {
 }
 // guide: end
 
+// guide: fail
+use ringfront::basic::{ErrorKind, ProxyError};
+
+/// HandleFoundProduct: refuse a path, and record why for the access log.
+pub fn refuse_admin(req: &mut Request) -> (Ret, Option<Response>) {
+    if req.path().starts_with(b"/admin/") {
+        req.fail(
+            ProxyError::with_status(ErrorKind::HandlerAbort, 403),
+            "mod_stamp: /admin/ is not served here",
+        );
+        return (Ret::Response, Some(Response::error(403)));
+    }
+    (Ret::GoOn, None)
+}
+// guide: end
+
 // guide: tests
 use ringfront::basic::RequestBuilder;
 use ringfront::module::Point;
@@ -147,7 +163,44 @@ fn init_registers_one_handler_per_point_it_uses() {
     );
     assert_eq!(res.header("Cache-Control"), Some(&b"max-age=60"[..]));
 }
+
+#[test]
+fn refuse_admin_answers_403_and_records_the_reason() {
+    let mut req = RequestBuilder::get("example.org", "/admin/users").build();
+    let (ret, res) = refuse_admin(&mut req);
+    assert_eq!((ret, res.map(|r| r.status())), (Ret::Response, Some(403)));
+    assert_eq!(req.error_kind(), Some(ErrorKind::HandlerAbort));
+    let mut req = RequestBuilder::get("example.org", "/").build();
+    assert!(matches!(refuse_admin(&mut req), (Ret::GoOn, None)));
+    assert_eq!(req.error_kind(), None);
+}
 // guide: end
+
+/// Every Rust block in docs/writing-a-module.md is code that compiles:
+/// it appears verbatim in this file or in the source it quotes.
+#[test]
+fn the_guide_quotes_only_code_that_compiles() {
+    let guide = include_str!("../docs/writing-a-module.md");
+    let sources = [
+        include_str!("module_guide.rs"),
+        include_str!("../src/modules/mod_noop.rs"),
+        include_str!("../src/modules/mod.rs"),
+    ];
+    let mut blocks = 0;
+    let mut rest = guide;
+    while let Some(start) = rest.find("```rust\n") {
+        let body = &rest[start + "```rust\n".len()..];
+        let end = body.find("```").expect("closed code block");
+        let code = &body[..end];
+        assert!(
+            sources.iter().any(|s| s.contains(code)),
+            "guide block not found in the sources:\n{code}"
+        );
+        blocks += 1;
+        rest = &body[end + 3..];
+    }
+    assert!(blocks >= 5, "{blocks} blocks");
+}
 
 /// The same module behind the real server: the condition sees the
 /// backend's response at HandleReadResponse.
