@@ -13,6 +13,7 @@ mod request;
 mod response;
 mod session;
 mod stat;
+mod view;
 
 pub use builder::RequestBuilder;
 pub use context::Context;
@@ -21,3 +22,4 @@ pub use request::{Redirect, Request, Route, Tags};
 pub use response::{Body, Response};
 pub use session::{Session, TlsInfo};
 pub use stat::RequestStat;
+pub use view::ResponseView;
