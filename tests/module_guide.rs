@@ -6,7 +6,7 @@ mod common;
 
 // guide: module
 use ringfront::basic::{Request, Response};
-use ringfront::module::{Callbacks, Module, ModuleError, RequestPoint, ResponsePoint, Ret};
+use ringfront::module::{InitCtx, Module, ModuleError, RequestPoint, ResponsePoint, Ret};
 use ringfront::route::{Cond, RequestFacts};
 use std::cell::Cell;
 use std::path::Path;
@@ -62,7 +62,8 @@ impl Module for ModStamp {
         "mod_stamp"
     }
 
-    fn init(&mut self, cbs: &mut Callbacks, _conf_root: &Path) -> Result<(), ModuleError> {
+    fn init(&self, ctx: &mut InitCtx<'_>) -> Result<(), ModuleError> {
+        let cbs = ctx.callbacks();
         let text = r#"res_code_in("404|410") && req_path_prefix_in("/static/", false)"#;
         let cond = Cond::compile(text).map_err(|e| ModuleError {
             module: "mod_stamp".to_string(),
@@ -145,8 +146,14 @@ fn context_carries_the_caller_from_found_product_to_read_response() {
 
 #[test]
 fn init_registers_one_handler_per_point_it_uses() {
-    let mut cbs = Callbacks::new();
-    ModStamp.init(&mut cbs, Path::new(".")).unwrap();
+    // The framework's own path: check on the control side, init on a
+    // worker; no server needed.
+    let mut registry = ringfront::module::ModuleRegistry::new();
+    registry.register(std::sync::Arc::new(ModStamp));
+    let set = registry.select(&["mod_stamp".to_string()]).unwrap();
+    let root = Path::new(".");
+    let tables = set.check(root).unwrap();
+    let (cbs, _state) = set.build_callbacks(root, 0, tables).unwrap();
     for p in Point::ALL {
         let want = matches!(p, Point::FoundProduct | Point::ReadResponse) as usize;
         assert_eq!(cbs.list(p).len(), want, "{p}");
@@ -220,8 +227,8 @@ fn stamps_backend_responses_through_the_server() {
     let mut l = Layout::single(Cluster::simple("c", &[origin.addr]));
     l.modules = vec!["mod_stamp".into()];
     let d = l.write();
-    let mut registry = ringfront::module::ModuleRegistry::builtin();
-    registry.register("mod_stamp", Arc::new(|| Box::new(ModStamp)));
+    let mut registry = ringfront::modules::registry();
+    registry.register(Arc::new(ModStamp));
     let h = common::start(d.path(), Some(registry));
 
     let gone = common::client::raw(
