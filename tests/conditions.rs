@@ -118,6 +118,24 @@ fn cases() -> Vec<Case> {
             // Same socket peer, but the client address was replaced.
             get("/").from(25).header("X-Real-Client: 10.0.0.1"),
         ),
+        // The core believes a trusted session's X-Real-Ip, else the first
+        // X-Forwarded-For entry; an untrusted peer's are ignored.
+        case(
+            "cip_real_ip_trusted",
+            r#"req_cip_range("10.9.9.9", "10.9.9.9")"#,
+            get("/").from(9).header("X-Real-Ip: 10.9.9.9"),
+            get("/").from(8).header("X-Real-Ip: 10.9.9.9"),
+        ),
+        case(
+            "cip_xff_trusted",
+            r#"req_cip_range("10.9.9.8", "10.9.9.8")"#,
+            get("/")
+                .from(9)
+                .header("X-Forwarded-For: 10.9.9.8, 10.1.1.1"),
+            get("/")
+                .from(9)
+                .header("X-Forwarded-For: 10.1.1.1, 10.9.9.8"),
+        ),
         case(
             "sip_range",
             r#"ses_sip_range("127.0.0.40", "127.0.0.40")"#,

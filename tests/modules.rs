@@ -332,3 +332,47 @@ fn finish_runs_after_early_close() {
     assert_eq!(client::parse_response(&raw).unwrap().status, 400);
     assert_eq!(e.points(), vec![Point::Accept, Point::Finish]);
 }
+
+/// HandleRequestFinish runs once for every request that reached the
+/// request points, also one a handler closed without an answer (it then
+/// sees no response: status 0), as BFE passes a nil response.
+#[test]
+fn request_finish_runs_for_every_request() {
+    let e = env();
+    e.set(Point::FoundProduct, Ret::Close, false);
+    assert!(client::raw(e.h.http_addr, PLAIN).is_empty());
+    assert_eq!(
+        e.points(),
+        vec![
+            Point::Accept,
+            Point::BeforeLocation,
+            Point::FoundProduct,
+            Point::RequestFinish,
+            Point::Finish
+        ]
+    );
+    assert_eq!(e.script.lock().unwrap().finish_statuses, vec![0]);
+}
+
+/// BFE's ReadResponse rule for answers made inside the proxy: a module's
+/// `Response` and ringfront's own error pages go through it (so header
+/// rules apply to them); `Finish` and `Redirect` answers skip it.
+#[test]
+fn read_response_runs_on_module_responses_and_error_pages() {
+    let e = env();
+    e.set(Point::FoundProduct, Ret::Response, true);
+    let r = client::parse_response(&client::raw(e.h.http_addr, PLAIN)).unwrap();
+    assert_eq!((r.status, r.header("x-probe")), (403, Some("seen")));
+    assert!(e.points().contains(&Point::ReadResponse));
+    for skip in [Ret::Finish, Ret::Redirect] {
+        e.set(Point::FoundProduct, skip, true);
+        let r = client::parse_response(&client::raw(e.h.http_addr, PLAIN)).unwrap();
+        assert_eq!(r.header("x-probe"), None, "{skip:?}");
+        assert!(!e.points().contains(&Point::ReadResponse), "{skip:?}");
+    }
+    // The 500 ringfront answers when HandleForward ends the request.
+    e.set(Point::Forward, Ret::Finish, false);
+    let r = client::parse_response(&client::raw(e.h.http_addr, PLAIN)).unwrap();
+    assert_eq!((r.status, r.header("x-probe")), (500, Some("seen")));
+    assert_eq!(e.origin.count(), 0);
+}

@@ -79,6 +79,8 @@ pub struct Request {
     pub(crate) carry: Vec<u8>,
     /// Whether the request body was read completely.
     pub(crate) body_done: bool,
+    /// Whether HandleRequestFinish ran; it runs once for every request.
+    pub(crate) finish_ran: bool,
 }
 
 impl Request {
@@ -114,6 +116,7 @@ impl Request {
             consumed,
             carry: Vec::new(),
             body_done,
+            finish_ran: false,
         }
     }
 

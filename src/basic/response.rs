@@ -70,6 +70,18 @@ impl Response {
         }
     }
 
+    /// Stands for "no response was sent" (BFE passes nil): what
+    /// HandleRequestFinish handlers get after a request closed without an
+    /// answer. Its status is 0.
+    pub fn none() -> Self {
+        Response::new(0)
+    }
+
+    /// Whether this stands for no response (see [`Response::none`]).
+    pub fn is_none(&self) -> bool {
+        self.status == 0
+    }
+
     /// A backend's response over the buffer its head was parsed from.
     pub(crate) fn from_backend(buf: Vec<u8>, head: ResponseHead) -> Self {
         Response {

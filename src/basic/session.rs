@@ -48,6 +48,8 @@ pub struct Session {
     /// Whether a request asked for `100-continue`.
     use_100: Cell<bool>,
     error: Cell<Option<ProxyError>>,
+    /// Whether HandleFinish ran (it runs once, also after a panic).
+    finished: Cell<bool>,
     ctx: RefCell<Context>,
 }
 
@@ -67,6 +69,7 @@ impl Session {
             bytes_out: Cell::new(0),
             use_100: Cell::new(false),
             error: Cell::new(None),
+            finished: Cell::new(false),
             ctx: RefCell::new(Context::default()),
         }
     }
@@ -145,6 +148,11 @@ impl Session {
 
     pub fn set_error(&self, e: ProxyError) {
         self.error.set(Some(e));
+    }
+
+    /// True the first time only: HandleFinish runs once per connection.
+    pub(crate) fn begin_finish(&self) -> bool {
+        !self.finished.replace(true)
     }
 
     /// Modules' per-connection state. Borrow briefly: never across an await.

@@ -105,8 +105,12 @@ fn end_to_end(
         }
         header(out, name, h.value.get(buf));
     }
+    // Handlers cannot add framing or hop-by-hop headers either: ringfront
+    // writes those from the body it sends.
     for (n, v) in edits.added() {
-        header(out, n, v);
+        if !is_hop_by_hop(n) && !skip.iter().any(|s| n.eq_ignore_ascii_case(s)) {
+            header(out, n, v);
+        }
     }
 }
 
@@ -171,9 +175,15 @@ pub fn request_head(
     );
     // Prior proxies' entries first, in order, then this client.
     out.extend_from_slice(b"X-Forwarded-For: ");
+    // The chain so far: a handler's X-Forwarded-For replaces the client's.
     let prior_kept = edits.is_empty() || !edits.hides(b"x-forwarded-for");
+    let xff = |n: &[u8]| n.eq_ignore_ascii_case(b"x-forwarded-for");
+    for (_, v) in edits.added().filter(|(n, _)| xff(n)) {
+        out.extend_from_slice(v);
+        out.extend_from_slice(b", ");
+    }
     for h in &head.headers {
-        if prior_kept && h.name.get(buf).eq_ignore_ascii_case(b"x-forwarded-for") {
+        if prior_kept && xff(h.name.get(buf)) {
             out.extend_from_slice(h.value.get(buf));
             out.extend_from_slice(b", ");
         }
@@ -367,6 +377,33 @@ mod tests {
         assert_eq!(
             s,
             "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.9\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn edited_forwarded_for_is_the_chain_and_framing_edits_are_ignored() {
+        let b = b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.1.1.1\r\n\r\n";
+        let mut h = RequestHead::default();
+        assert!(parse_request(b, &LIMITS, &mut h).unwrap());
+        let mut e = HeaderEdits::default();
+        e.set("X-Forwarded-For", "2.2.2.2");
+        e.set("Content-Length", "5");
+        e.add("X-A", "1");
+        let mut out = Vec::new();
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        request_head(
+            &mut out,
+            b,
+            &h,
+            &e,
+            TargetEdits::default(),
+            ip,
+            BodyKind::None,
+        );
+        let s = String::from_utf8(out).unwrap();
+        assert_eq!(
+            s,
+            "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-Forwarded-For: 2.2.2.2, 10.0.0.9\r\n\r\n"
         );
     }
 

@@ -312,7 +312,11 @@ impl Callbacks {
     }
 
     /// Run the Finish list; every handler runs and values are ignored.
+    /// It runs once per session, whichever path ends the connection.
     pub fn run_finish(&self, ses: &Session) {
+        if !ses.begin_finish() {
+            return;
+        }
         for (m, h) in &self.lists[Point::Finish as usize].handlers {
             if let Handler::Finish(f) = h {
                 let _ = self.guarded(m, Point::Finish, || f(ses));

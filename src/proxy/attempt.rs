@@ -3,6 +3,7 @@
 //! ([`super::relay`]) share it: where it goes, and how it ended.
 
 use super::downstream::Disposition;
+use crate::basic::ErrorKind;
 use std::net::SocketAddr;
 
 /// How one attempt on one backend ended.
@@ -17,9 +18,10 @@ pub(crate) enum Outcome {
     /// The backend failed before its response head arrived (write error,
     /// read error, timeout, unparsable head). Counts against its health; a
     /// body-less GET may be retried at `RetryLevel` 1.
-    NoResponse { status: u16 },
+    /// The kind says which (`BackendBroken`, `BackendTimeout`).
+    NoResponse(ErrorKind),
     /// The response head arrived but the response cannot be relayed.
-    BadResponse { status: u16 },
+    BadResponse(ErrorKind),
     /// Finished without a backend response to relay (client gone, handler
     /// closed, or an answer was already sent).
     Ended(Disposition),

@@ -70,7 +70,7 @@ pub fn serve(
 
 async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
     // Copies for the panic report: the connection state is gone by then.
-    let who = (c.ses.id, c.ses.peer);
+    let ses = c.ses.clone();
     let wr = &*w;
     let served = async move {
         if wr.cbs.run_accept(Point::Accept, &c.ses) == Ret::Close {
@@ -91,11 +91,14 @@ async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
     if let Err(p) = catch_panic(served).await {
         w.stats.error(ErrorKind::ConnPanic);
         let what = panic_message(p.as_ref());
-        let (id, peer) = who;
         log::error!(
-            "worker {}: connection {id} from {peer} panicked: {what}",
-            w.id
+            "worker {}: connection {} from {} panicked: {what}",
+            w.id,
+            ses.id,
+            ses.peer
         );
+        // HandleFinish still runs (once), as on every other way out.
+        w.cbs.run_finish(&ses);
     }
     Stats::dec(&w.stats.conn_active);
 }

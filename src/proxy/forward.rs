@@ -6,10 +6,10 @@
 use super::attempt::{Outcome, Target};
 use super::body::Pump;
 use super::downstream::{Disposition, Downstream};
-use super::reply::answer;
+use super::reply::fail;
 use super::retry::Plan;
 use crate::balance::{hash_key, SubClusterPick};
-use crate::basic::{ErrorKind, Request, Response};
+use crate::basic::{ErrorKind, ProxyError, Request};
 use crate::config::Cluster;
 use crate::http::BodyKind;
 use crate::module::Ret;
@@ -19,7 +19,8 @@ use std::time::Instant;
 pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disposition {
     let gen = req.gen.clone();
     let Some(cid) = req.route.cluster else {
-        return answer(w, d, req, Response::error(500), false).await;
+        let e = ErrorKind::NoCluster.into();
+        return fail(w, d, req, e, "forwarding without a cluster", false).await;
     };
     let cluster = gen.snapshot.clusters.get(cid);
     let key = hash_key(&cluster.gslb.hash, req);
@@ -33,7 +34,8 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
         }
         SubClusterPick::Unavailable => {
             w.stats.error(ErrorKind::BackendUnavailable);
-            return answer(w, d, req, Response::error(502), false).await;
+            let e = ErrorKind::BackendUnavailable.into();
+            return fail(w, d, req, e, "no sub-cluster available", false).await;
         }
     };
     req.route.subcluster = Some(home);
@@ -45,7 +47,7 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
         && req.head.method_is(&req.buf, b"GET");
     let mut plan = Plan::new(cluster, cid, home, key);
     let mut resend: Option<Target> = None;
-    let mut last_status = 502;
+    let mut last = ErrorKind::BackendConnect;
     req.stat.cluster_start = Some(Instant::now());
     loop {
         let t = match resend.take() {
@@ -65,7 +67,8 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
                 }
                 if w.cbs.run_forward(req) == Ret::Finish {
                     w.stats.error(ErrorKind::HandlerAbort);
-                    return answer(w, d, req, Response::error(500), true).await;
+                    let e = ErrorKind::HandlerAbort.into();
+                    return fail(w, d, req, e, "HandleForward returned Finish", true).await;
                 }
                 let Some(chosen) = req.route.backend else {
                     break;
@@ -95,30 +98,35 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
             Outcome::Stale | Outcome::ConnectFailed => {
                 w.stats.error(ErrorKind::BackendConnect);
                 report(w, req, cluster, &t, false);
+                last = ErrorKind::BackendConnect;
                 if body_sent {
-                    return answer(w, d, req, Response::error(502), true).await;
+                    let e = ErrorKind::BackendConnect.into();
+                    return fail(w, d, req, e, "backend connection lost", true).await;
                 }
                 if let Some(i) = t.index {
                     plan.failed(t.sub, i);
                 }
             }
-            Outcome::NoResponse { status } => {
+            Outcome::NoResponse(kind) => {
                 report(w, req, cluster, &t, false);
                 if !get_retry || body_sent {
-                    return answer(w, d, req, Response::error(status), true).await;
+                    return fail(w, d, req, kind.into(), "no response head", true).await;
                 }
-                last_status = status;
+                last = kind;
                 if let Some(i) = t.index {
                     plan.failed(t.sub, i);
                 }
             }
-            Outcome::BadResponse { status } => {
-                return answer(w, d, req, Response::error(status), true).await;
+            Outcome::BadResponse(kind) => {
+                return fail(w, d, req, kind.into(), "response not relayable", true).await;
             }
         }
     }
+    // Every attempt failed: the client hears how the last one did (a
+    // timeout stays a 504).
     w.stats.error(ErrorKind::BackendUnavailable);
-    answer(w, d, req, Response::error(last_status), !req.body_done).await
+    let e = ProxyError::with_status(ErrorKind::BackendUnavailable, last.status());
+    fail(w, d, req, e, "every attempt failed", !req.body_done).await
 }
 
 /// Tell the backend's health how an attempt went. A failure that takes the
@@ -169,7 +177,7 @@ async fn attempt<D: Downstream>(
     if status == 101 {
         w.stats.error(ErrorKind::BackendBroken);
         super::relay::give_back(w, req, answered.res);
-        return Outcome::BadResponse { status: 502 };
+        return Outcome::BadResponse(ErrorKind::BackendBroken);
     }
     super::relay::respond(w, d, req, answered.up, answered.res, cluster, t.addr).await
 }

@@ -6,7 +6,7 @@
 
 use super::downstream::{Disposition, Downstream};
 use super::forward;
-use super::reply::{answer, verdict, Verdict};
+use super::reply::{answer, fail, request_finish, verdict, Verdict};
 use crate::basic::{ErrorKind, Request, Response};
 use crate::module::Point;
 use crate::route::RequestFacts;
@@ -14,14 +14,45 @@ use crate::worker::Worker;
 use std::time::Instant;
 
 /// Run one request through the lifecycle; the disposition says whether
-/// the connection may serve another.
+/// the connection may serve another. HandleRequestFinish runs for every
+/// request, also one that ended without a response (it then sees
+/// [`Response::none`]).
 pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disposition {
+    req.stat.read_end = Some(Instant::now());
+    trusted_client_address(req);
+    let disp = points(w, d, req).await;
+    let mut none = Response::none();
+    disp.keep_if(request_finish(w, req, &mut none))
+}
+
+/// Before BeforeLocation the client address is set: the session's, or, when
+/// the session is trusted (mod_trust_clientip), what the proxy in front
+/// says: `X-Real-Ip`, else the first `X-Forwarded-For` entry. A value that
+/// is not an address leaves the session's.
+fn trusted_client_address(req: &mut Request) {
+    if !req.ses.trusted() {
+        return;
+    }
+    let told = req
+        .header(b"x-real-ip")
+        .or_else(|| req.header(b"x-forwarded-for"))
+        .and_then(|v| v.split(|&b| b == b',').next())
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.trim().parse().ok());
+    if let Some(ip) = told {
+        req.client_ip = ip;
+    }
+}
+
+async fn points<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disposition {
     if let Some(disp) = request_point(w, d, req, Point::BeforeLocation).await {
         return disp;
     }
     let gen = req.gen.clone();
     let Some(product) = gen.snapshot.route.find_product(req.host(), req.vip()) else {
-        return fail(w, d, req, ErrorKind::NoProduct, "no product for the host").await;
+        w.stats.error(ErrorKind::NoProduct);
+        let e = ErrorKind::NoProduct.into();
+        return fail(w, d, req, e, "no product for the host", false).await;
     };
     req.route.product = Some(product);
     req.stat.product_found = Some(Instant::now());
@@ -29,7 +60,9 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
         return disp;
     }
     let Some(cluster) = gen.snapshot.route.find_cluster(product, req) else {
-        return fail(w, d, req, ErrorKind::NoCluster, "no route rule matched").await;
+        w.stats.error(ErrorKind::NoCluster);
+        let e = ErrorKind::NoCluster.into();
+        return fail(w, d, req, e, "no route rule matched", false).await;
     };
     req.route.cluster = Some(cluster);
     req.stat.cluster_found = Some(Instant::now());
@@ -37,20 +70,6 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
         return disp;
     }
     forward::run(w, d, req).await
-}
-
-/// A routing failure: counted, recorded on the request, answered with the
-/// kind's status, and the connection closed.
-async fn fail<D: Downstream>(
-    w: &Worker,
-    d: &mut D,
-    req: &mut Request,
-    kind: ErrorKind,
-    msg: &'static str,
-) -> Disposition {
-    w.stats.error(kind);
-    req.fail(kind, msg);
-    answer(w, d, req, Response::error(kind.status()), false).await
 }
 
 /// Run a Request-type point; `Some(disposition)` when a handler ended the
@@ -64,7 +83,7 @@ async fn request_point<D: Downstream>(
     let (ret, res) = w.cbs.run_request(point, req);
     match verdict(ret, res, req) {
         Verdict::Continue => None,
-        Verdict::Answer { res, close } => Some(answer(w, d, req, res, close).await),
+        Verdict::Answer { res, close, read } => Some(answer(w, d, req, res, close, read).await),
         Verdict::Close => {
             w.stats.error(ErrorKind::HandlerAbort);
             req.fail(ErrorKind::HandlerAbort, point.name());

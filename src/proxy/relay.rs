@@ -9,12 +9,11 @@ use super::attempt::Outcome;
 use super::body::Pump;
 use super::downstream::{Disposition, Downstream, Upstream};
 use super::io::{read_more, IoErr};
-use super::reply::{finish_local, redirect_response};
+use super::reply::{finish_local, read_response, request_finish, AfterRead};
 use crate::basic::{ErrorKind, Request, Response};
 use crate::config::Cluster;
 use crate::http::write::ResponseFraming;
 use crate::http::BodyKind;
-use crate::module::{Point, Ret};
 use crate::worker::Worker;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -29,28 +28,18 @@ pub(crate) async fn respond<D: Downstream>(
     cluster: &Cluster,
     addr: SocketAddr,
 ) -> Outcome {
-    // HandleReadResponse.
-    let mut close_after = false;
-    match w.cbs.run_response(Point::ReadResponse, req, &mut res) {
-        Ret::GoOn => {}
-        Ret::Finish => close_after = true,
-        Ret::Close => {
-            w.stats.error(ErrorKind::HandlerAbort);
+    let close_after = match read_response(w, req, &mut res) {
+        AfterRead::Send { close } => close,
+        AfterRead::Drop => {
             give_back(w, req, res);
             return Outcome::Ended(Disposition::Reset);
         }
-        Ret::Redirect => {
-            let r = redirect_response(req);
+        AfterRead::Replace(r) => {
             return Outcome::Ended(replace_response(w, d, req, res, r).await);
         }
-        Ret::Response => {
-            if let Some(r) = req.reply.take() {
-                return Outcome::Ended(replace_response(w, d, req, res, r).await);
-            }
-        }
-    }
+    };
     let Some((_, rh)) = res.backend_head() else {
-        return Outcome::BadResponse { status: 502 };
+        return Outcome::BadResponse(ErrorKind::BackendBroken);
     };
     let (in_kind, head_len, backend_keep) = (rh.body, rh.head_len, rh.keep_alive);
     let out_kind = d.response_framing(in_kind);
@@ -90,7 +79,7 @@ pub(crate) async fn respond<D: Downstream>(
                     w.stats.error(ErrorKind::BackendBroken);
                     w.bufs.borrow_mut().give(framed);
                     give_back(w, req, res);
-                    return Outcome::BadResponse { status: 502 };
+                    return Outcome::BadResponse(ErrorKind::BackendBroken);
                 }
             }
         }
@@ -110,15 +99,14 @@ pub(crate) async fn respond<D: Downstream>(
         // instead of a head with a truncated body.
         first = w.take_body_buf(pump.wanted());
         if let Err(e) = read_more(&mut up, &mut first, pump.wanted(), backend_timeout).await {
-            let status = if matches!(e, IoErr::Timeout) {
-                504
-            } else {
-                502
+            let kind = match e {
+                IoErr::Timeout => ErrorKind::BackendTimeout,
+                _ => ErrorKind::BackendBroken,
             };
-            w.stats.error(ErrorKind::BackendBroken);
+            w.stats.error(kind);
             w.give_buf(first);
             give_back(w, req, res);
-            return Outcome::BadResponse { status };
+            return Outcome::BadResponse(kind);
         }
         pump.advance_direct(first.len());
     }
@@ -142,6 +130,8 @@ pub(crate) async fn respond<D: Downstream>(
         {
             Ok(clean) => upstream_clean &= clean,
             Err(()) => {
+                // HandleRequestFinish sees the response that broke off.
+                request_finish(w, req, &mut res);
                 give_back(w, req, res);
                 return Outcome::Ended(Disposition::Reset);
             }
@@ -152,13 +142,7 @@ pub(crate) async fn respond<D: Downstream>(
         w.put_upstream(addr, up, cluster.backend.max_idle_conns_per_host);
     }
 
-    // HandleRequestFinish.
-    if matches!(
-        w.cbs.run_response(Point::RequestFinish, req, &mut res),
-        Ret::Finish | Ret::Close
-    ) {
-        keep_alive = false;
-    }
+    keep_alive &= request_finish(w, req, &mut res);
     give_back(w, req, res);
     Outcome::Done(Disposition::from_keep(keep_alive))
 }

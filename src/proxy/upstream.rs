@@ -104,7 +104,7 @@ async fn send_request<D: Downstream>(
             return Err(Outcome::Stale);
         }
         w.stats.error(ErrorKind::BackendBroken);
-        return Err(Outcome::NoResponse { status: 502 });
+        return Err(Outcome::NoResponse(ErrorKind::BackendBroken));
     }
     if body.is_done() {
         return Ok(());
@@ -120,7 +120,7 @@ async fn send_request<D: Downstream>(
     match d.read_body(w, req, body, up, timeouts).await {
         Ok(()) => Ok(()),
         Err(BodyError::Client(disp)) => Err(Outcome::Ended(disp)),
-        Err(BodyError::Upstream) => Err(Outcome::NoResponse { status: 502 }),
+        Err(BodyError::Upstream) => Err(Outcome::NoResponse(ErrorKind::BackendBroken)),
     }
 }
 
@@ -147,7 +147,7 @@ async fn read_head(
                 Ok(false) => {}
                 Err(_) => {
                     w.stats.error(ErrorKind::BackendBroken);
-                    break Outcome::NoResponse { status: 502 };
+                    break Outcome::NoResponse(ErrorKind::BackendBroken);
                 }
             }
         }
@@ -156,14 +156,14 @@ async fn read_head(
             Ok(_) => {}
             Err(IoErr::Timeout) => {
                 w.stats.error(ErrorKind::BackendTimeout);
-                break Outcome::NoResponse { status: 504 };
+                break Outcome::NoResponse(ErrorKind::BackendTimeout);
             }
             Err(_) if ubuf.is_empty() && reused && req.head.body.is_none() => {
                 break Outcome::Stale;
             }
             Err(_) => {
                 w.stats.error(ErrorKind::BackendBroken);
-                break Outcome::NoResponse { status: 502 };
+                break Outcome::NoResponse(ErrorKind::BackendBroken);
             }
         }
     };

@@ -21,6 +21,9 @@ pub struct Script {
     /// The response's Content-Length as HandleRequestFinish saw it, per
     /// request: the head must still be readable after its body streamed.
     pub finish_lengths: Vec<Option<String>>,
+    /// The response status HandleRequestFinish saw, per request (0: no
+    /// response was sent).
+    pub finish_statuses: Vec<u16>,
 }
 
 pub type Shared = Arc<Mutex<Script>>;
@@ -83,7 +86,9 @@ impl Module for Probe {
                         if p == Point::RequestFinish {
                             let len = res.header("content-length");
                             let len = len.map(|v| String::from_utf8_lossy(v).into_owned());
-                            s.lock().unwrap().finish_lengths.push(len);
+                            let mut g = s.lock().unwrap();
+                            g.finish_lengths.push(len);
+                            g.finish_statuses.push(res.status());
                         }
                         if p == Point::ReadResponse {
                             res.set_header("X-Probe", "seen");
