@@ -40,6 +40,46 @@ impl Body {
     }
 }
 
+/// Transforms a response body as it streams (compression, markdown, error
+/// pages), in bounded memory: it sees the body a piece at a time, decoded
+/// from its transfer framing, and appends what it makes of each piece.
+/// A response with a filter has no length known in advance, so it goes to
+/// the client chunked (HTTP/1.1) or close-delimited (HTTP/1.0), and the
+/// backend's trailers are dropped.
+pub trait BodyFilter {
+    /// Transform the next piece of the body, appending the output.
+    fn data(&mut self, input: &[u8], out: &mut Vec<u8>);
+    /// The body ended: append whatever is still held back.
+    fn finish(&mut self, out: &mut Vec<u8>);
+}
+
+/// Run `input` (then, with `end`, the end of the body) through every
+/// filter in order, appending the last one's output to `out`.
+pub(crate) fn run_filters(
+    filters: &mut [Box<dyn BodyFilter>],
+    input: &[u8],
+    end: bool,
+    out: &mut Vec<u8>,
+) {
+    let Some((last, first)) = filters.split_last_mut() else {
+        out.extend_from_slice(input);
+        return;
+    };
+    let mut cur = input.to_vec();
+    for f in first {
+        let mut next = Vec::with_capacity(cur.len());
+        f.data(&cur, &mut next);
+        if end {
+            f.finish(&mut next);
+        }
+        cur = next;
+    }
+    last.data(&cur, out);
+    if end {
+        last.finish(out);
+    }
+}
+
 /// The head a response started from.
 #[derive(Debug)]
 pub(crate) enum Source {
@@ -49,13 +89,26 @@ pub(crate) enum Source {
     Backend { buf: Vec<u8>, head: ResponseHead },
 }
 
-#[derive(Debug)]
 pub struct Response {
     status: u16,
     reason: Option<Cow<'static, str>>,
     pub(crate) src: Source,
     pub(crate) edits: HeaderEdits,
     pub body: Body,
+    /// Body filters, in the order they run.
+    pub(crate) filters: Vec<Box<dyn BodyFilter>>,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("src", &self.src)
+            .field("edits", &self.edits)
+            .field("body", &self.body)
+            .field("filters", &self.filters.len())
+            .finish()
+    }
 }
 
 impl Response {
@@ -67,6 +120,7 @@ impl Response {
             src: Source::Local(Vec::new()),
             edits: HeaderEdits::default(),
             body: Body::Empty,
+            filters: Vec::new(),
         }
     }
 
@@ -90,6 +144,7 @@ impl Response {
             src: Source::Backend { buf, head },
             edits: HeaderEdits::default(),
             body: Body::Backend,
+            filters: Vec::new(),
         }
     }
 
@@ -104,6 +159,22 @@ impl Response {
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = Body::Bytes(body.into());
         self
+    }
+
+    /// A response whose body is `len` bytes of `file` from `offset`,
+    /// streamed without reading it whole into memory.
+    pub fn with_file(mut self, file: File, offset: u64, len: u64) -> Self {
+        self.body = Body::File { file, offset, len };
+        self
+    }
+
+    /// Add a filter the body streams through (after those already added).
+    pub fn add_body_filter(&mut self, f: Box<dyn BodyFilter>) {
+        self.filters.push(f);
+    }
+
+    pub fn has_body_filters(&self) -> bool {
+        !self.filters.is_empty()
     }
 
     /// The plain error page for a status code.
@@ -276,6 +347,43 @@ impl Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Upper;
+    impl BodyFilter for Upper {
+        fn data(&mut self, input: &[u8], out: &mut Vec<u8>) {
+            out.extend(input.iter().map(u8::to_ascii_uppercase));
+        }
+        fn finish(&mut self, _out: &mut Vec<u8>) {}
+    }
+
+    /// Holds everything back and appends its length at the end.
+    struct Count(usize);
+    impl BodyFilter for Count {
+        fn data(&mut self, input: &[u8], _out: &mut Vec<u8>) {
+            self.0 += input.len();
+        }
+        fn finish(&mut self, out: &mut Vec<u8>) {
+            out.extend_from_slice(self.0.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn filters_run_in_order_and_finish_at_the_end() {
+        let mut f: Vec<Box<dyn BodyFilter>> = vec![Box::new(Upper)];
+        let mut out = Vec::new();
+        run_filters(&mut f, b"ab", false, &mut out);
+        run_filters(&mut f, b"c", true, &mut out);
+        assert_eq!(out, b"ABC");
+        let mut f: Vec<Box<dyn BodyFilter>> = vec![Box::new(Upper), Box::new(Count(0))];
+        let mut out = Vec::new();
+        run_filters(&mut f, b"abc", false, &mut out);
+        assert!(out.is_empty());
+        run_filters(&mut f, b"de", true, &mut out);
+        assert_eq!(out, b"5");
+        let mut out = Vec::new();
+        run_filters(&mut [], b"x", true, &mut out);
+        assert_eq!(out, b"x");
+    }
 
     #[test]
     fn local_headers_edits_and_cookies() {

@@ -104,6 +104,29 @@ pub(crate) trait Downstream {
         keep: bool,
     ) -> Disposition;
 
+    /// Send the head of a response made in the proxy whose body follows
+    /// through [`Downstream::send_data`], framed as `body`.
+    async fn send_local_head(
+        &mut self,
+        w: &Worker,
+        req: &mut Request,
+        res: &Response,
+        body: BodyKind,
+        keep: bool,
+    ) -> Result<(), IoErr>;
+
+    /// Send the next piece of a body whose head went out framed as `body`
+    /// (the bytes as the body has them; the downstream frames them).
+    async fn send_data(
+        &mut self,
+        w: &Worker,
+        data: Vec<u8>,
+        body: BodyKind,
+    ) -> (Result<(), IoErr>, Vec<u8>);
+
+    /// End a body sent with [`Downstream::send_data`].
+    async fn finish_body(&mut self, w: &Worker, body: BodyKind) -> Result<(), IoErr>;
+
     /// Send a backend response's head with the body bytes that are already
     /// here: `inline` of the response's own buffer, then all of `first`.
     /// Both go out with the head where the protocol allows.

@@ -134,6 +134,58 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         }
     }
 
+    async fn send_local_head(
+        &mut self,
+        w: &Worker,
+        req: &mut Request,
+        res: &Response,
+        body: BodyKind,
+        keep: bool,
+    ) -> Result<(), IoErr> {
+        let mut out = w.bufs.borrow_mut().take();
+        local_head(&mut out, res, self.version, body, keep);
+        req.status = res.status();
+        w.stats.count_status(res.status());
+        let (r, out) = write_from(&mut self.stream, out, 0, w.conf.client_write_timeout).await;
+        w.bufs.borrow_mut().give(out);
+        r
+    }
+
+    async fn send_data(
+        &mut self,
+        w: &Worker,
+        data: Vec<u8>,
+        body: BodyKind,
+    ) -> (Result<(), IoErr>, Vec<u8>) {
+        let timeout = w.conf.client_write_timeout;
+        if data.is_empty() {
+            return (Ok(()), data);
+        }
+        if body != BodyKind::Chunked {
+            return write_from(&mut self.stream, data, 0, timeout).await;
+        }
+        let mut size = Vec::with_capacity(18);
+        crate::http::chunked::write_chunk_header(&mut size, data.len());
+        let len = data.len();
+        let parts = [
+            (size, None),
+            (data, Some(0..len)),
+            (crate::http::chunked::CHUNK_END.to_vec(), None),
+        ];
+        let (r, [_, data, _]) = write_parts(&mut self.stream, parts, timeout).await;
+        (r, data)
+    }
+
+    async fn finish_body(&mut self, w: &Worker, body: BodyKind) -> Result<(), IoErr> {
+        if body != BodyKind::Chunked {
+            return Ok(());
+        }
+        let mut end = crate::http::chunked::LAST_CHUNK.to_vec();
+        end.extend_from_slice(crate::http::chunked::CHUNK_END);
+        let timeout = w.conf.client_write_timeout;
+        write_from(&mut self.stream, end, 0, timeout).await.0
+    }
+
     async fn send_head(
         &mut self,
         w: &Worker,
@@ -296,8 +348,8 @@ async fn relay<W: AsyncWriteRent>(
     }
 }
 
-/// A response made in the proxy, as HTTP/1.1 bytes: head, then the body
-/// when it is held in memory and the request was not HEAD.
+/// A response made in the proxy whose body is in memory, as HTTP/1.1
+/// bytes: head, then the body unless the request was HEAD.
 pub(crate) fn write_local(
     out: &mut Vec<u8>,
     res: &Response,
@@ -305,28 +357,38 @@ pub(crate) fn write_local(
     keep_alive: bool,
     head_only: bool,
 ) {
+    let has_body = crate::http::framing::response_has_body(false, res.status());
+    let body = match has_body {
+        true => BodyKind::Length(res.body.len().unwrap_or(0)),
+        false => BodyKind::None,
+    };
+    local_head(out, res, client_version, body, keep_alive);
+    if let (false, true, Body::Bytes(b)) = (head_only, has_body, &res.body) {
+        out.extend_from_slice(b);
+    }
+}
+
+/// The head of a response made in the proxy, framed as `body`.
+fn local_head(
+    out: &mut Vec<u8>,
+    res: &Response,
+    client_version: Version,
+    body: BodyKind,
+    keep_alive: bool,
+) {
     let status = res.status();
     write::status_line(out, status, res.reason().as_bytes());
     for (n, v) in res.headers() {
         write::end_to_end_header(out, n, v);
     }
-    let has_body = crate::http::framing::response_has_body(false, status);
-    let len = res.body.len().unwrap_or(0);
     write::end_head(
         out,
         ResponseFraming {
             client_version,
             status,
-            body: if has_body {
-                BodyKind::Length(len)
-            } else {
-                BodyKind::None
-            },
+            body,
             relay_length: None,
             keep_alive,
         },
     );
-    if let (false, true, Body::Bytes(b)) = (head_only, has_body, &res.body) {
-        out.extend_from_slice(b);
-    }
 }

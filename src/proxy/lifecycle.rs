@@ -83,7 +83,7 @@ async fn request_point<D: Downstream>(
     let (ret, res) = w.cbs.run_request(point, req);
     match verdict(ret, res, req) {
         Verdict::Continue => None,
-        Verdict::Answer { res, close, read } => Some(answer(w, d, req, res, close, read).await),
+        Verdict::Answer { res, close, read } => Some(answer(w, d, req, *res, close, read).await),
         Verdict::Close => {
             w.stats.error(ErrorKind::HandlerAbort);
             req.fail(ErrorKind::HandlerAbort, point.name());

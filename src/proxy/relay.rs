@@ -9,8 +9,8 @@ use super::attempt::Outcome;
 use super::body::Pump;
 use super::downstream::{Disposition, Downstream, Upstream};
 use super::io::{read_more, IoErr};
-use super::reply::{finish_local, read_response, request_finish, AfterRead};
-use crate::basic::{ErrorKind, Request, Response};
+use super::reply::{finish_local, read_response, request_finish, send_answer, AfterRead};
+use crate::basic::{run_filters, ErrorKind, Request, Response};
 use crate::config::Cluster;
 use crate::http::write::ResponseFraming;
 use crate::http::BodyKind;
@@ -38,6 +38,9 @@ pub(crate) async fn respond<D: Downstream>(
             return Outcome::Ended(replace_response(w, d, req, res, r).await);
         }
     };
+    if res.has_body_filters() {
+        return relay_filtered(w, d, req, up, res, cluster, (addr, close_after)).await;
+    }
     let Some((_, rh)) = res.backend_head() else {
         return Outcome::BadResponse(ErrorKind::BackendBroken);
     };
@@ -147,6 +150,145 @@ pub(crate) async fn respond<D: Downstream>(
     Outcome::Done(Disposition::from_keep(keep_alive))
 }
 
+/// The relay for a response with body filters: the body is decoded from
+/// the backend's framing, run through the filters a read at a time, and
+/// sent with the client's framing for a body of unknown length.
+async fn relay_filtered<D: Downstream>(
+    w: &Worker,
+    d: &mut D,
+    req: &mut Request,
+    mut up: Upstream,
+    mut res: Response,
+    cluster: &Cluster,
+    (addr, close_after): (SocketAddr, bool),
+) -> Outcome {
+    let Some((_, rh)) = res.backend_head() else {
+        return Outcome::BadResponse(ErrorKind::BackendBroken);
+    };
+    let (in_kind, head_len, backend_keep) = (rh.body, rh.head_len, rh.keep_alive);
+    let out_kind = match in_kind {
+        BodyKind::None => BodyKind::None,
+        _ => d.response_framing(BodyKind::UntilClose),
+    };
+    let keep_alive = req.head.keep_alive
+        && req.body_done
+        && !close_after
+        && out_kind != BodyKind::UntilClose
+        && w.conf.keep_alive_enabled;
+    let status = res.status();
+    let framing = ResponseFraming {
+        client_version: d.version(),
+        status,
+        body: out_kind,
+        relay_length: None,
+        keep_alive,
+    };
+    req.status = status;
+    w.stats.count_status(status);
+    req.stat.response_start = Some(Instant::now());
+    let (r, _) = d.send_head(w, &mut res, framing, 0..0, Vec::new()).await;
+    if r.is_err() {
+        w.stats.error(ErrorKind::ClientClose);
+        request_finish(w, req, &mut res);
+        give_back(w, req, res);
+        return Outcome::Ended(Disposition::Reset);
+    }
+    // Decode only: the downstream frames what the filters make.
+    let mut pump = Pump::new(in_kind, false);
+    let arrived = res.backend_buf_mut()[head_len..].to_vec();
+    let timeout = cluster.backend.timeout_response_header;
+    let r = match out_kind {
+        // A body-less response (HEAD, 204, 304): the filters get nothing.
+        BodyKind::None => Ok(arrived.is_empty()),
+        _ => {
+            filter_body(
+                w,
+                d,
+                &mut up,
+                &mut pump,
+                &mut res,
+                arrived,
+                (out_kind, timeout),
+            )
+            .await
+        }
+    };
+    let keep = match r {
+        Ok(clean) => {
+            if backend_keep && clean {
+                w.put_upstream(addr, up, cluster.backend.max_idle_conns_per_host);
+            }
+            keep_alive
+        }
+        Err(kind) => {
+            w.stats.error(kind);
+            req.fail(kind, "filtered response cut short");
+            false
+        }
+    };
+    req.stat.response_end = Some(Instant::now());
+    let keep = request_finish(w, req, &mut res) && keep;
+    give_back(w, req, res);
+    match (r.is_ok(), keep) {
+        (true, k) => Outcome::Done(Disposition::from_keep(k)),
+        (false, _) => Outcome::Ended(Disposition::Reset),
+    }
+}
+
+/// Read, decode, filter and send the rest of a filtered body. `Ok`: done,
+/// and whether the backend sent nothing past it.
+async fn filter_body<D: Downstream>(
+    w: &Worker,
+    d: &mut D,
+    up: &mut Upstream,
+    pump: &mut Pump,
+    res: &mut Response,
+    mut input: Vec<u8>,
+    (framing, timeout): (BodyKind, std::time::Duration),
+) -> Result<bool, ErrorKind> {
+    let mut decoded = Vec::new();
+    let mut clean = true;
+    loop {
+        decoded.clear();
+        let used = pump
+            .feed(&input, &mut decoded)
+            .map_err(|_| ErrorKind::BackendBroken)?;
+        clean &= used == input.len();
+        let end = pump.is_done();
+        let mut out = Vec::with_capacity(decoded.len());
+        run_filters(&mut res.filters, &decoded, end, &mut out);
+        if d.send_data(w, out, framing).await.0.is_err() {
+            return Err(ErrorKind::ClientClose);
+        }
+        if end {
+            break;
+        }
+        input.clear();
+        if input.capacity() == 0 {
+            input = w.take_body_buf(pump.wanted());
+        }
+        match read_more(up, &mut input, pump.wanted(), timeout).await {
+            Ok(_) => {}
+            Err(IoErr::Closed) if pump.source_closed(&mut decoded) => {
+                let mut out = Vec::new();
+                run_filters(&mut res.filters, &[], true, &mut out);
+                if d.send_data(w, out, framing).await.0.is_err() {
+                    return Err(ErrorKind::ClientClose);
+                }
+                clean = false;
+                break;
+            }
+            Err(IoErr::Timeout) => return Err(ErrorKind::BackendTimeout),
+            Err(_) => return Err(ErrorKind::BackendBroken),
+        }
+    }
+    w.give_buf(input);
+    d.finish_body(w, framing)
+        .await
+        .map_err(|_| ErrorKind::ClientClose)?;
+    Ok(clean)
+}
+
 /// Return a backend response's buffer to the pool and its head index to
 /// the request, for the next request of the connection to reuse.
 pub(crate) fn give_back(w: &Worker, req: &mut Request, res: Response) {
@@ -174,6 +316,6 @@ async fn replace_response<D: Downstream>(
 ) -> Disposition {
     give_back(w, req, res);
     let keep = req.head.keep_alive && req.body_done;
-    let disp = d.send_local(w, req, &r, keep).await;
+    let disp = send_answer(w, d, req, &mut r, keep).await;
     finish_local(w, req, &mut r, disp)
 }

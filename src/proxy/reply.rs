@@ -2,7 +2,8 @@
 //! request point means for the connection.
 
 use super::downstream::{Disposition, Downstream};
-use crate::basic::{ErrorKind, ProxyError, Request, Response};
+use crate::basic::{run_filters, Body, ErrorKind, ProxyError, Request, Response};
+use crate::http::BodyKind;
 use crate::module::{Point, Ret};
 use crate::worker::Worker;
 
@@ -13,7 +14,7 @@ pub(crate) enum Verdict {
     /// Send this response; then close if `close`. With `read`,
     /// HandleReadResponse runs on it first.
     Answer {
-        res: Response,
+        res: Box<Response>,
         close: bool,
         read: bool,
     },
@@ -28,17 +29,17 @@ pub(crate) fn verdict(ret: Ret, res: Option<Response>, req: &mut Request) -> Ver
         // BFE: Finish and Redirect skip HandleReadResponse; a module's
         // Response goes through it like a backend's.
         Ret::Finish => Verdict::Answer {
-            res: res.unwrap_or_else(|| Response::error(500)),
+            res: Box::new(res.unwrap_or_else(|| Response::error(500))),
             close: true,
             read: false,
         },
         Ret::Redirect => Verdict::Answer {
-            res: redirect_response(req),
+            res: Box::new(redirect_response(req)),
             close: false,
             read: false,
         },
         Ret::Response => Verdict::Answer {
-            res: res.unwrap_or_else(|| Response::error(500)),
+            res: Box::new(res.unwrap_or_else(|| Response::error(500))),
             close: false,
             read: true,
         },
@@ -132,8 +133,127 @@ pub(crate) async fn answer<D: Downstream>(
         }
     }
     let keep = !close && req.head.keep_alive && req.body_done;
-    let disp = d.send_local(w, req, &res, keep).await;
+    let disp = send_answer(w, d, req, &mut res, keep).await;
     finish_local(w, req, &mut res, disp)
+}
+
+/// Send a response made in the proxy: at once when its body is in memory
+/// (filtered there first), streamed when it is a file.
+pub(crate) async fn send_answer<D: Downstream>(
+    w: &Worker,
+    d: &mut D,
+    req: &mut Request,
+    res: &mut Response,
+    keep: bool,
+) -> Disposition {
+    if matches!(res.body, Body::File { .. }) {
+        return stream_file(w, d, req, res, keep).await;
+    }
+    if res.has_body_filters() {
+        let input = match std::mem::take(&mut res.body) {
+            Body::Bytes(b) => b,
+            _ => Vec::new(),
+        };
+        let mut out = Vec::with_capacity(input.len());
+        run_filters(&mut res.filters, &input, true, &mut out);
+        res.filters.clear();
+        res.body = Body::Bytes(out);
+    }
+    d.send_local(w, req, res, keep).await
+}
+
+/// Stream a file body: read a buffer at a time, so memory stays bounded
+/// whatever the file's size. Reads are positional (`pread`) on the worker
+/// thread: fine for files in the page cache, which is what a proxy serves
+/// (error pages, small static files).
+async fn stream_file<D: Downstream>(
+    w: &Worker,
+    d: &mut D,
+    req: &mut Request,
+    res: &mut Response,
+    keep: bool,
+) -> Disposition {
+    let Body::File { file, offset, len } = std::mem::take(&mut res.body) else {
+        return Disposition::Reset;
+    };
+    let framing = if !crate::http::framing::response_has_body(false, res.status()) {
+        BodyKind::None
+    } else if res.has_body_filters() {
+        d.response_framing(BodyKind::UntilClose)
+    } else {
+        BodyKind::Length(len)
+    };
+    let keep = keep && framing != BodyKind::UntilClose;
+    if d.send_local_head(w, req, res, framing, keep).await.is_err() {
+        w.stats.error(ErrorKind::ClientClose);
+        return Disposition::Reset;
+    }
+    if req.is_head() || framing == BodyKind::None {
+        return Disposition::from_keep(keep);
+    }
+    let mut buf = w.take_body_buf(len.min(usize::MAX as u64) as usize);
+    let r = pump_file(
+        w,
+        d,
+        &file,
+        (offset, len),
+        &mut res.filters,
+        framing,
+        &mut buf,
+    )
+    .await;
+    w.give_buf(buf);
+    match r {
+        Ok(()) => Disposition::from_keep(keep),
+        Err(kind) => {
+            w.stats.error(kind);
+            req.fail(kind, "file body cut short");
+            Disposition::Reset
+        }
+    }
+}
+
+/// The file's bytes through the filters to the client.
+async fn pump_file<D: Downstream>(
+    w: &Worker,
+    d: &mut D,
+    file: &std::fs::File,
+    (offset, len): (u64, u64),
+    filters: &mut [Box<dyn crate::basic::BodyFilter>],
+    framing: BodyKind,
+    buf: &mut Vec<u8>,
+) -> Result<(), ErrorKind> {
+    use std::os::unix::fs::FileExt;
+    let (mut pos, end) = (offset, offset.saturating_add(len));
+    let mut filtered = Vec::new();
+    while pos < end {
+        let want = (buf.capacity() as u64).min(end - pos) as usize;
+        buf.resize(want, 0);
+        let n = match file.read_at(buf, pos) {
+            Ok(0) | Err(_) => return Err(ErrorKind::BackendBroken),
+            Ok(n) => n,
+        };
+        buf.truncate(n);
+        pos += n as u64;
+        let out = if filters.is_empty() {
+            std::mem::take(buf)
+        } else {
+            filtered.clear();
+            run_filters(filters, buf, pos >= end, &mut filtered);
+            std::mem::take(&mut filtered)
+        };
+        let (r, back) = d.send_data(w, out, framing).await;
+        match filters.is_empty() {
+            true => *buf = back,
+            false => filtered = back,
+        }
+        if r.is_err() {
+            return Err(ErrorKind::ClientClose);
+        }
+    }
+    d.finish_body(w, framing)
+        .await
+        .map_err(|_| ErrorKind::ClientClose)
 }
 
 /// Run HandleRequestFinish for a response ringfront made itself.
