@@ -294,12 +294,11 @@ async fn request_loop<S: ClientIo>(
 /// closes after it, because where the next request would start is unknown.
 async fn refuse<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, status: u16, version: Version) {
     let res = Response::error(status);
-    let mut out = w.bufs.borrow_mut().take();
+    let mut out = w.lend();
     super::h1::write_local(&mut out, &res, version, false, false);
     w.stats.count_status(res.status());
-    let (_, out) =
-        super::io::write_from(&mut conn.stream, out, 0, w.conf.client_write_timeout).await;
-    w.bufs.borrow_mut().give(out);
+    let timeout = w.conf.client_write_timeout;
+    let _ = super::io::write_all_in(&mut conn.stream, &mut out, timeout).await;
 }
 
 /// Read and parse one request head into `head`, reading more within

@@ -10,12 +10,12 @@
 use super::body::Pump;
 use super::client::{ClientConn, ClientIo};
 use super::downstream::{BodyError, Disposition, Downstream};
-use super::io::{read_more, write_from, write_parts, IoErr};
+use super::io::{read_more, write_all_in, write_from, write_parts, IoErr};
 use crate::basic::{Body, ErrorKind, Request, Response};
 use crate::http::chunked::ChunkError;
 use crate::http::write::{self, ResponseFraming, CONTINUE_100};
 use crate::http::{BodyKind, Version};
-use crate::worker::Worker;
+use crate::worker::{Lent, Worker};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use std::ops::Range;
 use std::time::Duration;
@@ -65,7 +65,7 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
     ) -> Result<(), BodyError> {
         // Everything in the request buffer belongs to this body now.
         req.consumed = req.buf.len();
-        let mut scratch = w.take_body_buf(body.wanted());
+        let mut scratch = w.lend_body(body.wanted());
         let mut out = framing_buf(w, body);
         let result = loop {
             if body.is_done() {
@@ -103,8 +103,6 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
             }
         };
         req.body_done = body.is_done();
-        w.give_buf(scratch);
-        w.give_buf(out);
         result
     }
 
@@ -115,13 +113,12 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         res: &Response,
         keep: bool,
     ) -> Disposition {
-        let mut out = w.bufs.borrow_mut().take();
+        let mut out = w.lend();
         write_local(&mut out, res, self.version, keep, req.is_head());
         req.status = res.status();
         w.stats.count_status(res.status());
-        let (r, out) = write_from(&mut self.stream, out, 0, w.conf.client_write_timeout).await;
-        w.bufs.borrow_mut().give(out);
-        match r {
+        let timeout = w.conf.client_write_timeout;
+        match write_all_in(&mut self.stream, &mut out, timeout).await {
             Ok(()) => Disposition::from_keep(keep),
             Err(IoErr::Timeout) => {
                 w.stats.error(ErrorKind::ClientTimeout);
@@ -142,13 +139,11 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         body: BodyKind,
         keep: bool,
     ) -> Result<(), IoErr> {
-        let mut out = w.bufs.borrow_mut().take();
+        let mut out = w.lend();
         local_head(&mut out, res, self.version, body, keep);
         req.status = res.status();
         w.stats.count_status(res.status());
-        let (r, out) = write_from(&mut self.stream, out, 0, w.conf.client_write_timeout).await;
-        w.bufs.borrow_mut().give(out);
-        r
+        write_all_in(&mut self.stream, &mut out, w.conf.client_write_timeout).await
     }
 
     async fn send_data(
@@ -194,27 +189,27 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         inline: Range<usize>,
         first: Vec<u8>,
     ) -> (Result<(), IoErr>, Vec<u8>) {
-        let mut out = w.bufs.borrow_mut().take();
+        let mut out = w.lend();
         if let Some((buf, head)) = res.backend_head() {
             let reason = res.reason_override().map(str::as_bytes);
             write::response_head(&mut out, buf, head, &res.edits, reason, framing);
         }
         let timeout = w.conf.client_write_timeout;
-        let (r, out, first) = if !inline.is_empty() || !first.is_empty() {
+        let (r, first) = if !inline.is_empty() || !first.is_empty() {
             let first_len = first.len();
             let parts = [
-                (out, None),
+                (out.take(), None),
                 (std::mem::take(res.backend_buf_mut()), Some(inline)),
                 (first, Some(0..first_len)),
             ];
-            let (r, [out, buf, first]) = write_parts(&mut self.stream, parts, timeout).await;
+            let (r, [o, buf, first]) = write_parts(&mut self.stream, parts, timeout).await;
+            out.put(o);
             *res.backend_buf_mut() = buf;
-            (r, out, first)
+            (r, first)
         } else {
-            let (r, out) = write_from(&mut self.stream, out, 0, timeout).await;
-            (r, out, first)
+            let r = write_all_in(&mut self.stream, &mut out, timeout).await;
+            (r, first)
         };
-        w.bufs.borrow_mut().give(out);
         (r, first)
     }
 
@@ -227,16 +222,12 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         backend_timeout: Duration,
     ) -> Result<bool, ()> {
         let mut scratch = match scratch.capacity() {
-            0 => w.take_body_buf(pump.wanted()),
-            _ => scratch,
+            0 => w.lend_body(pump.wanted()),
+            _ => w.lend_none().with(scratch),
         };
         let mut out = framing_buf(w, pump);
-        let r = self
-            .pump_response(w, up, pump, &mut scratch, &mut out, backend_timeout)
-            .await;
-        w.give_buf(scratch);
-        w.give_buf(out);
-        r
+        self.pump_response(w, up, pump, &mut scratch, &mut out, backend_timeout)
+            .await
     }
 }
 
@@ -303,10 +294,10 @@ impl<S: ClientIo> ClientConn<S> {
 }
 
 /// The buffer a body is re-framed into; none for one forwarded as it came.
-fn framing_buf(w: &Worker, pump: &Pump) -> Vec<u8> {
+fn framing_buf<'w>(w: &'w Worker, pump: &Pump) -> Lent<'w> {
     match pump.is_direct() {
-        true => Vec::new(),
-        false => w.take_body_buf(pump.wanted()),
+        true => w.lend_none(),
+        false => w.lend_body(pump.wanted()),
     }
 }
 

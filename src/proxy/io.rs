@@ -65,6 +65,18 @@ pub(crate) async fn write_from<S: AsyncWriteRent>(
     }
 }
 
+/// Write all of `buf` within `timeout`, the buffer lent to the write and
+/// put back (empty if the write timed out).
+pub(crate) async fn write_all_in<S: AsyncWriteRent>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    timeout: Duration,
+) -> Result<(), IoErr> {
+    let (r, back) = write_from(s, std::mem::take(buf), 0, timeout).await;
+    *buf = back;
+    r
+}
+
 /// Owned buffers written with one `writev`, each from its own range: a
 /// head built here next to body bytes where they were read, so nothing is
 /// copied to sit beside the head first.

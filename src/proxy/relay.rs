@@ -73,14 +73,13 @@ pub(crate) async fn respond<D: Downstream>(
         if pump.is_direct() {
             let n = arrived.len().min(pump.wanted());
             pump.advance_direct(n);
-            (n, head_len..head_len + n, Vec::new())
+            (n, head_len..head_len + n, w.lend_none())
         } else {
-            let mut framed = w.bufs.borrow_mut().take();
+            let mut framed = w.lend();
             match pump.feed(arrived, &mut framed) {
                 Ok(n) => (n, head_len..head_len, framed),
                 Err(_) => {
                     w.stats.error(ErrorKind::BackendBroken);
-                    w.bufs.borrow_mut().give(framed);
                     give_back(w, req, res);
                     return Outcome::BadResponse(ErrorKind::BackendBroken);
                 }
@@ -100,14 +99,13 @@ pub(crate) async fn respond<D: Downstream>(
         // head waits for those bytes so that everything leaves in one
         // write; a backend that never sends them is answered 502/504 here
         // instead of a head with a truncated body.
-        first = w.take_body_buf(pump.wanted());
+        first = w.lend_body(pump.wanted());
         if let Err(e) = read_more(&mut up, &mut first, pump.wanted(), backend_timeout).await {
             let kind = match e {
                 IoErr::Timeout => ErrorKind::BackendTimeout,
                 _ => ErrorKind::BackendBroken,
             };
             w.stats.error(kind);
-            w.give_buf(first);
             give_back(w, req, res);
             return Outcome::BadResponse(kind);
         }
@@ -116,19 +114,19 @@ pub(crate) async fn respond<D: Downstream>(
     req.status = status;
     w.stats.count_status(status);
     req.stat.response_start = Some(Instant::now());
-    let (r, first) = d.send_head(w, &mut res, framing, inline, first).await;
+    let (r, back) = d
+        .send_head(w, &mut res, framing, inline, first.take())
+        .await;
+    first.put(back);
     if r.is_err() {
         w.stats.error(ErrorKind::ClientClose);
-        w.give_buf(first);
         give_back(w, req, res);
         return Outcome::Ended(Disposition::Reset);
     }
-    if pump.is_done() {
-        w.give_buf(first);
-    } else {
+    if !pump.is_done() {
         // The head stays in the response's buffer for HandleRequestFinish.
         match d
-            .send_body(w, &mut up, &mut pump, first, backend_timeout)
+            .send_body(w, &mut up, &mut pump, first.take(), backend_timeout)
             .await
         {
             Ok(clean) => upstream_clean &= clean,
@@ -243,9 +241,10 @@ async fn filter_body<D: Downstream>(
     up: &mut Upstream,
     pump: &mut Pump,
     res: &mut Response,
-    mut input: Vec<u8>,
+    arrived: Vec<u8>,
     (framing, timeout): (BodyKind, std::time::Duration),
 ) -> Result<bool, ErrorKind> {
+    let mut input = w.lend_none().with(arrived);
     let mut decoded = Vec::new();
     let mut clean = true;
     loop {
@@ -265,7 +264,7 @@ async fn filter_body<D: Downstream>(
         }
         input.clear();
         if input.capacity() == 0 {
-            input = w.take_body_buf(pump.wanted());
+            input = w.lend_body(pump.wanted());
         }
         match read_more(up, &mut input, pump.wanted(), timeout).await {
             Ok(_) => {}
@@ -282,7 +281,6 @@ async fn filter_body<D: Downstream>(
             Err(_) => return Err(ErrorKind::BackendBroken),
         }
     }
-    w.give_buf(input);
     d.finish_body(w, framing)
         .await
         .map_err(|_| ErrorKind::ClientClose)?;

@@ -7,7 +7,7 @@
 use super::attempt::{Outcome, Target};
 use super::body::Pump;
 use super::downstream::{BodyError, Downstream, Upstream};
-use super::io::{read_more, write_from, IoErr};
+use super::io::{read_more, write_all_in, IoErr};
 use crate::basic::{ErrorKind, Request, Response};
 use crate::config::Cluster;
 use crate::http::{parse_response, write};
@@ -72,7 +72,7 @@ async fn send_request<D: Downstream>(
     reused: bool,
 ) -> Result<(), Outcome> {
     let timeout = cluster.backend.timeout_response_header;
-    let mut out = w.bufs.borrow_mut().take();
+    let mut out = w.lend();
     let target = write::TargetEdits {
         path: req.path_override.as_deref().map(str::as_bytes),
         query: req.query_override.as_deref().map(str::as_bytes),
@@ -88,7 +88,6 @@ async fn send_request<D: Downstream>(
     );
     if !body.is_done() {
         if let Err(e) = d.body_with_head(req, body, &mut out) {
-            w.bufs.borrow_mut().give(out);
             w.stats.error(ErrorKind::ClientBadRequest);
             req.body_done = false;
             let disp = d
@@ -97,9 +96,7 @@ async fn send_request<D: Downstream>(
             return Err(Outcome::Ended(disp));
         }
     }
-    let (r, out) = write_from(up, out, 0, timeout).await;
-    w.bufs.borrow_mut().give(out);
-    if r.is_err() {
+    if write_all_in(up, &mut out, timeout).await.is_err() {
         if reused && req.head.body.is_none() {
             return Err(Outcome::Stale);
         }
@@ -132,7 +129,7 @@ async fn read_head(
     cluster: &Cluster,
     reused: bool,
 ) -> Result<Response, Outcome> {
-    let mut ubuf = w.bufs.borrow_mut().take();
+    let mut ubuf = w.lend();
     let mut rhead = std::mem::take(&mut req.rhead);
     let deadline = Instant::now() + cluster.backend.timeout_response_header;
     let is_head = req.is_head();
@@ -143,7 +140,7 @@ async fn read_head(
                     ubuf.drain(..rhead.head_len);
                     continue;
                 }
-                Ok(true) => return Ok(Response::from_backend(ubuf, rhead)),
+                Ok(true) => return Ok(Response::from_backend(ubuf.take(), rhead)),
                 Ok(false) => {}
                 Err(_) => {
                     w.stats.error(ErrorKind::BackendBroken);
@@ -167,7 +164,6 @@ async fn read_head(
             }
         }
     };
-    w.bufs.borrow_mut().give(ubuf);
     req.rhead = rhead;
     Err(failed)
 }

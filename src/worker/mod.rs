@@ -12,12 +12,14 @@
 
 mod bufs;
 mod idle;
+mod lent;
 mod runtime;
 mod stats;
 mod trim;
 
 pub use bufs::{BufPool, HeadPool};
 pub use idle::IdleList;
+pub use lent::Lent;
 pub use runtime::{build as build_runtime, Driver};
 pub use stats::{Stats, StatsSnapshot};
 
@@ -107,6 +109,22 @@ impl Worker {
     /// The configuration new requests start on.
     pub fn current(&self) -> Rc<Generation> {
         self.current.borrow().clone()
+    }
+
+    /// A read buffer (`ReadBufferSize`), back in its pool when dropped.
+    pub fn lend(&self) -> Lent<'_> {
+        Lent::new(self, self.bufs.borrow_mut().take())
+    }
+
+    /// A buffer to stream `remaining` more body bytes through (see
+    /// [`Worker::take_body_buf`]), back in its pool when dropped.
+    pub fn lend_body(&self, remaining: usize) -> Lent<'_> {
+        Lent::new(self, self.take_body_buf(remaining))
+    }
+
+    /// No buffer yet; one is put in when a step needs it.
+    pub fn lend_none(&self) -> Lent<'_> {
+        Lent::new(self, Vec::new())
     }
 
     /// A buffer to stream `remaining` more body bytes through: a read
