@@ -682,7 +682,9 @@ fn client_that_stops_reading_is_dropped() {
     let mut s = TcpStream::connect(local(h.http_addr)).unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n")
         .unwrap();
-    // Never read: the proxy's writes stall, time out, and it lets go.
+    // Never read: the proxy's writes stall, time out, and it lets go. (The
+    // request must have arrived first, or an empty gauge proves nothing.)
+    assert!(common::eventually(|| common::counter(&h, "req_total") == 1));
     let t0 = Instant::now();
     while common::counter(&h, "conn_active") > 0 {
         assert!(t0.elapsed() < Duration::from_secs(8), "still held");

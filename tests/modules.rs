@@ -376,3 +376,17 @@ fn read_response_runs_on_module_responses_and_error_pages() {
     assert_eq!((r.status, r.header("x-probe")), (500, Some("seen")));
     assert_eq!(e.origin.count(), 0);
 }
+
+/// A request body the client breaks is answered 400 and the connection
+/// closed; HandleRequestFinish sees that answer.
+#[test]
+fn request_finish_sees_the_answer_to_a_broken_body() {
+    let e = env();
+    let raw = client::raw(
+        e.h.http_addr,
+        b"POST / HTTP/1.1\r\nHost: example.org\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    );
+    assert_eq!(client::parse_response(&raw).unwrap().status, 400);
+    assert!(e.points().contains(&Point::RequestFinish));
+    assert_eq!(e.script.lock().unwrap().finish_statuses, vec![400]);
+}

@@ -7,7 +7,7 @@
 //! closed because the module's state for it can no longer be trusted.
 
 use super::{HandlerType, ModuleError, Point, Ret};
-use crate::basic::{Request, Response, Session};
+use crate::basic::{ErrorKind, Request, Response, Session};
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -263,6 +263,7 @@ impl Callbacks {
             if let Handler::Request(f) = h {
                 let Some((r, res)) = self.guarded(m, point, || f(req)) else {
                     req.head.keep_alive = false;
+                    req.fail(ErrorKind::HandlerPanic, point.name());
                     return (Ret::Finish, Some(Response::error(500)));
                 };
                 if r != Ret::GoOn {
@@ -279,6 +280,7 @@ impl Callbacks {
             if let Handler::Forward(f) = h {
                 let Some(r) = self.guarded(m, Point::Forward, || f(req)) else {
                     req.head.keep_alive = false;
+                    req.fail(ErrorKind::HandlerPanic, Point::Forward.name());
                     return Ret::Finish;
                 };
                 if r != Ret::GoOn {
@@ -297,6 +299,7 @@ impl Callbacks {
             if let Handler::Response(f) = h {
                 let Some(r) = self.guarded(m, point, || f(req, res)) else {
                     req.head.keep_alive = false;
+                    req.fail(ErrorKind::HandlerPanic, point.name());
                     if point == Point::ReadResponse {
                         req.reply = Some(Response::error(500));
                         return Ret::Response;

@@ -10,7 +10,7 @@
 
 use super::body::Pump;
 use super::io::IoErr;
-use crate::basic::{Request, Response};
+use crate::basic::{ProxyError, Request, Response};
 use crate::http::chunked::ChunkError;
 use crate::http::write::ResponseFraming;
 use crate::http::{BodyKind, Version};
@@ -57,9 +57,9 @@ impl Disposition {
 
 /// Why streaming the request body stopped short.
 pub(crate) enum BodyError {
-    /// The client failed (closed, stalled, broke the framing); it has been
-    /// answered where that was still possible.
-    Client(Disposition),
+    /// The client failed (closed, stalled, broke the framing); the
+    /// lifecycle answers it with the error's status where one is sent.
+    Client(ProxyError),
     /// Writing to the backend failed.
     Upstream,
 }

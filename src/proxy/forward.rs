@@ -64,6 +64,7 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
                 }
                 if next.cross {
                     Stats::inc(&w.stats.retries_cross);
+                    req.stat.cross_cluster = true;
                 }
                 if w.cbs.run_forward(req) == Ret::Finish {
                     w.stats.error(ErrorKind::HandlerAbort);
@@ -87,6 +88,7 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
             .map(|h| h.in_flight());
         let outcome = attempt(w, d, req, &mut body, cluster, &t).await;
         drop(flight);
+        req.stat.body_len_in = body.seen;
         // Never send a request again once any of its body went out.
         let body_sent = body.seen > 0 || req.consumed > req.head.head_len;
         match outcome {

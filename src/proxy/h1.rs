@@ -11,7 +11,7 @@ use super::body::Pump;
 use super::client::{ClientConn, ClientIo};
 use super::downstream::{BodyError, Disposition, Downstream};
 use super::io::{read_more, write_all_in, write_from, write_parts, IoErr};
-use crate::basic::{Body, ErrorKind, Request, Response};
+use crate::basic::{Body, ErrorKind, ProxyError, Request, Response};
 use crate::http::chunked::ChunkError;
 use crate::http::write::{self, ResponseFraming, CONTINUE_100};
 use crate::http::{BodyKind, Version};
@@ -76,11 +76,11 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
                 Ok(_) => {}
                 Err(IoErr::Timeout) => {
                     w.stats.error(ErrorKind::ClientTimeout);
-                    break Err(BodyError::Client(self.refuse_body(w, req, 408).await));
+                    break Err(BodyError::Client(ErrorKind::ClientTimeout.into()));
                 }
                 Err(_) => {
                     w.stats.error(ErrorKind::ClientClose);
-                    break Err(BodyError::Client(Disposition::Reset));
+                    break Err(BodyError::Client(ErrorKind::ClientClose.into()));
                 }
             }
             match relay(body, &mut scratch, &mut out, up, write_timeout).await {
@@ -92,9 +92,8 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
                 }
                 Relayed::BadFraming(e) => {
                     w.stats.error(ErrorKind::ClientBadRequest);
-                    break Err(BodyError::Client(
-                        self.refuse_body(w, req, e.status()).await,
-                    ));
+                    let e = ProxyError::with_status(ErrorKind::ClientBadRequest, e.status());
+                    break Err(BodyError::Client(e));
                 }
                 Relayed::WriteFailed => {
                     w.stats.error(ErrorKind::BackendBroken);
@@ -232,15 +231,6 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
 }
 
 impl<S: ClientIo> ClientConn<S> {
-    /// Answer a malformed or too slow request body; the connection closes
-    /// after it (where the next request would start is unknown).
-    async fn refuse_body(&mut self, w: &Worker, req: &mut Request, status: u16) -> Disposition {
-        req.body_done = false;
-        self.send_local(w, req, &Response::error(status), false)
-            .await;
-        Disposition::Close
-    }
-
     async fn pump_response<U: AsyncReadRent>(
         &mut self,
         w: &Worker,
@@ -271,6 +261,10 @@ impl<S: ClientIo> ClientConn<S> {
                         return Err(());
                     }
                     break;
+                }
+                Err(IoErr::Timeout) => {
+                    w.stats.error(ErrorKind::BackendTimeout);
+                    return Err(());
                 }
                 Err(_) => {
                     w.stats.error(ErrorKind::BackendBroken);

@@ -8,7 +8,8 @@ use super::attempt::{Outcome, Target};
 use super::body::Pump;
 use super::downstream::{BodyError, Downstream, Upstream};
 use super::io::{read_more, write_all_in, IoErr};
-use crate::basic::{ErrorKind, Request, Response};
+use super::reply::fail;
+use crate::basic::{ErrorKind, ProxyError, Request, Response};
 use crate::config::Cluster;
 use crate::http::{parse_response, write};
 use crate::upstream;
@@ -89,11 +90,8 @@ async fn send_request<D: Downstream>(
     if !body.is_done() {
         if let Err(e) = d.body_with_head(req, body, &mut out) {
             w.stats.error(ErrorKind::ClientBadRequest);
-            req.body_done = false;
-            let disp = d
-                .send_local(w, req, &Response::error(e.status()), false)
-                .await;
-            return Err(Outcome::Ended(disp));
+            let e = ProxyError::with_status(ErrorKind::ClientBadRequest, e.status());
+            return Err(refuse_body(w, d, req, e).await);
         }
     }
     if write_all_in(up, &mut out, timeout).await.is_err() {
@@ -116,9 +114,22 @@ async fn send_request<D: Downstream>(
     let timeouts = (cluster.basic.timeout_read_client, timeout);
     match d.read_body(w, req, body, up, timeouts).await {
         Ok(()) => Ok(()),
-        Err(BodyError::Client(disp)) => Err(Outcome::Ended(disp)),
+        Err(BodyError::Client(e)) => Err(refuse_body(w, d, req, e).await),
         Err(BodyError::Upstream) => Err(Outcome::NoResponse(ErrorKind::BackendBroken)),
     }
+}
+
+/// The client broke its request body: answered (a 400 or 408, or nothing
+/// when it went away) and the connection closed, since where the next
+/// request would start is unknown.
+async fn refuse_body<D: Downstream>(
+    w: &Worker,
+    d: &mut D,
+    req: &mut Request,
+    e: ProxyError,
+) -> Outcome {
+    req.body_done = false;
+    Outcome::Ended(fail(w, d, req, e, "request body", true).await)
 }
 
 /// Read the response head (1xx interim responses are consumed here).
