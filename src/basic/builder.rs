@@ -18,7 +18,7 @@ use super::request::Request;
 use super::session::{Session, TlsInfo};
 use crate::balance::Generation;
 use crate::config::Snapshot;
-use crate::http::{parse_request, RequestHead, RequestLimits, ResponseHead};
+use crate::http::{parse_request, RequestHead, RequestLimits};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 
@@ -141,7 +141,7 @@ impl RequestBuilder {
         }
         let snapshot = self.snapshot.unwrap_or_else(Snapshot::empty);
         let gen = Rc::new(Generation::new(0, snapshot, None));
-        let mut req = Request::new(ses, buf, (head, ResponseHead::default()), gen);
+        let mut req = Request::new(ses, buf, (head, Box::default()), gen);
         req.body_done = true;
         req
     }

@@ -13,7 +13,6 @@ use crate::config::{Cluster, ClusterId};
 use crate::http::{HeaderEdits, RequestHead, ResponseHead, Version};
 use crate::route::{ProductId, RequestFacts};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
@@ -37,8 +36,39 @@ pub struct Route {
     pub backend: Option<BackendPick>,
 }
 
-/// Tags modules attach (mod_tag), read by `req_tag_match`: name → values.
-pub type Tags = BTreeMap<String, Vec<String>>;
+/// Tags modules attach (mod_tag), read by `req_tag_match`: name → values,
+/// in the order first added. A plain list: a request carries few tags,
+/// most none, and an empty one costs nothing to make or drop.
+#[derive(Debug, Clone, Default)]
+pub struct Tags {
+    list: Vec<(String, Vec<String>)>,
+}
+
+impl Tags {
+    /// The values of tag `name`.
+    pub fn get(&self, name: &str) -> &[String] {
+        self.list
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(&[], |(_, v)| v.as_slice())
+    }
+
+    pub fn add(&mut self, name: &str, value: &str) {
+        match self.list.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => v.push(value.to_string()),
+            None => self.list.push((name.to_string(), vec![value.to_string()])),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Every tag name with its values.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.list.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+}
 
 pub struct Request {
     pub ses: Rc<Session>,
@@ -47,7 +77,8 @@ pub struct Request {
     pub(crate) head: RequestHead,
     /// Index of the backend response head, lent by the connection's active
     /// period so its allocation is reused request after request.
-    pub(crate) rhead: ResponseHead,
+    /// `None` while a backend response holds it.
+    pub(crate) rhead: Option<Box<ResponseHead>>,
     pub(crate) edits: HeaderEdits,
     pub(crate) path_override: Option<String>,
     pub(crate) query_override: Option<String>,
@@ -87,7 +118,7 @@ impl Request {
     pub(crate) fn new(
         ses: Rc<Session>,
         buf: Vec<u8>,
-        (head, rhead): (RequestHead, ResponseHead),
+        (head, rhead): (RequestHead, Box<ResponseHead>),
         gen: Rc<Generation>,
     ) -> Self {
         let client_ip = ses.client().ip();
@@ -97,7 +128,7 @@ impl Request {
             ses,
             buf,
             head,
-            rhead,
+            rhead: Some(rhead),
             edits: HeaderEdits::default(),
             path_override: None,
             query_override: None,
@@ -108,7 +139,7 @@ impl Request {
             reply: None,
             status: 0,
             attempts: 0,
-            tags: Tags::new(),
+            tags: Tags::default(),
             ctx: Context::default(),
             error: None,
             stat: RequestStat::default(),
@@ -244,10 +275,7 @@ impl Request {
 
     /// Add a tag (mod_tag); `req_tag_match` reads them.
     pub fn add_tag(&mut self, name: &str, value: &str) {
-        self.tags
-            .entry(name.to_string())
-            .or_default()
-            .push(value.to_string());
+        self.tags.add(name, value);
     }
 
     /// Record why the request failed. The first error stays: later ones

@@ -85,18 +85,32 @@ pub(crate) fn run_filters(
 pub(crate) enum Source {
     /// Made in the proxy: headers owned.
     Local(Vec<(String, String)>),
-    /// From a backend: the head's spans index `buf`.
-    Backend { buf: Vec<u8>, head: ResponseHead },
+    /// From a backend: the head's spans index `buf`. The head index is
+    /// boxed (and lent by the connection) so that a response stays small
+    /// to move.
+    Backend {
+        buf: Vec<u8>,
+        head: Box<ResponseHead>,
+    },
 }
 
 pub struct Response {
     status: u16,
-    reason: Option<Cow<'static, str>>,
     pub(crate) src: Source,
     pub(crate) edits: HeaderEdits,
     pub body: Body,
+    /// What few responses have: a reason phrase set by a handler, body
+    /// filters. Boxed, so that the common response is small: responses
+    /// move through handler returns and futures, and a large one is
+    /// copied at every move.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Default)]
+struct Extra {
+    reason: Option<Cow<'static, str>>,
     /// Body filters, in the order they run.
-    pub(crate) filters: Vec<Box<dyn BodyFilter>>,
+    filters: Vec<Box<dyn BodyFilter>>,
 }
 
 impl std::fmt::Debug for Response {
@@ -106,7 +120,7 @@ impl std::fmt::Debug for Response {
             .field("src", &self.src)
             .field("edits", &self.edits)
             .field("body", &self.body)
-            .field("filters", &self.filters.len())
+            .field("filters", &self.filters().len())
             .finish()
     }
 }
@@ -116,11 +130,10 @@ impl Response {
     pub fn new(status: u16) -> Self {
         Response {
             status,
-            reason: None,
             src: Source::Local(Vec::new()),
             edits: HeaderEdits::default(),
             body: Body::Empty,
-            filters: Vec::new(),
+            extra: None,
         }
     }
 
@@ -137,14 +150,36 @@ impl Response {
     }
 
     /// A backend's response over the buffer its head was parsed from.
-    pub(crate) fn from_backend(buf: Vec<u8>, head: ResponseHead) -> Self {
+    pub(crate) fn from_backend(buf: Vec<u8>, head: Box<ResponseHead>) -> Self {
         Response {
             status: head.status,
-            reason: None,
             src: Source::Backend { buf, head },
             edits: HeaderEdits::default(),
             body: Body::Backend,
-            filters: Vec::new(),
+            extra: None,
+        }
+    }
+
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// The body filters, in the order they run.
+    pub(crate) fn filters(&self) -> &[Box<dyn BodyFilter>] {
+        self.extra.as_ref().map_or(&[], |e| e.filters.as_slice())
+    }
+
+    pub(crate) fn filters_mut(&mut self) -> &mut [Box<dyn BodyFilter>] {
+        match self.extra.as_mut() {
+            Some(e) => e.filters.as_mut_slice(),
+            None => &mut [],
+        }
+    }
+
+    /// Drop the filters (the body they were for has been filtered).
+    pub(crate) fn clear_filters(&mut self) {
+        if let Some(e) = self.extra.as_mut() {
+            e.filters.clear();
         }
     }
 
@@ -170,11 +205,11 @@ impl Response {
 
     /// Add a filter the body streams through (after those already added).
     pub fn add_body_filter(&mut self, f: Box<dyn BodyFilter>) {
-        self.filters.push(f);
+        self.extra_mut().filters.push(f);
     }
 
     pub fn has_body_filters(&self) -> bool {
-        !self.filters.is_empty()
+        !self.filters().is_empty()
     }
 
     /// The plain error page for a status code.
@@ -205,7 +240,7 @@ impl Response {
     /// The reason phrase sent: one a handler set, else the backend's own
     /// when its status is unchanged, else the standard one.
     pub fn reason(&self) -> &str {
-        if let Some(r) = &self.reason {
+        if let Some(r) = self.reason_override() {
             return r;
         }
         if let Source::Backend { buf, head } = &self.src {
@@ -219,12 +254,12 @@ impl Response {
     }
 
     pub fn set_reason(&mut self, reason: impl Into<Cow<'static, str>>) {
-        self.reason = Some(reason.into());
+        self.extra_mut().reason = Some(reason.into());
     }
 
     /// A reason phrase a handler set, if any.
     pub(crate) fn reason_override(&self) -> Option<&str> {
-        self.reason.as_deref()
+        self.extra.as_ref()?.reason.as_deref()
     }
 
     /// Whether the response came from a backend.
@@ -326,7 +361,7 @@ impl Response {
             // in and out of it, so an empty one stands in.
             self.src = Source::Backend {
                 buf: Vec::new(),
-                head: ResponseHead::default(),
+                head: Box::default(),
             };
         }
         match &mut self.src {
@@ -336,7 +371,7 @@ impl Response {
     }
 
     /// Give back a backend response's buffer and head index.
-    pub(crate) fn into_backend(self) -> Option<(Vec<u8>, ResponseHead)> {
+    pub(crate) fn into_backend(self) -> Option<(Vec<u8>, Box<ResponseHead>)> {
         match self.src {
             Source::Backend { buf, head } => Some((buf, head)),
             Source::Local(_) => None,
@@ -383,6 +418,13 @@ mod tests {
         let mut out = Vec::new();
         run_filters(&mut [], b"x", true, &mut out);
         assert_eq!(out, b"x");
+    }
+
+    #[test]
+    fn a_response_is_small_to_move() {
+        // Responses move through handler returns and futures; past about
+        // 128 bytes every move is a memcpy call.
+        assert!(std::mem::size_of::<Response>() <= 112);
     }
 
     #[test]

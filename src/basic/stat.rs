@@ -1,7 +1,11 @@
 //! When each step of a request happened and how many bytes it moved: the
 //! figures BFE's access log reads (`$all_time`, `$proxy_delay`,
 //! `$connect_time`, `$res_len`, …). Instants are set by the lifecycle as
-//! the request passes each step; `None` means the step never happened.
+//! the request passes each step, on workers where a module asked for them
+//! (`Callbacks::record_timings`, at init): reading the clock at every step
+//! costs more than a small request's whole routing, so nothing pays for it
+//! unless something reads it. `None` means the step never happened, or
+//! timings are off. Byte counts are always kept.
 
 use std::time::{Duration, Instant};
 

@@ -134,6 +134,8 @@ pub struct Callbacks {
     current_module: &'static str,
     /// Handler panics caught so far (per worker).
     panics: Cell<u64>,
+    /// Whether a module reads request timings (see [`Callbacks::record_timings`]).
+    timings: bool,
 }
 
 impl Default for Callbacks {
@@ -148,7 +150,21 @@ impl Callbacks {
             lists: Point::ALL.map(HandlerList::new),
             current_module: "",
             panics: Cell::new(0),
+            timings: false,
         }
+    }
+
+    /// Ask the lifecycle to time each step of every request
+    /// (`Request::stat`): a module that logs or exports them calls this at
+    /// init. Without it the timings stay `None` and no clock is read.
+    pub fn record_timings(&mut self) {
+        self.timings = true;
+    }
+
+    /// Whether request steps are timed on this worker.
+    #[inline]
+    pub fn timings(&self) -> bool {
+        self.timings
     }
 
     /// Handler panics caught on this worker.

@@ -214,7 +214,7 @@ async fn serve_buffered<S: ClientIo>(w: &Worker, c: &mut Client<S>) -> Next {
 async fn request_loop<S: ClientIo>(
     w: &Worker,
     c: &mut Client<S>,
-    heads: &mut (RequestHead, ResponseHead),
+    heads: &mut (RequestHead, Box<ResponseHead>),
 ) -> Next {
     let Client {
         conn,
@@ -222,7 +222,7 @@ async fn request_loop<S: ClientIo>(
         idle_timeout,
     } = c;
     loop {
-        let read_start = Instant::now();
+        let read_start = w.stamp();
         match read_head(w, conn, &mut heads.0).await {
             HeadRead::Ready => {}
             HeadRead::Idle => return Next::Close { linger: false },
@@ -256,7 +256,7 @@ async fn request_loop<S: ClientIo>(
         let buf = std::mem::take(&mut conn.buf);
         conn.version = heads.0.version;
         let mut req = Request::new(lent.clone(), buf, std::mem::take(heads), gen);
-        req.stat.read_start = Some(read_start);
+        req.stat.read_start = read_start;
         req.stat.header_len_in = req.head_len() as u64;
         let keep_alive = lifecycle::run(w, conn, &mut req).await.keep()
             && w.conf.keep_alive_enabled
@@ -274,7 +274,7 @@ async fn request_loop<S: ClientIo>(
             body_done,
             ..
         } = req;
-        *heads = (h, rhead);
+        *heads = (h, rhead.unwrap_or_default());
         lent.count_request();
         if !keep_alive || !body_done {
             conn.buf = rbuf;

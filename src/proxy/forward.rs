@@ -14,7 +14,6 @@ use crate::config::Cluster;
 use crate::http::BodyKind;
 use crate::module::Ret;
 use crate::worker::{Stats, Worker};
-use std::time::Instant;
 
 pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disposition {
     let gen = req.gen.clone();
@@ -48,7 +47,7 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
     let mut plan = Plan::new(cluster, cid, home, key);
     let mut resend: Option<Target> = None;
     let mut last = ErrorKind::BackendConnect;
-    req.stat.cluster_start = Some(Instant::now());
+    req.stat.cluster_start = w.stamp();
     loop {
         let t = match resend.take() {
             Some(t) => t,
@@ -93,7 +92,7 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
         let body_sent = body.seen > 0 || req.consumed > req.head.head_len;
         match outcome {
             Outcome::Done(disp) | Outcome::Ended(disp) => {
-                req.stat.cluster_end = Some(Instant::now());
+                req.stat.cluster_end = w.stamp();
                 return disp;
             }
             Outcome::Stale if !t.fresh => resend = Some(Target { fresh: true, ..t }),

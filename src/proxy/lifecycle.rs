@@ -8,21 +8,22 @@ use super::downstream::{Disposition, Downstream};
 use super::forward;
 use super::reply::{answer, fail, request_finish, verdict, Verdict};
 use crate::basic::{ErrorKind, Request, Response};
-use crate::module::Point;
+use crate::module::{Point, Ret};
 use crate::route::RequestFacts;
 use crate::worker::Worker;
-use std::time::Instant;
 
 /// Run one request through the lifecycle; the disposition says whether
 /// the connection may serve another. HandleRequestFinish runs for every
 /// request, also one that ended without a response (it then sees
 /// [`Response::none`]).
 pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disposition {
-    req.stat.read_end = Some(Instant::now());
+    req.stat.read_end = w.stamp();
     trusted_client_address(req);
     let disp = points(w, d, req).await;
-    let mut none = Response::none();
-    disp.keep_if(request_finish(w, req, &mut none))
+    if req.finish_ran {
+        return disp;
+    }
+    disp.keep_if(request_finish(w, req, &mut Response::none()))
 }
 
 /// Before BeforeLocation the client address is set: the session's, or, when
@@ -55,7 +56,7 @@ async fn points<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disp
         return fail(w, d, req, e, "no product for the host", false).await;
     };
     req.route.product = Some(product);
-    req.stat.product_found = Some(Instant::now());
+    req.stat.product_found = w.stamp();
     if let Some(disp) = request_point(w, d, req, Point::FoundProduct).await {
         return disp;
     }
@@ -65,7 +66,7 @@ async fn points<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disp
         return fail(w, d, req, e, "no route rule matched", false).await;
     };
     req.route.cluster = Some(cluster);
-    req.stat.cluster_found = Some(Instant::now());
+    req.stat.cluster_found = w.stamp();
     if let Some(disp) = request_point(w, d, req, Point::AfterLocation).await {
         return disp;
     }
@@ -80,8 +81,7 @@ async fn request_point<D: Downstream>(
     req: &mut Request,
     point: Point,
 ) -> Option<Disposition> {
-    let (ret, res) = w.cbs.run_request(point, req);
-    match verdict(ret, res, req) {
+    match decide(w, req, point) {
         Verdict::Continue => None,
         Verdict::Answer { res, close, read } => Some(answer(w, d, req, *res, close, read).await),
         Verdict::Close => {
@@ -89,5 +89,14 @@ async fn request_point<D: Downstream>(
             req.fail(ErrorKind::HandlerAbort, point.name());
             Some(Disposition::Reset)
         }
+    }
+}
+
+/// The handlers' verdict at a request point, decided outside the async
+/// state: their answer, if any, is boxed before it is kept across an await.
+fn decide(w: &Worker, req: &mut Request, point: Point) -> Verdict {
+    match w.cbs.run_request(point, req) {
+        (Ret::GoOn, _) => Verdict::Continue,
+        (ret, res) => verdict(ret, res, req),
     }
 }

@@ -16,7 +16,6 @@ use crate::http::write::ResponseFraming;
 use crate::http::BodyKind;
 use crate::worker::Worker;
 use std::net::SocketAddr;
-use std::time::Instant;
 
 /// Relay the backend's response `res` arriving on `up` to the client.
 pub(crate) async fn respond<D: Downstream>(
@@ -24,7 +23,7 @@ pub(crate) async fn respond<D: Downstream>(
     d: &mut D,
     req: &mut Request,
     mut up: Upstream,
-    mut res: Response,
+    mut res: Box<Response>,
     cluster: &Cluster,
     addr: SocketAddr,
 ) -> Outcome {
@@ -35,11 +34,13 @@ pub(crate) async fn respond<D: Downstream>(
             return Outcome::Ended(Disposition::Reset);
         }
         AfterRead::Replace(r) => {
-            return Outcome::Ended(replace_response(w, d, req, res, r).await);
+            return Outcome::Ended(Box::pin(replace_response(w, d, req, res, r)).await);
         }
     };
     if res.has_body_filters() {
-        return relay_filtered(w, d, req, up, res, cluster, (addr, close_after)).await;
+        // Boxed, as every path that most requests do not take.
+        let filtered = relay_filtered(w, d, req, up, res, cluster, (addr, close_after));
+        return Box::pin(filtered).await;
     }
     let Some((_, rh)) = res.backend_head() else {
         return Outcome::BadResponse(ErrorKind::BackendBroken);
@@ -113,7 +114,7 @@ pub(crate) async fn respond<D: Downstream>(
     }
     req.status = status;
     w.stats.count_status(status);
-    req.stat.response_start = Some(Instant::now());
+    req.stat.response_start = w.stamp();
     let (r, back) = d
         .send_head(w, &mut res, framing, inline, first.take())
         .await;
@@ -138,7 +139,7 @@ pub(crate) async fn respond<D: Downstream>(
             }
         }
     }
-    req.stat.response_end = Some(Instant::now());
+    req.stat.response_end = w.stamp();
     if backend_keep && upstream_clean && pump.is_done() {
         w.put_upstream(addr, up, cluster.backend.max_idle_conns_per_host);
     }
@@ -156,7 +157,7 @@ async fn relay_filtered<D: Downstream>(
     d: &mut D,
     req: &mut Request,
     mut up: Upstream,
-    mut res: Response,
+    mut res: Box<Response>,
     cluster: &Cluster,
     (addr, close_after): (SocketAddr, bool),
 ) -> Outcome {
@@ -183,7 +184,7 @@ async fn relay_filtered<D: Downstream>(
     };
     req.status = status;
     w.stats.count_status(status);
-    req.stat.response_start = Some(Instant::now());
+    req.stat.response_start = w.stamp();
     let (r, _) = d.send_head(w, &mut res, framing, 0..0, Vec::new()).await;
     if r.is_err() {
         w.stats.error(ErrorKind::ClientClose);
@@ -224,7 +225,7 @@ async fn relay_filtered<D: Downstream>(
             false
         }
     };
-    req.stat.response_end = Some(Instant::now());
+    req.stat.response_end = w.stamp();
     let keep = request_finish(w, req, &mut res) && keep;
     give_back(w, req, res);
     match (r.is_ok(), keep) {
@@ -255,7 +256,7 @@ async fn filter_body<D: Downstream>(
         clean &= used == input.len();
         let end = pump.is_done();
         let mut out = Vec::with_capacity(decoded.len());
-        run_filters(&mut res.filters, &decoded, end, &mut out);
+        run_filters(res.filters_mut(), &decoded, end, &mut out);
         if d.send_data(w, out, framing).await.0.is_err() {
             return Err(ErrorKind::ClientClose);
         }
@@ -270,7 +271,7 @@ async fn filter_body<D: Downstream>(
             Ok(_) => {}
             Err(IoErr::Closed) if pump.source_closed(&mut decoded) => {
                 let mut out = Vec::new();
-                run_filters(&mut res.filters, &[], true, &mut out);
+                run_filters(res.filters_mut(), &[], true, &mut out);
                 if d.send_data(w, out, framing).await.0.is_err() {
                     return Err(ErrorKind::ClientClose);
                 }
@@ -289,10 +290,14 @@ async fn filter_body<D: Downstream>(
 
 /// Return a backend response's buffer to the pool and its head index to
 /// the request, for the next request of the connection to reuse.
-pub(crate) fn give_back(w: &Worker, req: &mut Request, res: Response) {
+#[expect(
+    clippy::boxed_local,
+    reason = "the relay holds backend responses boxed; this is where the box ends"
+)]
+pub(crate) fn give_back(w: &Worker, req: &mut Request, res: Box<Response>) {
     if let Some((buf, head)) = res.into_backend() {
         w.bufs.borrow_mut().give(buf);
-        req.rhead = head;
+        req.rhead = Some(head);
     }
 }
 
@@ -309,7 +314,7 @@ async fn replace_response<D: Downstream>(
     w: &Worker,
     d: &mut D,
     req: &mut Request,
-    res: Response,
+    res: Box<Response>,
     mut r: Response,
 ) -> Disposition {
     give_back(w, req, res);

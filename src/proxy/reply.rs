@@ -147,7 +147,9 @@ pub(crate) async fn send_answer<D: Downstream>(
     keep: bool,
 ) -> Disposition {
     if matches!(res.body, Body::File { .. }) {
-        return stream_file(w, d, req, res, keep).await;
+        // Boxed: a rare path whose state would otherwise enlarge every
+        // request's future (each active period copies that future once).
+        return Box::pin(stream_file(w, d, req, res, keep)).await;
     }
     if res.has_body_filters() {
         let input = match std::mem::take(&mut res.body) {
@@ -155,8 +157,8 @@ pub(crate) async fn send_answer<D: Downstream>(
             _ => Vec::new(),
         };
         let mut out = Vec::with_capacity(input.len());
-        run_filters(&mut res.filters, &input, true, &mut out);
-        res.filters.clear();
+        run_filters(res.filters_mut(), &input, true, &mut out);
+        res.clear_filters();
         res.body = Body::Bytes(out);
     }
     d.send_local(w, req, res, keep).await
@@ -197,7 +199,7 @@ async fn stream_file<D: Downstream>(
         d,
         &file,
         (offset, len),
-        &mut res.filters,
+        res.filters_mut(),
         framing,
         &mut buf,
     )

@@ -19,10 +19,12 @@ use std::time::Instant;
 /// Largest read of a response head at once.
 const HEAD_READ: usize = 64 * 1024;
 
-/// A backend connection that answered with a response head.
+/// A backend connection that answered with a response head. The
+/// response is boxed: it travels through several futures on its way to
+/// the client, and a pointer moves where a response would be copied.
 pub(crate) struct Answered {
     pub up: Upstream,
-    pub res: Response,
+    pub res: Box<Response>,
 }
 
 /// Send `req` to the attempt's backend and read the response head.
@@ -34,7 +36,7 @@ pub(crate) async fn exchange<D: Downstream>(
     cluster: &Cluster,
     t: &Target,
 ) -> Result<Answered, Outcome> {
-    req.stat.backend_start = Some(Instant::now());
+    req.stat.backend_start = w.stamp();
     let pooled = if t.fresh {
         None
     } else {
@@ -54,10 +56,10 @@ pub(crate) async fn exchange<D: Downstream>(
             Err(_) => return Err(Outcome::ConnectFailed),
         },
     };
-    req.stat.backend_connected = Some(Instant::now());
+    req.stat.backend_connected = w.stamp();
     send_request(w, d, req, body, &mut up, cluster, reused).await?;
     let res = read_head(w, req, &mut up, cluster, reused).await?;
-    req.stat.backend_end = Some(Instant::now());
+    req.stat.backend_end = w.stamp();
     Ok(Answered { up, res })
 }
 
@@ -91,7 +93,7 @@ async fn send_request<D: Downstream>(
         if let Err(e) = d.body_with_head(req, body, &mut out) {
             w.stats.error(ErrorKind::ClientBadRequest);
             let e = ProxyError::with_status(ErrorKind::ClientBadRequest, e.status());
-            return Err(refuse_body(w, d, req, e).await);
+            return Err(Box::pin(refuse_body(w, d, req, e)).await);
         }
     }
     if write_all_in(up, &mut out, timeout).await.is_err() {
@@ -112,9 +114,11 @@ async fn send_request<D: Downstream>(
         }
     }
     let timeouts = (cluster.basic.timeout_read_client, timeout);
-    match d.read_body(w, req, body, up, timeouts).await {
+    // Boxed: most requests have no body past their head, and this state
+    // would otherwise enlarge every request's future.
+    match Box::pin(d.read_body(w, req, body, up, timeouts)).await {
         Ok(()) => Ok(()),
-        Err(BodyError::Client(e)) => Err(refuse_body(w, d, req, e).await),
+        Err(BodyError::Client(e)) => Err(Box::pin(refuse_body(w, d, req, e)).await),
         Err(BodyError::Upstream) => Err(Outcome::NoResponse(ErrorKind::BackendBroken)),
     }
 }
@@ -139,9 +143,9 @@ async fn read_head(
     up: &mut Upstream,
     cluster: &Cluster,
     reused: bool,
-) -> Result<Response, Outcome> {
+) -> Result<Box<Response>, Outcome> {
     let mut ubuf = w.lend();
-    let mut rhead = std::mem::take(&mut req.rhead);
+    let mut rhead = req.rhead.take().unwrap_or_default();
     let deadline = Instant::now() + cluster.backend.timeout_response_header;
     let is_head = req.is_head();
     let failed = loop {
@@ -151,7 +155,7 @@ async fn read_head(
                     ubuf.drain(..rhead.head_len);
                     continue;
                 }
-                Ok(true) => return Ok(Response::from_backend(ubuf.take(), rhead)),
+                Ok(true) => return Ok(Box::new(Response::from_backend(ubuf.take(), rhead))),
                 Ok(false) => {}
                 Err(_) => {
                     w.stats.error(ErrorKind::BackendBroken);
@@ -175,6 +179,6 @@ async fn read_head(
             }
         }
     };
-    req.rhead = rhead;
+    req.rhead = Some(rhead);
     Err(failed)
 }

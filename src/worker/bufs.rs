@@ -58,7 +58,7 @@ impl BufPool {
 /// connections, so an idle connection holds none and a request allocates
 /// none once the worker is warm.
 pub struct HeadPool {
-    free: Vec<(RequestHead, ResponseHead)>,
+    free: Vec<(RequestHead, Box<ResponseHead>)>,
     max_free: usize,
 }
 
@@ -70,11 +70,11 @@ impl HeadPool {
         }
     }
 
-    pub fn take(&mut self) -> (RequestHead, ResponseHead) {
+    pub fn take(&mut self) -> (RequestHead, Box<ResponseHead>) {
         self.free.pop().unwrap_or_default()
     }
 
-    pub fn give(&mut self, req: RequestHead, res: ResponseHead) {
+    pub fn give(&mut self, req: RequestHead, res: Box<ResponseHead>) {
         if self.free.len() < self.max_free {
             self.free.push((req, res));
         }
