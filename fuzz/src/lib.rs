@@ -49,7 +49,15 @@ pub fn request(data: &[u8]) {
     let mut out = Vec::new();
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let edits = HeaderEdits::default();
-    write::request_head(&mut out, data, &head, &edits, None, ip, head.body);
+    write::request_head(
+        &mut out,
+        data,
+        &head,
+        &edits,
+        write::TargetEdits::default(),
+        ip,
+        head.body,
+    );
     let mut again = RequestHead::default();
     match parse_request(&out, &ROOM, &mut again) {
         Ok(true) => {}
@@ -104,7 +112,7 @@ pub fn response(data: &[u8]) {
             relay_length,
             keep_alive: true,
         };
-        write::response_head(&mut out, data, &head, &HeaderEdits::default(), f);
+        write::response_head(&mut out, data, &head, &HeaderEdits::default(), None, f);
         let mut again = ResponseHead::default();
         match parse_response(&out, is_head, 1 << 20, &mut again) {
             Ok(true) => {}

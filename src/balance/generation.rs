@@ -6,14 +6,14 @@ use super::Balancer;
 use crate::config::Snapshot;
 use std::cell::RefCell;
 
-pub struct Generation {
+pub(crate) struct Generation {
     pub id: u64,
     pub snapshot: Snapshot,
     pub balancer: RefCell<Balancer>,
 }
 
 impl Generation {
-    pub fn new(id: u64, snapshot: Snapshot, previous: Option<&Balancer>) -> Self {
+    pub(crate) fn new(id: u64, snapshot: Snapshot, previous: Option<&Balancer>) -> Self {
         let balancer = Balancer::new(&snapshot.clusters, previous);
         Generation {
             id,

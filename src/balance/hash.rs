@@ -13,7 +13,7 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// Incremental FNV-1a, so pieces of a request hash without being copied.
 #[derive(Clone, Copy)]
-pub struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Default for Fnv {
     fn default() -> Self {
@@ -22,14 +22,14 @@ impl Default for Fnv {
 }
 
 impl Fnv {
-    pub fn write(&mut self, bytes: &[u8]) {
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 ^= b as u64;
             self.0 = self.0.wrapping_mul(FNV_PRIME);
         }
     }
 
-    pub fn finish(self) -> u64 {
+    pub(crate) fn finish(self) -> u64 {
         mix(self.0)
     }
 }
@@ -41,7 +41,7 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-pub fn hash_bytes(b: &[u8]) -> u64 {
+pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
     let mut h = Fnv::default();
     h.write(b);
     h.finish()
@@ -71,7 +71,7 @@ fn seed() -> u64 {
 
 /// BFE falls back to a random key when the strategy yields nothing; a
 /// per-thread xorshift keeps that lock- and allocation-free.
-pub fn random_key() -> u64 {
+pub(crate) fn random_key() -> u64 {
     RNG.with(|r| {
         let mut x = r.get();
         x ^= x << 13;
@@ -130,7 +130,7 @@ fn client_id<R: RequestFacts + ?Sized>(conf: &HashConf, req: &R) -> Option<u64> 
 
 /// The GSLB hash key of a request per `HashStrategy` (0 client id, 1 client
 /// IP, 2 id then IP, 3 request URI); random when the source is missing.
-pub fn hash_key<R: RequestFacts + ?Sized>(conf: &HashConf, req: &R) -> u64 {
+pub(super) fn hash_key<R: RequestFacts + ?Sized>(conf: &HashConf, req: &R) -> u64 {
     let key = match conf.hash_strategy {
         0 => client_id(conf, req),
         2 => client_id(conf, req).or_else(|| Some(hash_ip(req.client_ip()))),

@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 #[derive(Default)]
-pub struct Health {
+pub(crate) struct Health {
     down: Cell<bool>,
     /// Consecutive failures of normal requests.
     fails: Cell<u32>,
@@ -43,35 +43,36 @@ impl std::fmt::Debug for Health {
 }
 
 impl Health {
-    pub fn is_down(&self) -> bool {
+    pub(crate) fn is_down(&self) -> bool {
         self.down.get()
     }
 
-    pub fn fails(&self) -> u32 {
+    pub(crate) fn fails(&self) -> u32 {
         self.fails.get()
     }
 
-    pub fn active(&self) -> u32 {
+    pub(crate) fn active(&self) -> u32 {
         self.active.get()
     }
 
-    pub fn is_probing(&self) -> bool {
+    pub(crate) fn is_probing(&self) -> bool {
         self.probing.get()
     }
 
-    pub fn is_released(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_released(&self) -> bool {
         self.released.get()
     }
 
     /// A request got a response: the failure streak ends. As in BFE this
     /// does not bring a down backend back; only the probe does.
-    pub fn success(&self) {
+    pub(crate) fn success(&self) {
         self.fails.set(0);
     }
 
     /// A request failed. True when this failure turned the backend down:
     /// BFE's `failNum >= FailNum`, so `FailNum` 0 acts like 1.
-    pub fn failure(&self, fail_num: u32) -> bool {
+    pub(crate) fn failure(&self, fail_num: u32) -> bool {
         let fails = self.fails.get().saturating_add(1);
         self.fails.set(fails);
         if !self.down.get() && fails >= fail_num.max(1) {
@@ -83,35 +84,30 @@ impl Health {
 
     /// The probe saw enough successes: back in rotation, slow start from
     /// `now`.
-    pub fn mark_up(&self, now: Instant) {
+    pub(crate) fn mark_up(&self, now: Instant) {
         self.down.set(false);
         self.fails.set(0);
         self.ramp_since.set(Some(now));
     }
 
-    /// Take the backend out of rotation directly (tests, tools).
-    pub fn mark_down(&self) {
-        self.down.set(true);
-    }
-
-    pub fn ramp_since(&self) -> Option<Instant> {
+    pub(crate) fn ramp_since(&self) -> Option<Instant> {
         self.ramp_since.get()
     }
 
-    pub fn set_ramp_since(&self, t: Option<Instant>) {
+    pub(crate) fn set_ramp_since(&self, t: Option<Instant>) {
         self.ramp_since.set(t);
     }
 
     /// Count a request on the backend until the guard drops (also when the
     /// request's task is dropped midway).
-    pub fn in_flight(self: &Rc<Self>) -> InFlight {
+    pub(crate) fn in_flight(self: &Rc<Self>) -> InFlight {
         self.active.set(self.active.get().saturating_add(1));
         InFlight(self.clone())
     }
 
     /// Whether a new probe should start: the backend is down, still
     /// configured, and nobody probes it yet. Claims the probe if so.
-    pub fn claim_probe(&self) -> bool {
+    pub(crate) fn claim_probe(&self) -> bool {
         if !self.down.get() || self.released.get() || self.probing.get() {
             return false;
         }
@@ -119,14 +115,14 @@ impl Health {
         true
     }
 
-    pub fn probe_ended(&self) {
+    pub(crate) fn probe_ended(&self) {
         self.probing.set(false);
         self.waker.set(None);
     }
 
     /// The backend is gone from the configuration (or the worker stops):
     /// wake its probe so it ends now rather than after its next interval.
-    pub fn release(&self) {
+    pub(crate) fn release(&self) {
         self.released.set(true);
         if let Some(w) = self.waker.take() {
             w.wake();
@@ -134,7 +130,7 @@ impl Health {
     }
 
     /// Ready once [`Health::release`] was called.
-    pub fn poll_released(&self, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_released(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.released.get() {
             return Poll::Ready(());
         }
@@ -144,7 +140,7 @@ impl Health {
 }
 
 /// One request on a backend, counted while it lives.
-pub struct InFlight(Rc<Health>);
+pub(crate) struct InFlight(Rc<Health>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {

@@ -17,10 +17,14 @@ mod hash;
 mod health;
 mod state;
 
-pub use generation::Generation;
-pub use hash::{hash_bytes, random_key, Fnv};
-pub use health::{Health, InFlight};
-pub use state::Tried;
+pub(crate) use generation::Generation;
+#[cfg(test)]
+use hash::hash_bytes;
+pub(crate) use hash::random_key;
+pub(crate) use health::Health;
+#[cfg(test)]
+use health::InFlight;
+pub(crate) use state::Tried;
 
 use crate::config::{BalanceMode, ClusterId, ClusterSet, HashConf};
 use crate::route::RequestFacts;
@@ -32,7 +36,7 @@ use std::time::Instant;
 
 /// The sub-cluster chosen for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubClusterPick {
+pub(crate) enum SubClusterPick {
     Sub(usize),
     /// gslb.data `GSLB_BLACKHOLE` won: drop the request.
     Blackhole,
@@ -49,7 +53,7 @@ pub struct BackendPick {
 
 /// One backend's state on one worker, for the monitor's `bal_state`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendRow {
+pub(crate) struct BackendRow {
     pub cluster: String,
     pub subcluster: String,
     pub name: String,
@@ -64,7 +68,7 @@ pub struct BackendRow {
 }
 
 #[derive(Debug, Default)]
-pub struct Balancer {
+pub(crate) struct Balancer {
     clusters: Vec<ClusterState>,
 }
 
@@ -72,7 +76,7 @@ impl Balancer {
     /// Balancing state for `clusters`. With `previous` (a reload), backends
     /// that stay keep their state; new ones start slow (`SlowStartTime`),
     /// as BFE does for backends added on reload.
-    pub fn new(clusters: &ClusterSet, previous: Option<&Balancer>) -> Balancer {
+    pub(crate) fn new(clusters: &ClusterSet, previous: Option<&Balancer>) -> Balancer {
         let mut old: HashMap<(&str, &str, SocketAddr), &BackendState> = HashMap::new();
         if let Some(prev) = previous {
             for c in &prev.clusters {
@@ -111,7 +115,7 @@ impl Balancer {
     /// weights stay the same. Health plays no part here, as in BFE: a
     /// sub-cluster whose backends are all down is left through `CrossRetry`
     /// (see [`Balancer::pick_cross_subcluster`]) or not at all.
-    pub fn pick_subcluster(&self, cluster: ClusterId, key: u64) -> SubClusterPick {
+    pub(crate) fn pick_subcluster(&self, cluster: ClusterId, key: u64) -> SubClusterPick {
         let Some(c) = self.clusters.get(cluster) else {
             return SubClusterPick::Unavailable;
         };
@@ -138,7 +142,7 @@ impl Balancer {
     /// chosen evenly by `key`. BFE picks among all of them and spends a
     /// retry when the one it lands on has no backend up; here only those
     /// with a backend left to try take part.
-    pub fn pick_cross_subcluster(
+    pub(crate) fn pick_cross_subcluster(
         &self,
         cluster: ClusterId,
         exclude: usize,
@@ -157,7 +161,7 @@ impl Balancer {
     /// Next backend of the sub-cluster by the cluster's `BalanceMode`:
     /// weighted, up, and not in `tried`. None when nothing is left (BFE's
     /// "all backend is down").
-    pub fn pick_backend(
+    pub(crate) fn pick_backend(
         &mut self,
         cluster: ClusterId,
         sub: usize,
@@ -184,7 +188,7 @@ impl Balancer {
     /// `SessionSticky`: the same key keeps the same backend while the set of
     /// usable backends stays the same (BFE's weighted hash over backends in
     /// address order; slow start does not apply, as in BFE).
-    pub fn pick_backend_sticky(
+    pub(crate) fn pick_backend_sticky(
         &self,
         cluster: ClusterId,
         sub: usize,
@@ -216,7 +220,12 @@ impl Balancer {
     }
 
     /// The shared health of a backend.
-    pub fn health(&self, cluster: ClusterId, sub: usize, backend: usize) -> Option<&Rc<Health>> {
+    pub(crate) fn health(
+        &self,
+        cluster: ClusterId,
+        sub: usize,
+        backend: usize,
+    ) -> Option<&Rc<Health>> {
         let b = self
             .clusters
             .get(cluster)?
@@ -228,7 +237,7 @@ impl Balancer {
     }
 
     /// A request to the backend got a response.
-    pub fn report_success(&self, cluster: ClusterId, sub: usize, backend: usize) {
+    pub(crate) fn report_success(&self, cluster: ClusterId, sub: usize, backend: usize) {
         if let Some(h) = self.health(cluster, sub, backend) {
             h.success();
         }
@@ -237,7 +246,7 @@ impl Balancer {
     /// A request to the backend failed. Returns its health when this
     /// failure took it down (`FailNum` consecutive failures), so the caller
     /// can start probing it; never with `DisableHealthCheck`.
-    pub fn report_failure(
+    pub(crate) fn report_failure(
         &self,
         cluster: ClusterId,
         sub: usize,
@@ -251,14 +260,15 @@ impl Balancer {
         h.failure(c.fail_num).then(|| h.clone())
     }
 
-    pub fn is_down(&self, cluster: ClusterId, sub: usize, backend: usize) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_down(&self, cluster: ClusterId, sub: usize, backend: usize) -> bool {
         self.health(cluster, sub, backend)
             .is_some_and(|h| h.is_down())
     }
 
     /// After a reload to `next`: release the backends `next` does not keep,
     /// so their probes end.
-    pub fn release_removed(&self, next: &Balancer) {
+    pub(crate) fn release_removed(&self, next: &Balancer) {
         let kept: HashSet<*const Health> = next.all().map(|b| Rc::as_ptr(&b.health)).collect();
         for b in self.all() {
             if !kept.contains(&Rc::as_ptr(&b.health)) {
@@ -268,7 +278,7 @@ impl Balancer {
     }
 
     /// The worker stops: end every probe.
-    pub fn release_all(&self) {
+    pub(crate) fn release_all(&self) {
         for b in self.all() {
             b.health.release();
         }
@@ -276,7 +286,7 @@ impl Balancer {
 
     /// Every backend's state, named from `clusters` (the snapshot this
     /// balancer was built from).
-    pub fn rows(&self, clusters: &ClusterSet) -> Vec<BackendRow> {
+    pub(crate) fn rows(&self, clusters: &ClusterSet) -> Vec<BackendRow> {
         let mut out = Vec::new();
         for (c, cs) in clusters.clusters.iter().zip(&self.clusters) {
             for (s, ss) in c.subclusters.iter().zip(&cs.subs) {
@@ -307,7 +317,7 @@ impl Balancer {
 }
 
 /// The GSLB hash key of a request per `HashStrategy`.
-pub fn hash_key<R: RequestFacts + ?Sized>(conf: &HashConf, req: &R) -> u64 {
+pub(crate) fn hash_key<R: RequestFacts + ?Sized>(conf: &HashConf, req: &R) -> u64 {
     hash::hash_key(conf, req)
 }
 

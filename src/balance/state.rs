@@ -8,19 +8,19 @@ use std::time::{Duration, Instant};
 
 /// Weights are kept in hundredths (as BFE does), so slow start can ramp a
 /// weight-1 backend smoothly.
-pub const SCALE: i64 = 100;
+pub(super) const SCALE: i64 = 100;
 
 /// A backend already tried by this request: (sub-cluster, backend).
-pub type Tried = (usize, usize);
+pub(crate) type Tried = (usize, usize);
 
 #[derive(Debug, Clone, Copy)]
-pub enum Slot {
+pub(super) enum Slot {
     Sub(usize),
     Blackhole,
 }
 
 #[derive(Debug)]
-pub struct BackendState {
+pub(super) struct BackendState {
     pub addr: SocketAddr,
     /// Configured weight.
     pub weight: i64,
@@ -31,7 +31,7 @@ pub struct BackendState {
 
 impl BackendState {
     /// Weighted and not down.
-    pub fn usable(&self) -> bool {
+    pub(super) fn usable(&self) -> bool {
         self.weight > 0 && !self.health.is_down()
     }
 
@@ -39,7 +39,7 @@ impl BackendState {
     /// or while slow start lasts the share of it that the time since the
     /// backend came back allows (at least 1, so it gets some traffic at
     /// once, as in BFE). `now` is `None` when no backend ramps.
-    pub fn weight_now(&self, slow_start: Duration, now: Option<Instant>) -> i64 {
+    pub(super) fn weight_now(&self, slow_start: Duration, now: Option<Instant>) -> i64 {
         let full = self.weight * SCALE;
         let (Some(since), Some(now)) = (self.health.ramp_since(), now) else {
             return full;
@@ -55,7 +55,7 @@ impl BackendState {
 }
 
 #[derive(Debug)]
-pub struct SubState {
+pub(super) struct SubState {
     pub name: String,
     pub weight: u32,
     pub backends: Vec<BackendState>,
@@ -66,7 +66,7 @@ pub struct SubState {
 
 impl SubState {
     /// Has a usable backend that `tried` (for sub-cluster `me`) leaves.
-    pub fn has_pick(&self, me: usize, tried: &[Tried]) -> bool {
+    pub(super) fn has_pick(&self, me: usize, tried: &[Tried]) -> bool {
         self.backends
             .iter()
             .enumerate()
@@ -75,7 +75,7 @@ impl SubState {
 }
 
 #[derive(Debug)]
-pub struct ClusterState {
+pub(super) struct ClusterState {
     pub name: String,
     /// Positive-weight entries in name order, as BFE sorts them.
     pub ring: Vec<(Slot, u32)>,
@@ -91,7 +91,10 @@ pub struct ClusterState {
 impl ClusterState {
     /// `keep(sub, addr)`: the health and WRR position to keep for a backend
     /// that stays across a reload, or fresh ones.
-    pub fn new(c: &Cluster, mut keep: impl FnMut(&str, SocketAddr) -> (Rc<Health>, i64)) -> Self {
+    pub(super) fn new(
+        c: &Cluster,
+        mut keep: impl FnMut(&str, SocketAddr) -> (Rc<Health>, i64),
+    ) -> Self {
         let subs: Vec<SubState> = c
             .subclusters
             .iter()
@@ -146,7 +149,7 @@ impl ClusterState {
 
 /// nginx's smooth weighted round robin over the eligible backends: each
 /// gains its weight, the largest wins and gives back the total.
-pub fn smooth_wrr(
+pub(super) fn smooth_wrr(
     bs: &mut [BackendState],
     eligible: impl Fn(usize, &BackendState) -> bool,
     weight: impl Fn(&BackendState) -> i64,
@@ -171,7 +174,7 @@ pub fn smooth_wrr(
 
 /// BFE's smooth WLC: the fewest requests in flight per unit of weight
 /// wins; ties are broken by smooth WRR among the tied backends.
-pub fn least_conn(
+pub(super) fn least_conn(
     bs: &mut [BackendState],
     eligible: impl Fn(usize, &BackendState) -> bool,
     weight: impl Fn(&BackendState) -> i64,

@@ -177,11 +177,6 @@ impl Request {
             .map(|h| (h.name.get(&self.buf), h.value.get(&self.buf)))
     }
 
-    /// The configuration generation the request runs on.
-    pub fn generation(&self) -> &Generation {
-        &self.gen
-    }
-
     pub fn product_name(&self) -> Option<&str> {
         self.route
             .product

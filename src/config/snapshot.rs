@@ -19,7 +19,7 @@ pub struct NameInstance {
     pub weight: u32,
 }
 
-pub fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, ConfErrors> {
+pub(super) fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, ConfErrors> {
     let mut errs: Vec<ConfError> = Vec::new();
 
     macro_rules! read {

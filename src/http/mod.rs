@@ -5,7 +5,7 @@
 //! `String`, and the header index `Vec` is reused across requests of one
 //! connection. Bodies are never buffered whole: [`framing`] says how long a
 //! body is, [`chunked`] decodes and re-encodes chunked coding as it streams.
-//! What is forwarded is always re-framed canonically by [`write`].
+//! What is forwarded is always re-framed canonically by [`mod@write`].
 
 pub mod chunked;
 mod edits;

@@ -12,16 +12,16 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Accept/Handshake handler: sees the client session.
-pub type AcceptFn = Box<dyn Fn(&Session) -> Ret>;
+pub(super) type AcceptFn = Box<dyn Fn(&Session) -> Ret>;
 /// BeforeLocation/FoundProduct/AfterLocation handler: may answer the request.
-pub type RequestFn = Box<dyn Fn(&mut Request) -> (Ret, Option<Response>)>;
+pub(super) type RequestFn = Box<dyn Fn(&mut Request) -> (Ret, Option<Response>)>;
 /// Forward handler: sees the chosen backend and may change it.
-pub type ForwardFn = Box<dyn Fn(&mut Request) -> Ret>;
+pub(super) type ForwardFn = Box<dyn Fn(&mut Request) -> Ret>;
 /// ReadResponse/RequestFinish handler: sees the response (the backend's,
 /// or one made in the proxy) and may edit its head.
-pub type ResponseFn = Box<dyn Fn(&mut Request, &mut Response) -> Ret>;
+pub(super) type ResponseFn = Box<dyn Fn(&mut Request, &mut Response) -> Ret>;
 /// Finish handler: the connection is gone; the value is ignored.
-pub type FinishFn = Box<dyn Fn(&Session) -> Ret>;
+pub(super) type FinishFn = Box<dyn Fn(&Session) -> Ret>;
 
 /// The points whose handlers see the session (Accept-type lists).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ const MAX_STATUS_LINE: usize = 1024;
 /// `Schem` `http` sends `GET Uri` with `Host` (or the address) as BFE
 /// does; `tcp` only connects. ringfront has no TLS to backends, so `https`
 /// and `tls` are checked as `tcp`.
-pub async fn once(addr: SocketAddr, check: &CheckConf, timeout: Duration) -> bool {
+pub(super) async fn once(addr: SocketAddr, check: &CheckConf, timeout: Duration) -> bool {
     let addr = check_addr(addr, &check.host);
     let run = async {
         let mut s = crate::upstream::connect(addr, timeout).await.ok()?;
@@ -81,7 +81,7 @@ fn parse_status_line(line: &[u8]) -> Option<u16> {
 
 /// BFE's `MatchStatusCode`: 100–599 that code exactly, 0 any code, 1–31 a
 /// bit per class (1 for 1xx … 16 for 5xx).
-pub fn status_matches(got: u16, expect: u16) -> bool {
+pub(crate) fn status_matches(got: u16, expect: u16) -> bool {
     match expect {
         0 => true,
         1..=31 => (100..=599).contains(&got) && expect & (1 << (got / 100 - 1)) != 0,

@@ -10,8 +10,6 @@
 
 mod check;
 
-pub use check::status_matches;
-
 use crate::balance::Health;
 use crate::worker::{Stats, Worker};
 use std::future::Future;
@@ -24,7 +22,7 @@ use std::time::{Duration, Instant};
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// A backend to probe.
-pub struct Target {
+pub(crate) struct Target {
     /// Its cluster, whose current `CheckConf` each check reads (a reload
     /// may change it while the probe runs).
     pub cluster: String,
@@ -34,7 +32,7 @@ pub struct Target {
 
 /// Start probing a backend this worker just marked down, unless a probe
 /// already runs for it here or the worker is stopping.
-pub fn start(w: &Worker, t: Target) {
+pub(crate) fn start(w: &Worker, t: Target) {
     if w.shutting_down.get() {
         return;
     }

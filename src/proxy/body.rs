@@ -24,7 +24,7 @@ pub(crate) struct Pump {
 }
 
 impl Pump {
-    pub fn new(kind: BodyKind, out_chunked: bool) -> Self {
+    pub(super) fn new(kind: BodyKind, out_chunked: bool) -> Self {
         Pump {
             kind,
             remaining: match kind {
@@ -39,18 +39,18 @@ impl Pump {
         }
     }
 
-    pub fn is_done(&self) -> bool {
+    pub(super) fn is_done(&self) -> bool {
         self.done
     }
 
     /// Bytes can be written exactly as read (length in, length out).
-    pub fn is_direct(&self) -> bool {
+    pub(super) fn is_direct(&self) -> bool {
         matches!(self.kind, BodyKind::Length(_)) && !self.out_chunked
     }
 
     /// For length-delimited input: how many more bytes belong to the body,
     /// so reads never take bytes of the next message.
-    pub fn wanted(&self) -> usize {
+    pub(super) fn wanted(&self) -> usize {
         match self.kind {
             BodyKind::Length(_) => self.remaining.min(usize::MAX as u64) as usize,
             _ => usize::MAX,
@@ -58,7 +58,7 @@ impl Pump {
     }
 
     /// Account for `n` bytes forwarded directly (see [`Pump::is_direct`]).
-    pub fn advance_direct(&mut self, n: usize) {
+    pub(super) fn advance_direct(&mut self, n: usize) {
         let n = (n as u64).min(self.remaining);
         self.remaining -= n;
         self.seen += n;
@@ -69,7 +69,7 @@ impl Pump {
 
     /// Consume body bytes from `input`, appending what should be sent to
     /// `out`. Returns how many input bytes belonged to the body.
-    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, ChunkError> {
+    pub(super) fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, ChunkError> {
         if self.done {
             return Ok(0);
         }
@@ -119,7 +119,7 @@ impl Pump {
 
     /// The source closed. Fine for close-delimited bodies (the chunked
     /// output gets its last chunk); a truncated body otherwise.
-    pub fn source_closed(&mut self, out: &mut Vec<u8>) -> bool {
+    pub(super) fn source_closed(&mut self, out: &mut Vec<u8>) -> bool {
         if self.done {
             return true;
         }

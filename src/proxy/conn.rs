@@ -53,7 +53,7 @@ impl<S> Client<S> {
 
 /// Serve one accepted client connection to its end: HandleAccept, the TLS
 /// handshake on the HTTPS listener, requests, and HandleFinish.
-pub fn serve(
+pub(crate) fn serve(
     w: Rc<Worker>,
     stream: TcpStream,
     peer: SocketAddr,

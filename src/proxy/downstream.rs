@@ -23,7 +23,7 @@ use std::time::Duration;
 /// What becomes of the client connection (or, on HTTP/2, the stream) once
 /// a request is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disposition {
+pub(crate) enum Disposition {
     /// The connection may serve another request.
     Keep,
     /// The response was sent whole; close the connection after it.
@@ -34,12 +34,12 @@ pub enum Disposition {
 }
 
 impl Disposition {
-    pub fn keep(self) -> bool {
+    pub(crate) fn keep(self) -> bool {
         self == Disposition::Keep
     }
 
     /// `Keep` only while `still` holds; a close or reset stays.
-    pub fn keep_if(self, still: bool) -> Disposition {
+    pub(crate) fn keep_if(self, still: bool) -> Disposition {
         match self {
             Disposition::Keep if !still => Disposition::Close,
             d => d,

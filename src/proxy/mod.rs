@@ -39,6 +39,6 @@ mod retry;
 mod tls;
 mod upstream;
 
-pub use conn::serve;
-pub use downstream::Disposition;
+pub(crate) use conn::serve;
+pub(crate) use downstream::Disposition;
 pub(crate) use h1::write_local;

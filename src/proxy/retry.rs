@@ -30,7 +30,7 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    pub fn new(conf: &Cluster, cluster: ClusterId, home: usize, key: u64) -> Plan {
+    pub(super) fn new(conf: &Cluster, cluster: ClusterId, home: usize, key: u64) -> Plan {
         Plan {
             cluster,
             home,
@@ -44,7 +44,7 @@ impl Plan {
 
     /// The next backend to try, or None when the attempts are spent or no
     /// backend is left.
-    pub fn next(&mut self, b: &mut Balancer) -> Option<Next> {
+    pub(super) fn next(&mut self, b: &mut Balancer) -> Option<Next> {
         if self.home_left > 0 {
             self.home_left -= 1;
             if let Some(pick) = self.pick(b, self.home) {
@@ -71,7 +71,7 @@ impl Plan {
     }
 
     /// The attempt on this backend failed: do not try it again.
-    pub fn failed(&mut self, sub: usize, index: usize) {
+    pub(super) fn failed(&mut self, sub: usize, index: usize) {
         self.tried.push((sub, index));
     }
 

@@ -18,7 +18,7 @@ pub enum Target {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct PathTable {
+pub(super) struct PathTable {
     exact: Vec<(Box<[u8]>, Target)>,
     /// Longest first, each key ending in `/` (or empty for `*`).
     prefix: Vec<(Box<[u8]>, Target)>,

@@ -7,7 +7,7 @@ use super::ProductId;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Default)]
-pub struct HostTable {
+pub(super) struct HostTable {
     exact: HashMap<String, ProductId>,
     /// Keyed by what follows `*.` (`""` for a lone `*`).
     wildcard: HashMap<String, ProductId>,
@@ -15,10 +15,10 @@ pub struct HostTable {
 
 /// Longest host name looked up; DNS names are at most 253 bytes, so longer
 /// ones cannot match and need no heap buffer.
-pub const MAX_HOST: usize = 256;
+pub(super) const MAX_HOST: usize = 256;
 
 /// Lower-cases `host` into `buf`, dropping one trailing dot.
-pub fn lower<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b str> {
+pub(super) fn lower<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b str> {
     let host = host.strip_suffix(b".").unwrap_or(host);
     let out = buf.get_mut(..host.len())?;
     for (o, &b) in out.iter_mut().zip(host) {
@@ -28,14 +28,14 @@ pub fn lower<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b str> {
 }
 
 /// Suffixes after each `.` of `host`, longest first.
-pub fn suffixes(host: &str) -> impl Iterator<Item = &str> {
+pub(super) fn suffixes(host: &str) -> impl Iterator<Item = &str> {
     host.match_indices('.').map(move |(i, _)| &host[i + 1..])
 }
 
 impl HostTable {
     /// `pattern` is already checked and normalised (lower case, no
     /// trailing dot).
-    pub fn insert(&mut self, pattern: &str, product: ProductId) {
+    pub(super) fn insert(&mut self, pattern: &str, product: ProductId) {
         if pattern == "*" {
             self.wildcard.insert(String::new(), product);
         } else if let Some(suffix) = pattern.strip_prefix("*.") {
@@ -46,7 +46,7 @@ impl HostTable {
     }
 
     /// `host` must already be port-stripped.
-    pub fn find(&self, host: &[u8]) -> Option<ProductId> {
+    pub(super) fn find(&self, host: &[u8]) -> Option<ProductId> {
         let mut buf = [0u8; MAX_HOST];
         let host = lower(host, &mut buf)?;
         if let Some(&p) = self.exact.get(host) {

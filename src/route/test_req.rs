@@ -3,9 +3,9 @@
 use super::RequestFacts;
 use std::net::{IpAddr, Ipv4Addr};
 
-pub type Headers = Vec<(Vec<u8>, Vec<u8>)>;
+pub(crate) type Headers = Vec<(Vec<u8>, Vec<u8>)>;
 
-pub struct Req {
+pub(crate) struct Req {
     pub method: Vec<u8>,
     pub host: Vec<u8>,
     pub path: Vec<u8>,
@@ -23,7 +23,7 @@ pub struct Req {
 }
 
 impl Req {
-    pub fn get(host: &str, target: &str) -> Req {
+    pub(crate) fn get(host: &str, target: &str) -> Req {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let client = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
         Req {
@@ -43,35 +43,35 @@ impl Req {
         }
     }
 
-    pub fn with_header(mut self, k: &str, v: &str) -> Req {
+    pub(crate) fn with_header(mut self, k: &str, v: &str) -> Req {
         self.headers
             .push((k.as_bytes().to_vec(), v.as_bytes().to_vec()));
         self
     }
 
-    pub fn with_method(mut self, m: &str) -> Req {
+    pub(crate) fn with_method(mut self, m: &str) -> Req {
         self.method = m.as_bytes().to_vec();
         self
     }
 
-    pub fn with_client(mut self, ip: &str) -> Req {
+    pub(crate) fn with_client(mut self, ip: &str) -> Req {
         self.client_ip = ip.parse().expect("test IP");
         self.peer_ip = self.client_ip;
         self
     }
 
-    pub fn with_vip(mut self, ip: &str) -> Req {
+    pub(crate) fn with_vip(mut self, ip: &str) -> Req {
         self.vip = ip.parse().expect("test IP");
         self
     }
 
-    pub fn over_tls(mut self, sni: Option<&str>) -> Req {
+    pub(crate) fn over_tls(mut self, sni: Option<&str>) -> Req {
         self.is_tls = true;
         self.tls_sni = sni.map(|s| s.as_bytes().to_vec());
         self
     }
 
-    pub fn with_response(mut self, status: u16, headers: &[(&str, &str)]) -> Req {
+    pub(crate) fn with_response(mut self, status: u16, headers: &[(&str, &str)]) -> Req {
         let h = headers
             .iter()
             .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))

@@ -19,7 +19,7 @@ struct Sum {
 
 /// JSON: `{"workers":N,"backends":[{cluster, subcluster, name, addr,
 /// weight, up, down, probing, conns}, …]}`, in configuration order.
-pub fn render(workers: &[Vec<BackendRow>]) -> String {
+pub(super) fn render(workers: &[Vec<BackendRow>]) -> String {
     let mut order: Vec<&BackendRow> = Vec::new();
     let mut sums: HashMap<(&str, &str, SocketAddr), Sum> = HashMap::new();
     for rows in workers {

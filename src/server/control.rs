@@ -78,7 +78,7 @@ pub(super) struct Control {
 }
 
 impl Control {
-    pub fn new(
+    pub(super) fn new(
         conf_dir: PathBuf,
         conf: ServerConf,
         workers: Vec<Sender<WorkerCmd>>,
@@ -103,7 +103,7 @@ impl Control {
         }
     }
 
-    pub fn run(mut self, monitor: Option<TcpListener>) {
+    pub(super) fn run(mut self, monitor: Option<TcpListener>) {
         if let Some(l) = &monitor {
             if l.set_nonblocking(true).is_err() {
                 log::error!("monitor port: cannot set non-blocking; monitor disabled");

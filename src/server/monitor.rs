@@ -11,17 +11,17 @@ const GAUGES: [&str; 4] = [
     "probes_active",
 ];
 
-pub use crate::module::Format;
+pub(super) use crate::module::Format;
 
 /// A monitor request line, split into path and query parameters.
-pub struct MonitorRequest {
+pub(super) struct MonitorRequest {
     pub method: String,
     pub path: String,
     query: Vec<(String, String)>,
 }
 
 impl MonitorRequest {
-    pub fn parse(raw: &[u8]) -> Option<MonitorRequest> {
+    pub(super) fn parse(raw: &[u8]) -> Option<MonitorRequest> {
         let line = raw.split(|&b| b == b'\n').next()?;
         let line = std::str::from_utf8(line).ok()?.trim_end_matches('\r');
         let mut it = line.split(' ');
@@ -43,7 +43,7 @@ impl MonitorRequest {
         })
     }
 
-    pub fn param(&self, key: &str) -> Option<&str> {
+    pub(super) fn param(&self, key: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(k, _)| k == key)
@@ -51,10 +51,10 @@ impl MonitorRequest {
     }
 }
 
-pub use crate::module::monitor::json_str;
+pub(super) use crate::module::monitor::json_str;
 
 /// `proxy_state`: counters summed over workers, optionally per worker.
-pub fn proxy_state(workers: &[StatsSnapshot], format: Format, per_worker: bool) -> String {
+pub(super) fn proxy_state(workers: &[StatsSnapshot], format: Format, per_worker: bool) -> String {
     let mut total = StatsSnapshot::default();
     for w in workers {
         total.add(w);

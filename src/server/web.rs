@@ -52,7 +52,7 @@ pub(super) struct Web {
 impl Web {
     /// The core names, then every enabled module's, in run order. A module
     /// name that repeats a core one is ignored (the core keeps it).
-    pub fn new(modules: &ModuleSet) -> Web {
+    pub(super) fn new(modules: &ModuleSet) -> Web {
         let mut w = Web {
             reloads: CORE_RELOADS
                 .iter()
@@ -79,16 +79,16 @@ impl Web {
         w
     }
 
-    pub fn reload(&self, name: &str) -> Option<&Reload> {
+    pub(super) fn reload(&self, name: &str) -> Option<&Reload> {
         self.reloads.iter().find(|(n, _)| n == name).map(|(_, r)| r)
     }
 
-    pub fn page(&self, name: &str) -> Option<Page> {
+    pub(super) fn page(&self, name: &str) -> Option<Page> {
         self.pages.iter().find(|(n, _)| n == name).map(|(_, p)| *p)
     }
 
     /// Module counter pages, for the `.diff` sampler.
-    pub fn counter_pages(&self) -> impl Iterator<Item = &str> {
+    pub(super) fn counter_pages(&self) -> impl Iterator<Item = &str> {
         self.pages
             .iter()
             .filter(|(_, p)| *p == Page::Counters)
@@ -96,7 +96,7 @@ impl Web {
     }
 
     /// `GET /monitor`: every page name (module pages also as `.diff`).
-    pub fn monitor_list(&self) -> String {
+    pub(super) fn monitor_list(&self) -> String {
         let mut names = Vec::new();
         for (n, p) in &self.pages {
             names.push(n.clone());
@@ -108,7 +108,7 @@ impl Web {
     }
 
     /// `GET /reload`: every reload name.
-    pub fn reload_list(&self) -> String {
+    pub(super) fn reload_list(&self) -> String {
         let names: Vec<String> = self.reloads.iter().map(|(n, _)| n.clone()).collect();
         html_list("reload", &names)
     }

@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// What a worker thread needs to start.
-pub struct WorkerSpec {
+pub(super) struct WorkerSpec {
     pub id: usize,
     pub core: Option<core_affinity::CoreId>,
     pub conf: ServerConf,
@@ -33,11 +33,11 @@ pub struct WorkerSpec {
 }
 
 /// The addresses a worker listens on.
-pub type Bound = (SocketAddr, Option<SocketAddr>);
+pub(super) type Bound = (SocketAddr, Option<SocketAddr>);
 
 /// Start a worker thread. It reports once on `ready`: the bound HTTP and
 /// HTTPS addresses, or why it could not start (runtime, module init, bind).
-pub fn spawn(
+pub(super) fn spawn(
     spec: WorkerSpec,
     ready: Sender<Result<Bound, String>>,
 ) -> std::io::Result<JoinHandle<()>> {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// Session-id resumption entries kept per worker and certificate.
 const SESSION_CACHE: usize = 1024;
 
-pub struct Acceptors {
+pub(crate) struct Acceptors {
     by_cert: Vec<TlsAcceptor>,
     exact: HashMap<String, usize>,
     /// `*.example.org` stored as `example.org`.
@@ -23,7 +23,7 @@ pub struct Acceptors {
 
 impl Acceptors {
     /// The error names the offending key and why.
-    pub fn build(d: &TlsData) -> Result<Acceptors, (String, String)> {
+    pub(crate) fn build(d: &TlsData) -> Result<Acceptors, (String, String)> {
         let provider = Arc::new(d.params.provider());
         let versions = d.params.versions();
         let mut by_cert = Vec::with_capacity(d.certs.len());
@@ -52,7 +52,7 @@ impl Acceptors {
     }
 
     /// Exact name, then `*.` wildcard one label up, then the default.
-    pub fn for_sni(&self, sni: Option<&str>) -> &TlsAcceptor {
+    pub(crate) fn for_sni(&self, sni: Option<&str>) -> &TlsAcceptor {
         let i = sni
             .and_then(|n| {
                 self.exact.get(n).or_else(|| {

@@ -16,5 +16,5 @@ use crate::config::tls::TlsData;
 mod acceptor;
 mod sni;
 
-pub use acceptor::Acceptors;
-pub use sni::peek_sni;
+pub(crate) use acceptor::Acceptors;
+pub(crate) use sni::peek_sni;

@@ -15,7 +15,7 @@ const MAX_HELLO: usize = 16 * 1024;
 /// The SNI the client sent, lower-cased; `None` when it sent none or the
 /// first bytes are not a ClientHello (the handshake then reports why).
 /// Bounded by the caller's handshake timeout.
-pub async fn peek_sni(stream: &TcpStream) -> io::Result<Option<String>> {
+pub(crate) async fn peek_sni(stream: &TcpStream) -> io::Result<Option<String>> {
     let mut buf = vec![0u8; 2048];
     loop {
         stream.readable(false).await?;

@@ -3,7 +3,7 @@
 
 mod pool;
 
-pub use pool::Pool;
+pub(crate) use pool::Pool;
 
 use monoio::net::TcpStream;
 use std::io;
@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Open a connection to a backend within `timeout`.
-pub async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
         Ok(Ok(s)) => {
             let _ = s.set_nodelay(true);

@@ -48,14 +48,14 @@ impl Hasher for AddrHasher {
 }
 
 #[derive(Default)]
-pub struct Pool {
+pub(crate) struct Pool {
     idle: HashMap<SocketAddr, Vec<(TcpStream, Instant)>, BuildHasherDefault<AddrHasher>>,
     count: usize,
 }
 
 impl Pool {
     /// A reusable connection to `addr`, if one is idle and fresh.
-    pub fn take(&mut self, addr: SocketAddr) -> Option<TcpStream> {
+    pub(crate) fn take(&mut self, addr: SocketAddr) -> Option<TcpStream> {
         let list = self.idle.get_mut(&addr)?;
         while let Some((s, since)) = list.pop() {
             self.count -= 1;
@@ -67,7 +67,7 @@ impl Pool {
     }
 
     /// Keep `s` for reuse unless `addr` already has `cap` idle connections.
-    pub fn put(&mut self, addr: SocketAddr, s: TcpStream, cap: usize) {
+    pub(crate) fn put(&mut self, addr: SocketAddr, s: TcpStream, cap: usize) {
         let list = self.idle.entry(addr).or_default();
         if list.len() < cap {
             list.push((s, Instant::now()));
@@ -76,16 +76,12 @@ impl Pool {
     }
 
     /// Idle connections held now.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.count
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
     /// Drop every idle connection (shutdown).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.idle.clear();
         self.count = 0;
     }

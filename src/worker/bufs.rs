@@ -8,14 +8,14 @@ use crate::http::{RequestHead, ResponseHead};
 const SMALL: usize = 1024;
 
 /// Buffers of one size class, recycled within a worker.
-pub struct BufPool {
+pub(crate) struct BufPool {
     free: Vec<Vec<u8>>,
     size: usize,
     max_free: usize,
 }
 
 impl BufPool {
-    pub fn new(size: usize, max_free: usize) -> Self {
+    pub(crate) fn new(size: usize, max_free: usize) -> Self {
         BufPool {
             free: Vec::new(),
             size,
@@ -24,7 +24,7 @@ impl BufPool {
     }
 
     /// An empty buffer with at least the pool's capacity.
-    pub fn take(&mut self) -> Vec<u8> {
+    pub(crate) fn take(&mut self) -> Vec<u8> {
         self.free
             .pop()
             .unwrap_or_else(|| Vec::with_capacity(self.size))
@@ -33,13 +33,13 @@ impl BufPool {
     /// A pooled buffer, or else a small new one: for a read whose size is
     /// unknown (most request heads are a few hundred bytes; the reader grows
     /// the buffer when one is not).
-    pub fn take_or_small(&mut self) -> Vec<u8> {
+    pub(crate) fn take_or_small(&mut self) -> Vec<u8> {
         self.free.pop().unwrap_or_else(|| Vec::with_capacity(SMALL))
     }
 
     /// Return a buffer; oversized ones (grown for a big head) are dropped so
     /// the pool does not pin memory.
-    pub fn give(&mut self, mut b: Vec<u8>) {
+    pub(crate) fn give(&mut self, mut b: Vec<u8>) {
         if self.free.len() < self.max_free
             && b.capacity() >= self.size
             && b.capacity() <= self.size * 2
@@ -48,33 +48,29 @@ impl BufPool {
             self.free.push(b);
         }
     }
-
-    pub fn size(&self) -> usize {
-        self.size
-    }
 }
 
 /// Header indexes (request and backend response heads) lent to active
 /// connections, so an idle connection holds none and a request allocates
 /// none once the worker is warm.
-pub struct HeadPool {
+pub(crate) struct HeadPool {
     free: Vec<(RequestHead, Box<ResponseHead>)>,
     max_free: usize,
 }
 
 impl HeadPool {
-    pub fn new(max_free: usize) -> Self {
+    pub(crate) fn new(max_free: usize) -> Self {
         HeadPool {
             free: Vec::new(),
             max_free,
         }
     }
 
-    pub fn take(&mut self) -> (RequestHead, Box<ResponseHead>) {
+    pub(crate) fn take(&mut self) -> (RequestHead, Box<ResponseHead>) {
         self.free.pop().unwrap_or_default()
     }
 
-    pub fn give(&mut self, req: RequestHead, res: Box<ResponseHead>) {
+    pub(crate) fn give(&mut self, req: RequestHead, res: Box<ResponseHead>) {
         if self.free.len() < self.max_free {
             self.free.push((req, res));
         }

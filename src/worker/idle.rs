@@ -11,7 +11,7 @@ use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 /// How often expired idle connections are looked for.
-pub const SWEEP_EVERY: Duration = Duration::from_millis(50);
+pub(super) const SWEEP_EVERY: Duration = Duration::from_millis(50);
 
 enum Slot {
     Free,
@@ -26,7 +26,7 @@ enum Slot {
 /// A slab of idle connections: O(1) register and release, no allocation
 /// once it has grown to the worker's peak of idle connections.
 #[derive(Default)]
-pub struct IdleList {
+pub(crate) struct IdleList {
     slots: RefCell<Vec<Slot>>,
     free: RefCell<Vec<usize>>,
     waiting: Cell<usize>,
@@ -34,7 +34,7 @@ pub struct IdleList {
 
 /// A registration, released when dropped (also if the waiting task is
 /// dropped), so the sweeper never touches a descriptor that was closed.
-pub struct IdleSlot<'a> {
+pub(crate) struct IdleSlot<'a> {
     list: &'a IdleList,
     i: usize,
 }
@@ -42,7 +42,7 @@ pub struct IdleSlot<'a> {
 impl IdleSlot<'_> {
     /// Whether the sweeper expired the connection (the slot stays
     /// registered until dropped).
-    pub fn expired(&self) -> bool {
+    pub(crate) fn expired(&self) -> bool {
         matches!(self.list.slots.borrow()[self.i], Slot::Expired)
     }
 }
@@ -59,7 +59,7 @@ impl Drop for IdleSlot<'_> {
 }
 
 impl IdleList {
-    pub fn register(&self, fd: RawFd, deadline: Instant) -> IdleSlot<'_> {
+    pub(crate) fn register(&self, fd: RawFd, deadline: Instant) -> IdleSlot<'_> {
         let slot = Slot::Waiting { fd, deadline };
         let mut slots = self.slots.borrow_mut();
         let i = match self.free.borrow_mut().pop() {
@@ -77,17 +77,17 @@ impl IdleList {
     }
 
     /// Connections waiting now (not yet expired).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.waiting.get()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Shut down every socket whose deadline is before `now` (all of them
     /// when `all`), so their waits complete. Returns how many.
-    pub fn sweep(&self, now: Instant, all: bool) -> usize {
+    pub(crate) fn sweep(&self, now: Instant, all: bool) -> usize {
         let mut n = 0;
         for slot in self.slots.borrow_mut().iter_mut() {
             let Slot::Waiting { fd, deadline } = *slot else {

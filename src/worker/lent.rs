@@ -6,7 +6,7 @@
 use super::Worker;
 use std::ops::{Deref, DerefMut};
 
-pub struct Lent<'w> {
+pub(crate) struct Lent<'w> {
     buf: Vec<u8>,
     w: &'w Worker,
 }
@@ -18,17 +18,17 @@ impl<'w> Lent<'w> {
 
     /// The vector itself, for an owned-buffer I/O call; [`Lent::put`] it
     /// back when the call returns it. Left empty meanwhile.
-    pub fn take(&mut self) -> Vec<u8> {
+    pub(crate) fn take(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.buf)
     }
 
-    pub fn put(&mut self, buf: Vec<u8>) {
+    pub(crate) fn put(&mut self, buf: Vec<u8>) {
         self.buf = buf;
     }
 
     /// This lent buffer holding `buf` instead (a buffer lent earlier and
     /// passed along as a plain vector).
-    pub fn with(mut self, buf: Vec<u8>) -> Self {
+    pub(crate) fn with(mut self, buf: Vec<u8>) -> Self {
         self.buf = buf;
         self
     }

@@ -17,11 +17,11 @@ mod runtime;
 mod stats;
 mod trim;
 
-pub use bufs::{BufPool, HeadPool};
-pub use idle::IdleList;
-pub use lent::Lent;
-pub use runtime::{build as build_runtime, Driver};
-pub use stats::{Stats, StatsSnapshot};
+pub(crate) use bufs::{BufPool, HeadPool};
+pub(crate) use idle::IdleList;
+pub(crate) use lent::Lent;
+pub(crate) use runtime::build as build_runtime;
+pub(crate) use stats::{Stats, StatsSnapshot};
 
 use crate::balance::{BackendRow, Generation};
 use crate::config::{ServerConf, Snapshot};
@@ -55,7 +55,7 @@ const CONTROL_POLL: Duration = Duration::from_millis(10);
 const GO_DEFAULT_IDLE_PER_HOST: usize = 2;
 
 /// Messages from the control thread.
-pub enum WorkerCmd {
+pub(crate) enum WorkerCmd {
     /// Switch to this configuration; acknowledge with the worker id.
     Swap(Box<Snapshot>, Sender<usize>),
     /// Send a copy of the counters.
@@ -74,10 +74,10 @@ pub enum WorkerCmd {
 }
 
 /// Module counters of one worker: (monitor page, counters).
-pub type ModuleCounterPages = Vec<(String, CounterValues)>;
+pub(crate) type ModuleCounterPages = Vec<(String, CounterValues)>;
 
 /// Everything one worker owns.
-pub struct Worker {
+pub(crate) struct Worker {
     pub id: usize,
     /// This worker itself, for tasks it spawns that outlive a request
     /// (health probes).
@@ -107,7 +107,7 @@ pub struct Worker {
 
 impl Worker {
     /// The configuration new requests start on.
-    pub fn current(&self) -> Rc<Generation> {
+    pub(crate) fn current(&self) -> Rc<Generation> {
         self.current.borrow().clone()
     }
 
@@ -115,29 +115,29 @@ impl Worker {
     /// module asked for timings (an access log); none otherwise, so a
     /// worker without such a module reads no clock per request step.
     #[inline]
-    pub fn stamp(&self) -> Option<Instant> {
+    pub(crate) fn stamp(&self) -> Option<Instant> {
         self.cbs.timings().then(Instant::now)
     }
 
     /// A read buffer (`ReadBufferSize`), back in its pool when dropped.
-    pub fn lend(&self) -> Lent<'_> {
+    pub(crate) fn lend(&self) -> Lent<'_> {
         Lent::new(self, self.bufs.borrow_mut().take())
     }
 
     /// A buffer to stream `remaining` more body bytes through (see
     /// [`Worker::take_body_buf`]), back in its pool when dropped.
-    pub fn lend_body(&self, remaining: usize) -> Lent<'_> {
+    pub(crate) fn lend_body(&self, remaining: usize) -> Lent<'_> {
         Lent::new(self, self.take_body_buf(remaining))
     }
 
     /// No buffer yet; one is put in when a step needs it.
-    pub fn lend_none(&self) -> Lent<'_> {
+    pub(crate) fn lend_none(&self) -> Lent<'_> {
         Lent::new(self, Vec::new())
     }
 
     /// A buffer to stream `remaining` more body bytes through: a read
     /// buffer when they fit one, else a `BodyBufferSize` one.
-    pub fn take_body_buf(&self, remaining: usize) -> Vec<u8> {
+    pub(crate) fn take_body_buf(&self, remaining: usize) -> Vec<u8> {
         if remaining <= self.conf.tuning.read_buffer_size {
             self.bufs.borrow_mut().take()
         } else {
@@ -146,7 +146,7 @@ impl Worker {
     }
 
     /// Return a buffer from [`Worker::take_body_buf`] to the pool it fits.
-    pub fn give_buf(&self, b: Vec<u8>) {
+    pub(crate) fn give_buf(&self, b: Vec<u8>) {
         if b.capacity() >= self.conf.tuning.body_buffer_size {
             self.body_bufs.borrow_mut().give(b);
         } else {
@@ -155,21 +155,21 @@ impl Worker {
     }
 
     /// The acceptors new TLS connections handshake with.
-    pub fn tls(&self) -> Option<Rc<Acceptors>> {
+    pub(crate) fn tls(&self) -> Option<Rc<Acceptors>> {
         self.tls.borrow().clone()
     }
 
-    pub fn rc(&self) -> Option<Rc<Worker>> {
+    pub(crate) fn rc(&self) -> Option<Rc<Worker>> {
         self.me.upgrade()
     }
 
-    pub fn next_conn_id(&self) -> u64 {
+    pub(crate) fn next_conn_id(&self) -> u64 {
         let id = self.next_conn.get();
         self.next_conn.set(id + 1);
         id
     }
 
-    pub fn take_upstream(&self, addr: SocketAddr) -> Option<TcpStream> {
+    pub(crate) fn take_upstream(&self, addr: SocketAddr) -> Option<TcpStream> {
         let s = self.pool.borrow_mut().take(addr);
         self.stats
             .upstream_idle
@@ -179,7 +179,7 @@ impl Worker {
 
     /// Keep an upstream connection for reuse, within the cluster's
     /// `MaxIdleConnsPerHost` and the worker's `UpstreamIdlePerHost`.
-    pub fn put_upstream(&self, addr: SocketAddr, s: TcpStream, cluster_cap: usize) {
+    pub(crate) fn put_upstream(&self, addr: SocketAddr, s: TcpStream, cluster_cap: usize) {
         let cap = if cluster_cap == 0 {
             GO_DEFAULT_IDLE_PER_HOST
         } else {
@@ -221,7 +221,7 @@ impl Worker {
 impl Worker {
     /// A worker on `snapshot`, with the callbacks and modules its thread
     /// built and, with an HTTPS listener, its acceptors.
-    pub fn new(
+    pub(crate) fn new(
         id: usize,
         conf: ServerConf,
         snapshot: Snapshot,
@@ -256,18 +256,18 @@ impl Worker {
     }
 
     /// What an accept waits with, so that shutdown can cancel it.
-    pub fn accept_handle(&self) -> CancelHandle {
+    pub(crate) fn accept_handle(&self) -> CancelHandle {
         self.accept_cancel.borrow().handle()
     }
 
     /// Close every idle upstream connection (the worker is stopping).
-    pub fn close_upstreams(&self) {
+    pub(crate) fn close_upstreams(&self) {
         self.pool.borrow_mut().clear();
     }
 
     /// Start the worker's own background tasks: the control channel poll
     /// and the idle-connection sweeper.
-    pub fn spawn_background(w: &Rc<Worker>, commands: Receiver<WorkerCmd>) {
+    pub(crate) fn spawn_background(w: &Rc<Worker>, commands: Receiver<WorkerCmd>) {
         monoio::spawn(control_loop(w.clone(), commands));
         monoio::spawn(sweep_idle(w.clone()));
     }

@@ -7,11 +7,12 @@ use monoio::time::TimeDriver;
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 use std::io;
 
-pub type Runtime = monoio::FusionRuntime<TimeDriver<IoUringDriver>, TimeDriver<LegacyDriver>>;
+pub(super) type Runtime =
+    monoio::FusionRuntime<TimeDriver<IoUringDriver>, TimeDriver<LegacyDriver>>;
 
 /// Which driver a runtime ended up on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Driver {
+pub(crate) enum Driver {
     IoUring,
     Epoll,
 }
@@ -19,7 +20,7 @@ pub enum Driver {
 /// Build the runtime for worker `id`. io_uring setup can fail even where the
 /// kernel has it (a low RLIMIT_MEMLOCK, seccomp, `io_uring_disabled`), so a
 /// failed build falls back to epoll instead of stopping the worker.
-pub fn build(t: &Tuning, id: usize) -> io::Result<(Runtime, Driver)> {
+pub(crate) fn build(t: &Tuning, id: usize) -> io::Result<(Runtime, Driver)> {
     if monoio::utils::detect_uring() {
         // Task-run flags need Linux 5.19 (coop) or 6.1 (defer): an older
         // kernel refuses them, so try once more without before epoll.

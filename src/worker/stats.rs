@@ -9,21 +9,21 @@ macro_rules! counters {
     ($( $(#[$doc:meta])* $name:ident ),* $(,)?) => {
         /// Live counters of one worker.
         #[derive(Debug, Default)]
-        pub struct Stats {
-            $( $(#[$doc])* pub $name: Cell<u64>, )*
+        pub(crate) struct Stats {
+            $( $(#[$doc])* pub(crate) $name: Cell<u64>, )*
             /// Failures by kind ([`ErrorKind`]'s table names each counter).
-            pub errors: [Cell<u64>; ErrorKind::COUNT],
+            pub(crate) errors: [Cell<u64>; ErrorKind::COUNT],
         }
 
         /// A copy of a worker's counters, sent to the control thread.
         #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-        pub struct StatsSnapshot {
-            $( pub $name: u64, )*
-            pub errors: [u64; ErrorKind::COUNT],
+        pub(crate) struct StatsSnapshot {
+            $( pub(crate) $name: u64, )*
+            pub(crate) errors: [u64; ErrorKind::COUNT],
         }
 
         impl Stats {
-            pub fn snapshot(&self) -> StatsSnapshot {
+            pub(crate) fn snapshot(&self) -> StatsSnapshot {
                 StatsSnapshot {
                     $( $name: self.$name.get(), )*
                     errors: std::array::from_fn(|i| self.errors[i].get()),
@@ -33,14 +33,14 @@ macro_rules! counters {
 
         impl StatsSnapshot {
             /// Counter names and values, in declaration order.
-            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+            pub(crate) fn fields(&self) -> Vec<(&'static str, u64)> {
                 let mut v = vec![ $( (stringify!($name), self.$name), )* ];
                 v.extend(ErrorKind::ALL.iter().map(|k| (k.counter(), self.errors[k.index()])));
                 v
             }
 
             /// Field-wise sum (gauges sum to the process total too).
-            pub fn add(&mut self, o: &StatsSnapshot) {
+            pub(crate) fn add(&mut self, o: &StatsSnapshot) {
                 $( self.$name += o.$name; )*
                 for (a, b) in self.errors.iter_mut().zip(o.errors) {
                     *a += b;
@@ -94,27 +94,22 @@ counters! {
 
 impl Stats {
     #[inline]
-    pub fn inc(c: &Cell<u64>) {
+    pub(crate) fn inc(c: &Cell<u64>) {
         c.set(c.get() + 1);
     }
 
     #[inline]
-    pub fn dec(c: &Cell<u64>) {
+    pub(crate) fn dec(c: &Cell<u64>) {
         c.set(c.get().saturating_sub(1));
     }
 
     /// Count a failure in its kind's counter.
     #[inline]
-    pub fn error(&self, kind: ErrorKind) {
+    pub(crate) fn error(&self, kind: ErrorKind) {
         Stats::inc(&self.errors[kind.index()]);
     }
 
-    /// This worker's count of one kind of failure.
-    pub fn errors_of(&self, kind: ErrorKind) -> u64 {
-        self.errors[kind.index()].get()
-    }
-
-    pub fn count_status(&self, status: u16) {
+    pub(crate) fn count_status(&self, status: u16) {
         let c = match status {
             100..=199 => &self.resp_1xx,
             200..=299 => &self.resp_2xx,

@@ -20,7 +20,7 @@ impl Trim {
     /// once after a busy period, at the first tick that saw no new request
     /// and none in flight; never under steady load, where every tick sees
     /// new requests.
-    pub fn tick(&mut self, req_total: u64, req_active: u64) -> bool {
+    pub(super) fn tick(&mut self, req_total: u64, req_active: u64) -> bool {
         if req_total != self.last_total {
             self.last_total = req_total;
             self.busy = true;

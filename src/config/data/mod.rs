@@ -1,6 +1,6 @@
 //! Readers for BFE's JSON data files, one per file, plus the JSON walking
 //! helpers they share. Each reader validates what it can see alone; checks
-//! across files are made in [`super::snapshot`].
+//! across files are made in `config::snapshot`.
 
 pub mod cluster_conf;
 pub mod cluster_table;

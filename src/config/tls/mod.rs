@@ -4,7 +4,7 @@
 //! It lives under `config` because it is loading and validation like every
 //! other data file: the control thread does it once per reload, and `-t`
 //! does it without starting anything. The runtime half (a worker's
-//! acceptors, SNI peeking) is [`crate::tls`], which builds on this and is
+//! acceptors, SNI peeking) is `crate::tls`, which builds on this and is
 //! never needed here.
 
 mod load;

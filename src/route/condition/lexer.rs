@@ -4,7 +4,7 @@
 use super::CondError;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Tok {
+pub(super) enum Tok {
     Ident(String),
     Str(String),
     Int(i64),
@@ -18,12 +18,12 @@ pub enum Tok {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Token {
+pub(super) struct Token {
     pub tok: Tok,
     pub pos: usize,
 }
 
-pub fn tokenize(src: &str) -> Result<Vec<Token>, CondError> {
+pub(super) fn tokenize(src: &str) -> Result<Vec<Token>, CondError> {
     let b = src.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;

@@ -6,7 +6,7 @@ use super::lexer::{Tok, Token};
 use super::primitive::{self, ArgType, ArgValue, Args};
 use super::{Cond, CondError};
 
-pub fn parse(tokens: &[Token]) -> Result<Cond, CondError> {
+pub(super) fn parse(tokens: &[Token]) -> Result<Cond, CondError> {
     let mut p = Parser { t: tokens, i: 0 };
     let c = p.or()?;
     let tail = p.peek();
