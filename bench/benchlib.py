@@ -255,7 +255,8 @@ def print_insn(path):
     base, noop = med["ringfront"], med[NOOP]
     cost = 100.0 * (noop[0] / base[0] - 1) if base[0] else float("nan")
     print()
-    print("Framework cost in instructions (callgrind, epoll driver, small body, wrk -c8 -d10s "
+    body = os.environ.get("BENCH_INSN_BODY", "small")
+    print(f"Framework cost in instructions (callgrind, epoll driver, {body} body, wrk -c8 -d10s "
           "after a warm-up; user space only: the kernel's part of a request, most of it, "
           "does not depend on modules)")
     _print_rows(["proxy", "n", "insn/req med", "min..max"],

@@ -29,6 +29,7 @@
 #   (-t/-c/-d/-r/-w also take the value attached, wrk style: -t1 -c64 -d10s)
 #   -t N            wrk threads            [BENCH_THREADS=1]
 #   -c N            wrk connections        [BENCH_CONNS=64]
+#   (noop's callgrind runs fetch BENCH_INSN_BODY: small, 4k or 64k; default small)
 #   -d DUR          wrk duration           [BENCH_DURATION=10s]
 #   -r N            rounds per proxy       [BENCH_ROUNDS=3]
 #   --warmup DUR    unmeasured wrk run before each body size, 0 = none
@@ -55,6 +56,8 @@ IDLE_CLIENT="$ROOT/bench/idle_client.py"
 
 THREADS=${BENCH_THREADS:-1}
 CONNS=${BENCH_CONNS:-64}
+# Body the noop mode's callgrind runs fetch (small, 4k or 64k).
+INSN_BODY=${BENCH_INSN_BODY:-small}
 DURATION=${BENCH_DURATION:-10s}
 ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP=${BENCH_WARMUP:-2s}
@@ -650,7 +653,8 @@ leak_check() {
 # counts repeat to a fraction of a percent. Each ringfront (plain, then with
 # mod_noop) runs under callgrind (epoll driver: valgrind cannot follow
 # io_uring), warms up, has its counters zeroed, serves a wrk run and dumps
-# them: user-space instructions per request. The kernel's part of a request
+# them: user-space instructions per request. The body size is
+# BENCH_INSN_BODY (small by default; 4k and 64k measure the body path). The kernel's part of a request
 # (most of it: TCP on loopback) does not depend on the modules.
 noop_instructions() {   # workers
     local w=$1 v dir port pid out n ir f r url u0 s0 u1 s1
@@ -670,7 +674,7 @@ noop_instructions() {   # workers
     for ((r = 1; r <= ROUNDS; r++)); do
         for v in ringfront ringfront+noop; do
             if [[ $v == ringfront ]]; then dir=$RF_DIR port=$RF_PORT; else dir=$RF_NOOP_DIR port=$RF_NOOP_PORT; fi
-            url="http://127.0.0.1:$port$(body_path small)"
+            url="http://127.0.0.1:$port$(body_path "$INSN_BODY")"
             rm -f "$dir"/callgrind.out*
             MONOIO_FORCE_LEGACY_DRIVER=1 valgrind --tool=callgrind \
                 --callgrind-out-file="$dir/callgrind.out" \
