@@ -23,5 +23,5 @@ pub use request::{Redirect, Request, Route, Tags};
 pub(crate) use response::run_filters;
 pub use response::{Body, BodyFilter, Response};
 pub use session::{Session, TlsInfo};
-pub use stat::RequestStat;
+pub use stat::{RequestStat, StepTimes};
 pub use view::ResponseView;

@@ -89,9 +89,11 @@ pub struct Request {
     /// proxy's headers say.
     pub client_ip: IpAddr,
     pub route: Route,
-    pub redirect: Option<Redirect>,
+    /// Boxed, as the rare parts of a request are: a request is built and
+    /// dropped for every exchange, so its size is paid every time.
+    pub redirect: Option<Box<Redirect>>,
     /// A response for `Ret::Response` at HandleReadResponse.
-    pub reply: Option<Response>,
+    pub reply: Option<Box<Response>>,
     /// Status sent to the client (0 until a head is sent).
     pub status: u16,
     /// Forwarding attempts so far (the first one included).
@@ -261,11 +263,11 @@ impl Request {
     }
 
     pub fn set_redirect(&mut self, url: &str, code: u16) {
-        self.redirect = Some(Redirect {
+        self.redirect = Some(Box::new(Redirect {
             url: url.to_string(),
             code,
             headers: Vec::new(),
-        });
+        }));
     }
 
     /// Add a tag (mod_tag); `req_tag_match` reads them.

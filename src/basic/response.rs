@@ -370,11 +370,15 @@ impl Response {
         }
     }
 
-    /// Give back a backend response's buffer and head index.
-    pub(crate) fn into_backend(self) -> Option<(Vec<u8>, Box<ResponseHead>)> {
-        match self.src {
+    /// Take back a backend response's buffer and head index, leaving an
+    /// empty local response.
+    pub(crate) fn take_backend(&mut self) -> Option<(Vec<u8>, Box<ResponseHead>)> {
+        match std::mem::replace(&mut self.src, Source::Local(Vec::new())) {
             Source::Backend { buf, head } => Some((buf, head)),
-            Source::Local(_) => None,
+            local => {
+                self.src = local;
+                None
+            }
         }
     }
 }

@@ -9,8 +9,24 @@
 
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RequestStat {
+    /// Request head and body bytes read from the client.
+    pub header_len_in: u64,
+    pub body_len_in: u64,
+    /// Response head and body bytes written to the client.
+    pub header_len_out: u64,
+    pub body_len_out: u64,
+    /// Whether any attempt went to another sub-cluster (cross retry).
+    pub cross_cluster: bool,
+    /// When each step happened; only where timings are on (boxed, so a
+    /// request without them carries and initialises eight bytes).
+    pub times: Option<Box<StepTimes>>,
+}
+
+/// The instants of a request's steps (see [`RequestStat`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepTimes {
     /// The request head started to arrive.
     pub read_start: Option<Instant>,
     /// The request head was read whole.
@@ -32,17 +48,17 @@ pub struct RequestStat {
     /// Writing the response to the client started / ended.
     pub response_start: Option<Instant>,
     pub response_end: Option<Instant>,
-    /// Request head and body bytes read from the client.
-    pub header_len_in: u64,
-    pub body_len_in: u64,
-    /// Response head and body bytes written to the client.
-    pub header_len_out: u64,
-    pub body_len_out: u64,
-    /// Whether any attempt went to another sub-cluster (cross retry).
-    pub cross_cluster: bool,
 }
 
 impl RequestStat {
+    /// Record now as the time of one step, when timings are on.
+    #[inline]
+    pub(crate) fn mark(&mut self, step: impl FnOnce(&mut StepTimes) -> &mut Option<Instant>) {
+        if let Some(t) = self.times.as_deref_mut() {
+            *step(t) = Some(Instant::now());
+        }
+    }
+
     /// `to - from`, when both happened and in that order.
     pub fn between(from: Option<Instant>, to: Option<Instant>) -> Option<Duration> {
         to?.checked_duration_since(from?)

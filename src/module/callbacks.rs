@@ -317,7 +317,7 @@ impl Callbacks {
                     req.head.keep_alive = false;
                     req.fail(ErrorKind::HandlerPanic, point.name());
                     if point == Point::ReadResponse {
-                        req.reply = Some(Response::error(500));
+                        req.reply = Some(Box::new(Response::error(500)));
                         return Ret::Response;
                     }
                     return Ret::Finish;

@@ -222,7 +222,7 @@ async fn request_loop<S: ClientIo>(
         idle_timeout,
     } = c;
     loop {
-        let read_start = w.stamp();
+        let read_start = w.cbs.timings().then(Instant::now);
         match read_head(w, conn, &mut heads.0).await {
             HeadRead::Ready => {}
             HeadRead::Idle => return Next::Close { linger: false },
@@ -256,7 +256,12 @@ async fn request_loop<S: ClientIo>(
         let buf = std::mem::take(&mut conn.buf);
         conn.version = heads.0.version;
         let mut req = Request::new(lent.clone(), buf, std::mem::take(heads), gen);
-        req.stat.read_start = read_start;
+        if read_start.is_some() {
+            req.stat.times = Some(Box::new(crate::basic::StepTimes {
+                read_start,
+                ..Default::default()
+            }));
+        }
         req.stat.header_len_in = req.head_len() as u64;
         let keep_alive = lifecycle::run(w, conn, &mut req).await.keep()
             && w.conf.keep_alive_enabled

@@ -9,7 +9,7 @@ use super::downstream::{Disposition, Downstream};
 use super::reply::fail;
 use super::retry::Plan;
 use crate::balance::{hash_key, SubClusterPick};
-use crate::basic::{ErrorKind, ProxyError, Request};
+use crate::basic::{ErrorKind, ProxyError, Request, Response};
 use crate::config::Cluster;
 use crate::http::BodyKind;
 use crate::module::Ret;
@@ -47,7 +47,7 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
     let mut plan = Plan::new(cluster, cid, home, key);
     let mut resend: Option<Target> = None;
     let mut last = ErrorKind::BackendConnect;
-    req.stat.cluster_start = w.stamp();
+    req.stat.mark(|t| &mut t.cluster_start);
     loop {
         let t = match resend.take() {
             Some(t) => t,
@@ -92,7 +92,7 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
         let body_sent = body.seen > 0 || req.consumed > req.head.head_len;
         match outcome {
             Outcome::Done(disp) | Outcome::Ended(disp) => {
-                req.stat.cluster_end = w.stamp();
+                req.stat.mark(|t| &mut t.cluster_end);
                 return disp;
             }
             Outcome::Stale if !t.fresh => resend = Some(Target { fresh: true, ..t }),
@@ -165,11 +165,13 @@ async fn attempt<D: Downstream>(
     cluster: &Cluster,
     t: &Target,
 ) -> Outcome {
-    let answered = match super::upstream::exchange(w, d, req, body, cluster, t).await {
-        Ok(a) => a,
+    // Filled by the exchange when the backend answers.
+    let mut res = Response::new(0);
+    let up = match super::upstream::exchange(w, d, req, body, cluster, t, &mut res).await {
+        Ok(up) => up,
         Err(o) => return o,
     };
-    let status = answered.res.status();
+    let status = res.status();
     let outlier = cluster
         .backend
         .outlier_detection_http_code
@@ -177,8 +179,8 @@ async fn attempt<D: Downstream>(
     report(w, req, cluster, t, !outlier);
     if status == 101 {
         w.stats.error(ErrorKind::BackendBroken);
-        super::relay::give_back(w, req, answered.res);
+        super::relay::give_back(w, req, &mut res);
         return Outcome::BadResponse(ErrorKind::BackendBroken);
     }
-    super::relay::respond(w, d, req, answered.up, answered.res, cluster, t.addr).await
+    super::relay::respond(w, d, req, up, &mut res, cluster, t.addr).await
 }

@@ -17,7 +17,7 @@ use crate::worker::Worker;
 /// request, also one that ended without a response (it then sees
 /// [`Response::none`]).
 pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disposition {
-    req.stat.read_end = w.stamp();
+    req.stat.mark(|t| &mut t.read_end);
     trusted_client_address(req);
     let disp = points(w, d, req).await;
     if req.finish_ran {
@@ -56,7 +56,7 @@ async fn points<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disp
         return fail(w, d, req, e, "no product for the host", false).await;
     };
     req.route.product = Some(product);
-    req.stat.product_found = w.stamp();
+    req.stat.mark(|t| &mut t.product_found);
     if let Some(disp) = request_point(w, d, req, Point::FoundProduct).await {
         return disp;
     }
@@ -66,7 +66,7 @@ async fn points<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disp
         return fail(w, d, req, e, "no route rule matched", false).await;
     };
     req.route.cluster = Some(cluster);
-    req.stat.cluster_found = w.stamp();
+    req.stat.mark(|t| &mut t.cluster_found);
     if let Some(disp) = request_point(w, d, req, Point::AfterLocation).await {
         return disp;
     }

@@ -23,11 +23,11 @@ pub(crate) async fn respond<D: Downstream>(
     d: &mut D,
     req: &mut Request,
     mut up: Upstream,
-    mut res: Box<Response>,
+    res: &mut Response,
     cluster: &Cluster,
     addr: SocketAddr,
 ) -> Outcome {
-    let close_after = match read_response(w, req, &mut res) {
+    let close_after = match read_response(w, req, res) {
         AfterRead::Send { close } => close,
         AfterRead::Drop => {
             give_back(w, req, res);
@@ -48,7 +48,7 @@ pub(crate) async fn respond<D: Downstream>(
     let (in_kind, head_len, backend_keep) = (rh.body, rh.head_len, rh.keep_alive);
     let out_kind = d.response_framing(in_kind);
     let relay_length = match in_kind {
-        BodyKind::None => relayed_length(&res),
+        BodyKind::None => relayed_length(res),
         _ => None,
     };
     let mut keep_alive = req.head.keep_alive
@@ -114,10 +114,8 @@ pub(crate) async fn respond<D: Downstream>(
     }
     req.status = status;
     w.stats.count_status(status);
-    req.stat.response_start = w.stamp();
-    let (r, back) = d
-        .send_head(w, &mut res, framing, inline, first.take())
-        .await;
+    req.stat.mark(|t| &mut t.response_start);
+    let (r, back) = d.send_head(w, res, framing, inline, first.take()).await;
     first.put(back);
     if r.is_err() {
         w.stats.error(ErrorKind::ClientClose);
@@ -133,18 +131,18 @@ pub(crate) async fn respond<D: Downstream>(
             Ok(clean) => upstream_clean &= clean,
             Err(()) => {
                 // HandleRequestFinish sees the response that broke off.
-                request_finish(w, req, &mut res);
+                request_finish(w, req, res);
                 give_back(w, req, res);
                 return Outcome::Ended(Disposition::Reset);
             }
         }
     }
-    req.stat.response_end = w.stamp();
+    req.stat.mark(|t| &mut t.response_end);
     if backend_keep && upstream_clean && pump.is_done() {
         w.put_upstream(addr, up, cluster.backend.max_idle_conns_per_host);
     }
 
-    keep_alive &= request_finish(w, req, &mut res);
+    keep_alive &= request_finish(w, req, res);
     give_back(w, req, res);
     Outcome::Done(Disposition::from_keep(keep_alive))
 }
@@ -157,7 +155,7 @@ async fn relay_filtered<D: Downstream>(
     d: &mut D,
     req: &mut Request,
     mut up: Upstream,
-    mut res: Box<Response>,
+    res: &mut Response,
     cluster: &Cluster,
     (addr, close_after): (SocketAddr, bool),
 ) -> Outcome {
@@ -184,11 +182,11 @@ async fn relay_filtered<D: Downstream>(
     };
     req.status = status;
     w.stats.count_status(status);
-    req.stat.response_start = w.stamp();
-    let (r, _) = d.send_head(w, &mut res, framing, 0..0, Vec::new()).await;
+    req.stat.mark(|t| &mut t.response_start);
+    let (r, _) = d.send_head(w, res, framing, 0..0, Vec::new()).await;
     if r.is_err() {
         w.stats.error(ErrorKind::ClientClose);
-        request_finish(w, req, &mut res);
+        request_finish(w, req, res);
         give_back(w, req, res);
         return Outcome::Ended(Disposition::Reset);
     }
@@ -199,18 +197,7 @@ async fn relay_filtered<D: Downstream>(
     let r = match out_kind {
         // A body-less response (HEAD, 204, 304): the filters get nothing.
         BodyKind::None => Ok(arrived.is_empty()),
-        _ => {
-            filter_body(
-                w,
-                d,
-                &mut up,
-                &mut pump,
-                &mut res,
-                arrived,
-                (out_kind, timeout),
-            )
-            .await
-        }
+        _ => filter_body(w, d, &mut up, &mut pump, res, arrived, (out_kind, timeout)).await,
     };
     let keep = match r {
         Ok(clean) => {
@@ -225,8 +212,8 @@ async fn relay_filtered<D: Downstream>(
             false
         }
     };
-    req.stat.response_end = w.stamp();
-    let keep = request_finish(w, req, &mut res) && keep;
+    req.stat.mark(|t| &mut t.response_end);
+    let keep = request_finish(w, req, res) && keep;
     give_back(w, req, res);
     match (r.is_ok(), keep) {
         (true, k) => Outcome::Done(Disposition::from_keep(k)),
@@ -290,12 +277,8 @@ async fn filter_body<D: Downstream>(
 
 /// Return a backend response's buffer to the pool and its head index to
 /// the request, for the next request of the connection to reuse.
-#[expect(
-    clippy::boxed_local,
-    reason = "the relay holds backend responses boxed; this is where the box ends"
-)]
-pub(crate) fn give_back(w: &Worker, req: &mut Request, res: Box<Response>) {
-    if let Some((buf, head)) = res.into_backend() {
+pub(crate) fn give_back(w: &Worker, req: &mut Request, res: &mut Response) {
+    if let Some((buf, head)) = res.take_backend() {
         w.bufs.borrow_mut().give(buf);
         req.rhead = Some(head);
     }
@@ -314,7 +297,7 @@ async fn replace_response<D: Downstream>(
     w: &Worker,
     d: &mut D,
     req: &mut Request,
-    res: Box<Response>,
+    res: &mut Response,
     mut r: Response,
 ) -> Disposition {
     give_back(w, req, res);

@@ -108,7 +108,7 @@ pub(crate) fn read_response(w: &Worker, req: &mut Request, res: &mut Response) -
         }
         Ret::Redirect => AfterRead::Replace(redirect_response(req)),
         Ret::Response => match req.reply.take() {
-            Some(r) => AfterRead::Replace(r),
+            Some(r) => AfterRead::Replace(*r),
             None => AfterRead::Send { close: false },
         },
     }

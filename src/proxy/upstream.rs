@@ -19,15 +19,10 @@ use std::time::Instant;
 /// Largest read of a response head at once.
 const HEAD_READ: usize = 64 * 1024;
 
-/// A backend connection that answered with a response head. The
-/// response is boxed: it travels through several futures on its way to
-/// the client, and a pointer moves where a response would be copied.
-pub(crate) struct Answered {
-    pub up: Upstream,
-    pub res: Box<Response>,
-}
-
-/// Send `req` to the attempt's backend and read the response head.
+/// Send `req` to the attempt's backend and read the response head into
+/// `res`. The response is filled in place, in the attempt's own state: it
+/// is neither moved through the futures on its way to the client nor
+/// allocated.
 pub(crate) async fn exchange<D: Downstream>(
     w: &Worker,
     d: &mut D,
@@ -35,8 +30,9 @@ pub(crate) async fn exchange<D: Downstream>(
     body: &mut Pump,
     cluster: &Cluster,
     t: &Target,
-) -> Result<Answered, Outcome> {
-    req.stat.backend_start = w.stamp();
+    res: &mut Response,
+) -> Result<Upstream, Outcome> {
+    req.stat.mark(|t| &mut t.backend_start);
     let pooled = if t.fresh {
         None
     } else {
@@ -56,11 +52,11 @@ pub(crate) async fn exchange<D: Downstream>(
             Err(_) => return Err(Outcome::ConnectFailed),
         },
     };
-    req.stat.backend_connected = w.stamp();
+    req.stat.mark(|t| &mut t.backend_connected);
     send_request(w, d, req, body, &mut up, cluster, reused).await?;
-    let res = read_head(w, req, &mut up, cluster, reused).await?;
-    req.stat.backend_end = w.stamp();
-    Ok(Answered { up, res })
+    read_head(w, req, &mut up, cluster, reused, res).await?;
+    req.stat.mark(|t| &mut t.backend_end);
+    Ok(up)
 }
 
 /// The request head, the body bytes that came with it, then the rest of
@@ -143,7 +139,8 @@ async fn read_head(
     up: &mut Upstream,
     cluster: &Cluster,
     reused: bool,
-) -> Result<Box<Response>, Outcome> {
+    res: &mut Response,
+) -> Result<(), Outcome> {
     let mut ubuf = w.lend();
     let mut rhead = req.rhead.take().unwrap_or_default();
     let deadline = Instant::now() + cluster.backend.timeout_response_header;
@@ -155,7 +152,10 @@ async fn read_head(
                     ubuf.drain(..rhead.head_len);
                     continue;
                 }
-                Ok(true) => return Ok(Box::new(Response::from_backend(ubuf.take(), rhead))),
+                Ok(true) => {
+                    *res = Response::from_backend(ubuf.take(), rhead);
+                    return Ok(());
+                }
                 Ok(false) => {}
                 Err(_) => {
                     w.stats.error(ErrorKind::BackendBroken);

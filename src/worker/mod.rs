@@ -111,14 +111,6 @@ impl Worker {
         self.current.borrow().clone()
     }
 
-    /// The time, for a request's [`crate::basic::RequestStat`], when a
-    /// module asked for timings (an access log); none otherwise, so a
-    /// worker without such a module reads no clock per request step.
-    #[inline]
-    pub(crate) fn stamp(&self) -> Option<Instant> {
-        self.cbs.timings().then(Instant::now)
-    }
-
     /// A read buffer (`ReadBufferSize`), back in its pool when dropped.
     pub(crate) fn lend(&self) -> Lent<'_> {
         Lent::new(self, self.bufs.borrow_mut().take())

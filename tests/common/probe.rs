@@ -95,7 +95,8 @@ impl Module for Probe {
                             match r {
                                 Ret::Redirect => req.set_redirect("http://elsewhere.example/", 307),
                                 Ret::Response => {
-                                    req.reply = Some(Response::new(418).with_body("probe reply"))
+                                    req.reply =
+                                        Some(Box::new(Response::new(418).with_body("probe reply")))
                                 }
                                 _ => {}
                             }
