@@ -51,19 +51,9 @@ pub(crate) async fn respond<D: Downstream>(
         BodyKind::None => relayed_length(res),
         _ => None,
     };
-    let mut keep_alive = req.head.keep_alive
-        && req.body_done
-        && !close_after
-        && out_kind != BodyKind::UntilClose
-        && w.conf.keep_alive_enabled;
     let status = res.status();
-    let framing = ResponseFraming {
-        client_version: d.version(),
-        status,
-        body: out_kind,
-        relay_length,
-        keep_alive,
-    };
+    let framing = head_framing(w, d, req, (status, out_kind, relay_length), close_after);
+    let mut keep_alive = framing.keep_alive;
     let mut pump = Pump::new(in_kind, out_kind == BodyKind::Chunked);
     let backend_timeout = cluster.backend.timeout_response_header;
 
@@ -167,19 +157,9 @@ async fn relay_filtered<D: Downstream>(
         BodyKind::None => BodyKind::None,
         _ => d.response_framing(BodyKind::UntilClose),
     };
-    let keep_alive = req.head.keep_alive
-        && req.body_done
-        && !close_after
-        && out_kind != BodyKind::UntilClose
-        && w.conf.keep_alive_enabled;
     let status = res.status();
-    let framing = ResponseFraming {
-        client_version: d.version(),
-        status,
-        body: out_kind,
-        relay_length: None,
-        keep_alive,
-    };
+    let framing = head_framing(w, d, req, (status, out_kind, None), close_after);
+    let keep_alive = framing.keep_alive;
     req.status = status;
     w.stats.count_status(status);
     req.stat.mark(|t| &mut t.response_start);
@@ -273,6 +253,31 @@ async fn filter_body<D: Downstream>(
         .await
         .map_err(|_| ErrorKind::ClientClose)?;
     Ok(clean)
+}
+
+/// How a relayed response's head goes out: framed for the client as
+/// `out_kind`, and whether the connection stays open after it (not when
+/// the request body is unread, a handler asked to close, or the body is
+/// close-delimited).
+fn head_framing<D: Downstream>(
+    w: &Worker,
+    d: &D,
+    req: &Request,
+    (status, out_kind, relay_length): (u16, BodyKind, Option<u64>),
+    close_after: bool,
+) -> ResponseFraming {
+    let keep_alive = req.head.keep_alive
+        && req.body_done
+        && !close_after
+        && out_kind != BodyKind::UntilClose
+        && w.conf.keep_alive_enabled;
+    ResponseFraming {
+        client_version: d.version(),
+        status,
+        body: out_kind,
+        relay_length,
+        keep_alive,
+    }
 }
 
 /// Return a backend response's buffer to the pool and its head index to
