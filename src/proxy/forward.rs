@@ -177,10 +177,22 @@ async fn attempt<D: Downstream>(
         .outlier_detection_http_code
         .contains(&status);
     report(w, req, cluster, t, !outlier);
-    if status == 101 {
+    let outcome = if status == 101 {
         w.stats.error(ErrorKind::BackendBroken);
-        super::relay::give_back(w, req, &mut res);
-        return Outcome::BadResponse(ErrorKind::BackendBroken);
+        Outcome::BadResponse(ErrorKind::BackendBroken)
+    } else {
+        super::relay::respond(w, d, req, up, &mut res, cluster, t.addr).await
+    };
+    give_back(w, req, &mut res);
+    outcome
+}
+
+/// Return a backend response's buffer to the pool and its head index to
+/// the request, for the next request of the connection to reuse: once,
+/// whichever way the relay ended.
+fn give_back(w: &Worker, req: &mut Request, res: &mut Response) {
+    if let Some((buf, head)) = res.take_backend() {
+        w.bufs.borrow_mut().give(buf);
+        req.rhead = Some(head);
     }
-    super::relay::respond(w, d, req, up, &mut res, cluster, t.addr).await
 }

@@ -3,7 +3,8 @@
 //! [`Downstream`] (re-framed for what the client understands) with the body
 //! bytes already read, the rest of the body streams through, the backend
 //! connection goes back to the pool when it is clean, and
-//! HandleRequestFinish runs.
+//! HandleRequestFinish runs. The response belongs to the attempt
+//! ([`super::forward`]), which hands its buffer back once the relay is done.
 
 use super::attempt::Outcome;
 use super::body::Pump;
@@ -30,11 +31,10 @@ pub(crate) async fn respond<D: Downstream>(
     let close_after = match read_response(w, req, res) {
         AfterRead::Send { close } => close,
         AfterRead::Drop => {
-            give_back(w, req, res);
             return Outcome::Ended(Disposition::Reset);
         }
         AfterRead::Replace(r) => {
-            return Outcome::Ended(Box::pin(replace_response(w, d, req, res, r)).await);
+            return Outcome::Ended(Box::pin(replace_response(w, d, req, r)).await);
         }
     };
     if res.has_body_filters() {
@@ -71,7 +71,6 @@ pub(crate) async fn respond<D: Downstream>(
                 Ok(n) => (n, head_len..head_len, framed),
                 Err(_) => {
                     w.stats.error(ErrorKind::BackendBroken);
-                    give_back(w, req, res);
                     return Outcome::BadResponse(ErrorKind::BackendBroken);
                 }
             }
@@ -97,7 +96,6 @@ pub(crate) async fn respond<D: Downstream>(
                 _ => ErrorKind::BackendBroken,
             };
             w.stats.error(kind);
-            give_back(w, req, res);
             return Outcome::BadResponse(kind);
         }
         pump.advance_direct(first.len());
@@ -109,7 +107,6 @@ pub(crate) async fn respond<D: Downstream>(
     first.put(back);
     if r.is_err() {
         w.stats.error(ErrorKind::ClientClose);
-        give_back(w, req, res);
         return Outcome::Ended(Disposition::Reset);
     }
     if !pump.is_done() {
@@ -122,7 +119,6 @@ pub(crate) async fn respond<D: Downstream>(
             Err(()) => {
                 // HandleRequestFinish sees the response that broke off.
                 request_finish(w, req, res);
-                give_back(w, req, res);
                 return Outcome::Ended(Disposition::Reset);
             }
         }
@@ -133,7 +129,6 @@ pub(crate) async fn respond<D: Downstream>(
     }
 
     keep_alive &= request_finish(w, req, res);
-    give_back(w, req, res);
     Outcome::Done(Disposition::from_keep(keep_alive))
 }
 
@@ -167,7 +162,6 @@ async fn relay_filtered<D: Downstream>(
     if r.is_err() {
         w.stats.error(ErrorKind::ClientClose);
         request_finish(w, req, res);
-        give_back(w, req, res);
         return Outcome::Ended(Disposition::Reset);
     }
     // Decode only: the downstream frames what the filters make.
@@ -194,7 +188,6 @@ async fn relay_filtered<D: Downstream>(
     };
     req.stat.mark(|t| &mut t.response_end);
     let keep = request_finish(w, req, res) && keep;
-    give_back(w, req, res);
     match (r.is_ok(), keep) {
         (true, k) => Outcome::Done(Disposition::from_keep(k)),
         (false, _) => Outcome::Ended(Disposition::Reset),
@@ -280,15 +273,6 @@ fn head_framing<D: Downstream>(
     }
 }
 
-/// Return a backend response's buffer to the pool and its head index to
-/// the request, for the next request of the connection to reuse.
-pub(crate) fn give_back(w: &Worker, req: &mut Request, res: &mut Response) {
-    if let Some((buf, head)) = res.take_backend() {
-        w.bufs.borrow_mut().give(buf);
-        req.rhead = Some(head);
-    }
-}
-
 /// The backend's Content-Length, relayed on HEAD and 304 responses where it
 /// describes the representation rather than a body that follows.
 fn relayed_length(res: &Response) -> Option<u64> {
@@ -302,10 +286,8 @@ async fn replace_response<D: Downstream>(
     w: &Worker,
     d: &mut D,
     req: &mut Request,
-    res: &mut Response,
     mut r: Response,
 ) -> Disposition {
-    give_back(w, req, res);
     let keep = req.head.keep_alive && req.body_done;
     let disp = send_answer(w, d, req, &mut r, keep).await;
     finish_local(w, req, &mut r, disp)
