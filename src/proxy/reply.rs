@@ -193,7 +193,7 @@ async fn stream_file<D: Downstream>(
     if req.is_head() || framing == BodyKind::None {
         return Disposition::from_keep(keep);
     }
-    let mut buf = w.take_body_buf(len.min(usize::MAX as u64) as usize);
+    let mut buf = w.lend_body(len.min(usize::MAX as u64) as usize);
     let r = pump_file(
         w,
         d,
@@ -204,7 +204,6 @@ async fn stream_file<D: Downstream>(
         &mut buf,
     )
     .await;
-    w.give_buf(buf);
     match r {
         Ok(()) => Disposition::from_keep(keep),
         Err(kind) => {

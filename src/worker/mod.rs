@@ -116,10 +116,16 @@ impl Worker {
         Lent::new(self, self.bufs.borrow_mut().take())
     }
 
-    /// A buffer to stream `remaining` more body bytes through (see
-    /// [`Worker::take_body_buf`]), back in its pool when dropped.
+    /// A buffer to stream `remaining` more body bytes through, back in its
+    /// pool when dropped: a read buffer when they fit one, else a
+    /// `BodyBufferSize` one.
     pub(crate) fn lend_body(&self, remaining: usize) -> Lent<'_> {
-        Lent::new(self, self.take_body_buf(remaining))
+        let buf = if remaining <= self.conf.tuning.read_buffer_size {
+            self.bufs.borrow_mut().take()
+        } else {
+            self.body_bufs.borrow_mut().take()
+        };
+        Lent::new(self, buf)
     }
 
     /// No buffer yet; one is put in when a step needs it.
@@ -127,17 +133,7 @@ impl Worker {
         Lent::new(self, Vec::new())
     }
 
-    /// A buffer to stream `remaining` more body bytes through: a read
-    /// buffer when they fit one, else a `BodyBufferSize` one.
-    pub(crate) fn take_body_buf(&self, remaining: usize) -> Vec<u8> {
-        if remaining <= self.conf.tuning.read_buffer_size {
-            self.bufs.borrow_mut().take()
-        } else {
-            self.body_bufs.borrow_mut().take()
-        }
-    }
-
-    /// Return a buffer from [`Worker::take_body_buf`] to the pool it fits.
+    /// Return a buffer to the pool it fits (what a [`Lent`] does when dropped).
     pub(crate) fn give_buf(&self, b: Vec<u8>) {
         if b.capacity() >= self.conf.tuning.body_buffer_size {
             self.body_bufs.borrow_mut().give(b);
