@@ -141,7 +141,7 @@ impl RequestBuilder {
         }
         let snapshot = self.snapshot.unwrap_or_else(Snapshot::empty);
         let gen = Rc::new(Generation::new(0, snapshot, None));
-        let mut req = Request::new(ses, buf, (head, Box::default()), gen);
+        let mut req = Request::new(ses, buf, head, None, gen);
         req.body_done = true;
         req
     }

@@ -120,7 +120,8 @@ impl Request {
     pub(crate) fn new(
         ses: Rc<Session>,
         buf: Vec<u8>,
-        (head, rhead): (RequestHead, Box<ResponseHead>),
+        head: RequestHead,
+        rhead: Option<Box<ResponseHead>>,
         gen: Rc<Generation>,
     ) -> Self {
         let client_ip = ses.client().ip();
@@ -130,7 +131,7 @@ impl Request {
             ses,
             buf,
             head,
-            rhead: Some(rhead),
+            rhead,
             edits: HeaderEdits::default(),
             path_override: None,
             query_override: None,

@@ -276,14 +276,15 @@ impl Callbacks {
     /// the response the handler produced, if any; a panic answers 500.
     pub fn run_request(&self, point: Point, req: &mut Request) -> (Ret, Option<Response>) {
         for (m, h) in &self.lists[point as usize].handlers {
-            if let Handler::Request(f) = h {
-                let Some((r, res)) = self.guarded(m, point, || f(req)) else {
+            let Handler::Request(f) = h else { continue };
+            // Matched in place: the usual GoOn moves no response around.
+            match self.guarded(m, point, || f(req)) {
+                Some((Ret::GoOn, _)) => {}
+                Some(done) => return done,
+                None => {
                     req.head.keep_alive = false;
                     req.fail(ErrorKind::HandlerPanic, point.name());
                     return (Ret::Finish, Some(Response::error(500)));
-                };
-                if r != Ret::GoOn {
-                    return (r, res);
                 }
             }
         }

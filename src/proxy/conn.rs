@@ -203,9 +203,12 @@ enum HeadRead {
 /// Serve the requests that have arrived (pipelined ones in order), with
 /// the header indexes borrowed from the worker for the active period.
 async fn serve_buffered<S: ClientIo>(w: &Worker, c: &mut Client<S>) -> Next {
-    let mut heads = w.heads.borrow_mut().take();
+    let (head, rhead) = w.heads.borrow_mut().take();
+    let mut heads = (head, Some(rhead));
     let next = request_loop(w, c, &mut heads).await;
-    w.heads.borrow_mut().give(heads.0, heads.1);
+    if let (head, Some(rhead)) = heads {
+        w.heads.borrow_mut().give(head, rhead);
+    }
     next
 }
 
@@ -214,7 +217,7 @@ async fn serve_buffered<S: ClientIo>(w: &Worker, c: &mut Client<S>) -> Next {
 async fn request_loop<S: ClientIo>(
     w: &Worker,
     c: &mut Client<S>,
-    heads: &mut (RequestHead, Box<ResponseHead>),
+    heads: &mut (RequestHead, Option<Box<ResponseHead>>),
 ) -> Next {
     let Client {
         conn,
@@ -255,7 +258,9 @@ async fn request_loop<S: ClientIo>(
         let gen = w.current();
         let buf = std::mem::take(&mut conn.buf);
         conn.version = heads.0.version;
-        let mut req = Request::new(lent.clone(), buf, std::mem::take(heads), gen);
+        // Moved out, not `mem::take`n: a default `Box` would allocate.
+        let head = std::mem::take(&mut heads.0);
+        let mut req = Request::new(lent.clone(), buf, head, heads.1.take(), gen);
         if read_start.is_some() {
             req.stat.times = Some(Box::new(crate::basic::StepTimes {
                 read_start,
@@ -279,7 +284,7 @@ async fn request_loop<S: ClientIo>(
             body_done,
             ..
         } = req;
-        *heads = (h, rhead.unwrap_or_default());
+        *heads = (h, rhead);
         lent.count_request();
         if !keep_alive || !body_done {
             conn.buf = rbuf;

@@ -6,9 +6,8 @@
 //! not gives no basic match, and routing moves on to the ProductRules.
 
 use super::bytes::{decoded, iter_eq, iter_starts_with, strip_port, with_trailing_slash};
-use super::host_table::{lower, MAX_HOST};
+use super::host_table::{lower, HostMap, MAX_HOST};
 use super::ClusterId;
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -26,9 +25,9 @@ pub(super) struct PathTable {
 
 #[derive(Debug, Clone, Default)]
 pub struct BasicRules {
-    exact: HashMap<String, PathTable>,
+    exact: HostMap<PathTable>,
     /// Keyed by what follows `*.`.
-    wildcard: HashMap<String, PathTable>,
+    wildcard: HostMap<PathTable>,
     any: Option<PathTable>,
 }
 
@@ -49,9 +48,9 @@ impl BasicRules {
             let table = if h == "*" {
                 self.any.get_or_insert_with(PathTable::default)
             } else if let Some(suffix) = h.strip_prefix("*.") {
-                self.wildcard.entry(suffix.to_string()).or_default()
+                self.wildcard.entry(suffix.as_bytes().into()).or_default()
             } else {
-                self.exact.entry(h.clone()).or_default()
+                self.exact.entry(h.as_bytes().into()).or_default()
             };
             for p in paths {
                 table
@@ -69,7 +68,8 @@ impl BasicRules {
             Some(t) => t,
             None => {
                 let one_label = host
-                    .find('.')
+                    .iter()
+                    .position(|&b| b == b'.')
                     .and_then(|i| self.wildcard.get(&host[i + 1..]));
                 one_label.or(self.any.as_ref())?
             }
