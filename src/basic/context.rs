@@ -2,12 +2,18 @@
 //! module stores its own type (`struct BlockInfo`, …), so two modules can
 //! never read each other's entries by a mistyped string, and a lookup is a
 //! `TypeId` compare. The map allocates only when something is first stored.
+//!
+//! Beside the typed entries, a module may *publish* a value under BFE's
+//! string key (`mod_block.block_info`, `mod_geo.country_iso_code`, …) for
+//! other modules, `req_context_value_in` conditions and header variables
+//! to read; those keys are part of BFE's interface, so they stay strings.
 
 use std::any::{Any, TypeId};
 
 #[derive(Default)]
 pub struct Context {
     items: Option<Vec<(TypeId, Box<dyn Any>)>>,
+    values: Vec<(&'static str, String)>,
 }
 
 impl Context {
@@ -64,13 +70,36 @@ impl Context {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.as_ref().is_none_or(Vec::is_empty)
+        self.items.as_ref().is_none_or(Vec::is_empty) && self.values.is_empty()
     }
 
     pub fn clear(&mut self) {
         if let Some(i) = self.items.as_mut() {
             i.clear();
         }
+        self.values.clear();
+    }
+
+    /// Publish `value` under BFE's string `key`, replacing an earlier one.
+    pub fn publish(&mut self, key: &'static str, value: impl Into<String>) {
+        let value = value.into();
+        match self.values.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.values.push((key, value)),
+        }
+    }
+
+    /// The value published under `key`.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every published key and value, in the order first published.
+    pub fn values(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.values.iter().map(|(k, v)| (*k, v.as_str()))
     }
 }
 
@@ -105,5 +134,18 @@ mod tests {
         assert_eq!(c.get::<A>(), None);
         c.entry::<A>().0 += 5;
         assert_eq!(c.get::<A>(), Some(&A(5)));
+    }
+
+    #[test]
+    fn published_values() {
+        let mut c = Context::default();
+        assert_eq!(c.value("mod_block.block_info"), None);
+        c.publish("mod_block.block_info", "rule1");
+        c.publish("mod_block.block_info", "rule2");
+        assert_eq!(c.value("mod_block.block_info"), Some("rule2"));
+        assert_eq!(c.values().count(), 1);
+        assert!(!c.is_empty());
+        c.clear();
+        assert!(c.is_empty());
     }
 }
