@@ -53,7 +53,14 @@ IDLE_FIELDS = [
 # points). Issue 4's budget for that framework cost, in % of req/s.
 NOOP = "ringfront+noop"
 NOOP_TARGET_PCT = 1.0
-PROXY_ORDER = ["nginx", "ringfront", NOOP]
+# The `modules` mode's pair: ringfront with BFE's eleven core modules on,
+# and nginx with the equivalent access log and header rules. Issue 11's
+# budget: the modules cost <= 10% CPU per request over bare ringfront, and
+# ringfront with them stays at or below nginx with its access log.
+MODS = "ringfront+mods"
+NGINX_LOG = "nginx+log"
+MODS_TARGET_PCT = 10.0
+PROXY_ORDER = ["nginx", NGINX_LOG, "ringfront", NOOP, MODS]
 BODY_ORDER = ["small", "4k", "64k"]
 
 
@@ -197,7 +204,7 @@ def cmd_record(argv):
         bad = "  !! no requests completed"
     elif r["non2xx"] or r["sock_errors"]:
         bad = "  !!"
-    pw = len(NOOP) if row["mode"] == "noop" else 9   # other modes keep their layout
+    pw = len(NOOP) if row["mode"] in ("noop", "modules") else 9   # other modes keep their layout
     print(f"    {row['mode']:<10} w={row['workers']} {row['body']:<5} "
           f"round {row['round']} {row['proxy']:<{pw}} {r['rps']:>10.0f} req/s  "
           f"p50 {_fmt(r['p50_ms'], 3):>7} ms  p99 {_fmt(r['p99_ms'], 3):>7} ms  "
@@ -236,33 +243,38 @@ def cmd_insn_record(argv):
     row = {"proxy": a["--proxy"], "round": a["--round"], "requests": n,
            "instructions": ir, "insn_per_req": _fmt(ir / n, 1) if n else "-"}
     _append(a["--csv"], INSN_FIELDS, row)
-    print(f"    noop callgrind round {row['round']} {row['proxy']:<14} {n:>6} requests  "
+    twin = "modules" if row["proxy"] == MODS or "mods_insn" in a["--csv"] else "noop"
+    print(f"    {twin} callgrind round {row['round']} {row['proxy']:<14} {n:>6} requests  "
           f"{row['insn_per_req']:>9} user-space instructions per request")
 
 
-def print_insn(path):
+def print_insn(path, twin=NOOP):
     """The callgrind comparison: median instructions per request of plain
-    ringfront and ringfront+noop, and the noop cost in instructions."""
+    ringfront and its twin (ringfront+noop, or ringfront+mods), and the
+    twin's cost in instructions."""
     with open(path) as f:
         rows = list(csv.DictReader(f))
     med = {}
-    for p in ("ringfront", NOOP):
+    for p in ("ringfront", twin):
         xs = [_f(r["insn_per_req"]) for r in rows if r["proxy"] == p]
         if xs:
             med[p] = (_med(xs), min(xs), max(xs), len(xs))
     if len(med) < 2:
         return
-    base, noop = med["ringfront"], med[NOOP]
+    base, noop = med["ringfront"], med[twin]
     cost = 100.0 * (noop[0] / base[0] - 1) if base[0] else float("nan")
     print()
     body = os.environ.get("BENCH_INSN_BODY", "small")
-    print(f"Framework cost in instructions (callgrind, epoll driver, {body} body, wrk -c8 -d10s "
+    what = "Framework cost" if twin == NOOP else "Core modules' cost"
+    print(f"{what} in instructions (callgrind, epoll driver, {body} body, wrk -c8 -d10s "
           "after a warm-up; user space only: the kernel's part of a request, most of it, "
           "does not depend on modules)")
     _print_rows(["proxy", "n", "insn/req med", "min..max"],
                 [[p, str(m[3]), f"{m[0]:.0f}", f"{m[1]:.0f}..{m[2]:.0f}"] for p, m in med.items()])
-    print(f"noop cost in user-space instructions: {cost:+.2f}% ({noop[0] - base[0]:+.0f} per request)")
-    split = os.path.join(os.path.dirname(path), "noop_cpu_split.txt")
+    label = "noop" if twin == NOOP else "modules"
+    print(f"{label} cost in user-space instructions: {cost:+.2f}% ({noop[0] - base[0]:+.0f} per request)")
+    target = NOOP_TARGET_PCT if twin == NOOP else MODS_TARGET_PCT
+    split = os.path.join(os.path.dirname(path), f"{'noop' if twin == NOOP else 'mods'}_cpu_split.txt")
     if not os.path.exists(split):
         return
     with open(split) as f:
@@ -272,10 +284,10 @@ def print_insn(path):
         return
     share = user / (user + system)
     whole = cost * share
-    verdict = "PASS" if whole <= NOOP_TARGET_PCT else "FAIL"
+    verdict = "PASS" if whole <= target else "FAIL"
     print(f"user space is {100 * share:.0f}% of ringfront's CPU time under load (utime/stime, "
           f"small body, -c{words[5] if len(words) > 5 else '?'}), so the handlers add about "
-          f"{whole:+.2f}% to a request's CPU time -> {verdict} (target <= {NOOP_TARGET_PCT:g}%)")
+          f"{whole:+.2f}% to a request's CPU time -> {verdict} (target <= {target:g}%)")
 
 
 def _med(xs):
@@ -450,6 +462,34 @@ def print_noop_table(summary):
     return rows
 
 
+def print_modules_table(summary):
+    """The core modules' cost: CPU per request of ringfront+mods against
+    bare ringfront (target <= MODS_TARGET_PCT) and against nginx with its
+    access log and header rules (target: at or below it)."""
+    hdr = ["w", "body", "n", "rf cpu", "rf+mods cpu", "mods cost", f"<= {MODS_TARGET_PCT:g}%",
+           "nginx+log cpu", "rf+mods/nginx+log", "<= 1", "rf+mods req/s", "p99 ms"]
+    idx = {(s["mode"], s["workers"], s["body"], s["proxy"]): s for s in summary}
+    rows = []
+    for s in summary:
+        if s["proxy"] != MODS:
+            continue
+        k = (s["mode"], s["workers"], s["body"])
+        base, ngx = idx.get(k + ("ringfront",)), idx.get(k + (NGINX_LOG,))
+        cm = s["cpu_s_per_100k_median"]
+        cost = (cm / base["cpu_s_per_100k_median"] - 1) * 100 if base and base["cpu_s_per_100k_median"] else float("nan")
+        vs = cm / ngx["cpu_s_per_100k_median"] if ngx and ngx["cpu_s_per_100k_median"] else float("nan")
+        rows.append([
+            str(s["workers"]), s["body"], str(s["rounds"]),
+            _fmt(base["cpu_s_per_100k_median"], 2) if base else "-", _fmt(cm, 2), _pct(cost),
+            "-" if math.isnan(cost) else ("PASS" if cost <= MODS_TARGET_PCT else "FAIL"),
+            _fmt(ngx["cpu_s_per_100k_median"], 2) if ngx else "-",
+            "-" if math.isnan(vs) else f"x{vs:.3f}",
+            "-" if math.isnan(vs) else ("PASS" if vs <= 1.0 else "FAIL"),
+            f"{s['rps_median']:.0f}", _fmt(s["p99_ms_median"], 3),
+        ])
+    _print_rows(hdr, rows)
+
+
 def _pct(x):
     return "-" if math.isnan(x) else f"{x:+.2f}%"
 
@@ -618,6 +658,13 @@ def cmd_report(argv):
             for r in print_noop_table(summary):
                 print(f"noop cost {r[2]} body, {r[1]} worker(s): {r[6]} (rounds {r[7]}), "
                       f"cpu {r[10]} -> {r[12]} (target <= {NOOP_TARGET_PCT:g}%)")
+        if any(s["proxy"] == MODS for s in summary):
+            print()
+            print("Core modules' cost (cpu = proxy CPU seconds per 100k requests, median over "
+                  "rounds; ringfront+mods = the eleven modules of BFE's default conf with its "
+                  "sample rules; nginx+log = nginx with the same request-log fields, buffered, "
+                  "and the same header rules; for information: it does not set the exit status)")
+            print_modules_table(summary)
         modes = []
         for s in summary:
             if s["mode"] not in modes:
@@ -660,6 +707,9 @@ def cmd_report(argv):
     np_ = os.path.join(d, "noop_insn.csv")
     if os.path.exists(np_):
         print_insn(np_)
+    mp_ = os.path.join(d, "mods_insn.csv")
+    if os.path.exists(mp_):
+        print_insn(mp_, MODS)
     ip = os.path.join(d, "idle.csv")
     if os.path.exists(ip):
         with open(ip) as f:

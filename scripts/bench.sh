@@ -3,8 +3,8 @@
 #
 #   scripts/bench.sh [--quick] [MODE...] [options]
 #
-# MODE: throughput (default) | idle | scale | noop
-#       | all (= throughput idle scale noop)
+# MODE: throughput (default) | idle | scale | noop | modules
+#       | all (= throughput idle scale noop modules)
 #   throughput  wrk against nginx (proxy) and ringfront in alternation,
 #               A B A B, per body size (small, 4k, 64k)
 #   idle        RSS growth per idle keep-alive connection, per proxy in two
@@ -21,6 +21,16 @@
 #               only: the exit status does not depend on it); then, under
 #               callgrind (valgrind), user-space instructions per request
 #               of the two, the repeatable form of the same comparison
+#   modules     the cost of BFE's core modules: nginx, nginx+log (access log
+#               in BFE's request-log fields, buffered, and the same header
+#               rules), ringfront and ringfront+mods (the eleven modules of
+#               BFE's default conf: mod_trust_clientip, mod_block,
+#               mod_header, mod_rewrite, mod_redirect, mod_logid, mod_tag,
+#               mod_access, mod_prison, mod_session_sticky, mod_http_code,
+#               with BFE's sample rules pointed at the bench product) in
+#               alternation; reports CPU per request of ringfront+mods over
+#               ringfront (target <= 10%) and over nginx+log (target <= 1),
+#               then callgrind instructions per request of the two ringfronts
 #   --quick     foundation smoke check: small body, 3 alternating rounds,
 #               non-2xx / socket errors / leaked connections checked; exits
 #               non-zero when ringfront fails any check
@@ -81,8 +91,8 @@ log() { echo "bench: $*"; }
 
 while (($#)); do
     case "$1" in
-        throughput|idle|scale|noop|quick) MODES+=("$1") ;;
-        all) MODES+=(throughput idle scale noop) ;;
+        throughput|idle|scale|noop|modules|quick) MODES+=("$1") ;;
+        all) MODES+=(throughput idle scale noop modules) ;;
         --quick) QUICK=1 ;;
         -t) THREADS=$2; shift ;;
         -c) CONNS=$2; shift ;;
@@ -193,7 +203,11 @@ raise_nofile() {
 TMP=""
 START_SEQ=0      # proxies started so far: each start gets fresh conf/log dirs
 PIDS=()          # every long-running process we started (nginx masters, ringfronts)
-RF_NOOP_PID=""   # the mod_noop ringfront, while `noop` mode runs
+RF_NOOP_PID=""   # the twin ringfront (mod_noop, or the core modules), while `noop`/`modules` run
+NGINX_LOG_PID="" # nginx with access log and header rules, while `modules` runs
+# BFE's default conf enables these core modules, in its file order.
+CORE_MODULES=(mod_trust_clientip mod_block mod_header mod_rewrite mod_redirect mod_logid
+    mod_tag mod_access mod_prison mod_session_sticky mod_http_code)
 
 kill_tree() {   # TERM a pid and its children, then KILL what is left after 5 s
     local pid=$1 kids i
@@ -339,8 +353,21 @@ EOF
 
 # ------------------------------------------------------------- proxies ----
 
-start_nginx_proxy() {   # workers worker_connections
-    local w=$1 wc=$2 d=$TMP/nginx-proxy-$((START_SEQ + 1))-w$1 aff=""
+start_nginx_proxy() {   # workers worker_connections [log]
+    local w=$1 wc=$2 variant=${3:-} d=$TMP/nginx-proxy-$((START_SEQ + 1))-w$1 aff=""
+    local port=$NGINX_PORT log_conf="access_log off;" rules=""
+    if [[ $variant == log ]]; then
+        # What ringfront+mods does, in nginx's words: BFE's sample request
+        # log fields, buffered as mod_access buffers; the X-Forwarded-For /
+        # X-Real-Ip mod_header adds and the response header its sample
+        # rule sets.
+        d=$TMP/nginx-log-$((START_SEQ + 1))-w$1 port=$NGINX_LOG_PORT
+        log_conf="log_format bfe 'REQUEST_LOG [\$time_local] clientip: \$remote_addr serverip: \$server_addr host: \$host product: bench user_agent: \$http_user_agent status: \$status error: -';
+    access_log $d/access.log bfe buffer=64k flush=1s;"
+        rules="proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Real-Ip \$remote_addr;
+            add_header X-Proxied-By bfe;"
+    fi
     mkdir -p "$d/tmp"
     if ((PIN)); then
         local i j mask
@@ -362,7 +389,7 @@ $aff
 worker_rlimit_nofile $((wc * 2 + 1024));
 events { worker_connections $wc; }
 http {
-    access_log off;
+    $log_conf
     keepalive_requests 1000000000;
     keepalive_timeout 600s;
 $(nginx_temp_paths "$d")
@@ -373,11 +400,12 @@ $(nginx_temp_paths "$d")
         keepalive_timeout 600s;
     }
     server {
-        listen 127.0.0.1:$NGINX_PORT backlog=4096;
+        listen 127.0.0.1:$port backlog=4096;
         location / {
             proxy_pass http://origin;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            $rules
             proxy_buffers 16 8k;
             proxy_max_temp_file_size 0;
         }
@@ -386,8 +414,13 @@ $(nginx_temp_paths "$d")
 EOF
     } >"$d/nginx.conf"
     chmod -R a+rX "$d"
-    start_nginx "nginx proxy" "$d" "$NGINX_PORT"
-    NGINX_PROXY_PID=$NGINX_PID
+    if [[ $variant == log ]]; then
+        start_nginx "nginx+log proxy" "$d" "$port"
+        NGINX_LOG_PID=$NGINX_PID
+    else
+        start_nginx "nginx proxy" "$d" "$port"
+        NGINX_PROXY_PID=$NGINX_PID
+    fi
 }
 
 write_ringfront_conf() {   # dir workers http-port https-port monitor-port [module...]
@@ -447,6 +480,103 @@ EOF
 EOF
 }
 
+# The core modules' files for `modules` mode: BFE's shipped samples
+# (conf/mod_*/ in bfenetworks/bfe), their rules moved from example_product
+# to the bench product so that each one's conditions run on every request.
+# Most do not match (as most rules of a real conf do not match a given
+# request); the header rule, the tag rule and the access log apply to all.
+write_module_confs() {   # conf-dir log-dir
+    local c=$1 l=$2 m
+    for m in "${CORE_MODULES[@]}"; do mkdir -p "$c/$m"; done
+    cat >"$c/mod_trust_clientip/mod_trust_clientip.conf" <<'EOF'
+[basic]
+DataPath = mod_trust_clientip/trust_client_ip.data
+EOF
+    cat >"$c/mod_trust_clientip/trust_client_ip.data" <<'EOF'
+{"Version": "bench", "Config": {"inner-idc": [{"Begin": "10.0.0.0", "End": "10.255.255.255"}]}}
+EOF
+    cat >"$c/mod_block/mod_block.conf" <<'EOF'
+[basic]
+ProductRulePath = mod_block/block_rules.data
+IPBlocklistPath = mod_block/ip_blocklist.data
+EOF
+    printf '192.168.1.253 192.168.1.254\n192.168.1.250\n192.168.1.250/20\n' >"$c/mod_block/ip_blocklist.data"
+    cat >"$c/mod_block/block_rules.data" <<'EOF'
+{"Version": "bench", "Config": {"bench": [
+ {"action": {"cmd": "CLOSE", "params": []}, "name": "example rule", "cond": "req_path_in(\"/limit\", false)"}]}}
+EOF
+    cat >"$c/mod_header/mod_header.conf" <<'EOF'
+[basic]
+DataPath = mod_header/header_rule.data
+EOF
+    cat >"$c/mod_header/header_rule.data" <<'EOF'
+{"Version": "bench", "Config": {"bench": [
+ {"cond": "req_path_prefix_in(\"/\", false)",
+  "actions": [{"cmd": "RSP_HEADER_SET", "params": ["X-Proxied-By", "bfe"]}], "last": true}]}}
+EOF
+    cat >"$c/mod_rewrite/mod_rewrite.conf" <<'EOF'
+[basic]
+DataPath = mod_rewrite/rewrite.data
+EOF
+    cat >"$c/mod_rewrite/rewrite.data" <<'EOF'
+{"Version": "bench", "Config": {"bench": [
+ {"Cond": "req_path_prefix_in(\"/rewrite\", false)",
+  "Actions": [{"Cmd": "PATH_PREFIX_ADD", "Params": ["/bfe/"]}], "Last": true}]}}
+EOF
+    cat >"$c/mod_redirect/mod_redirect.conf" <<'EOF'
+[basic]
+DataPath = mod_redirect/redirect.data
+EOF
+    cat >"$c/mod_redirect/redirect.data" <<'EOF'
+{"Version": "bench", "Config": {"bench": [
+ {"Cond": "req_path_prefix_in(\"/redirect\", false)",
+  "Actions": [{"Cmd": "URL_SET", "Params": ["https://example.org"]}], "Status": 301}]}}
+EOF
+    cat >"$c/mod_tag/mod_tag.conf" <<'EOF'
+[Basic]
+DataPath = mod_tag/tag_rule.data
+
+[Log]
+OpenDebug = false
+EOF
+    cat >"$c/mod_tag/tag_rule.data" <<'EOF'
+{"Version": "bench", "Config": {"bench": [
+ {"Cond": "default_t()", "Param": {"TagName": "tag1", "TagValue": "bfe"}, "Last": false}]}}
+EOF
+    # BFE's sample templates, verbatim.
+    cat >"$c/mod_access/mod_access.conf" <<EOF
+[Log]
+LogPrefix = access
+LogDir = $l
+RotateWhen = NEXTHOUR
+BackupCount = 2
+
+[Template]
+RequestTemplate = "REQUEST_LOG \$time clientip: \$remote_addr serverip: \$server_addr host: \$host product: \$product user_agent: \${User-Agent}req_header status: \$status_code error: \$error"
+SessionTemplate = "SESSION_LOG  \$time clientip: \$ses_clientip start_time: \$ses_start_time end_time: \$ses_end_time overhead: \$ses_overhead read_total: \$ses_read_total write_total: \$ses_write_total keepalive_num: \$ses_keepalive_num error: \$ses_error"
+EOF
+    cat >"$c/mod_prison/mod_prison.conf" <<'EOF'
+[basic]
+ProductRulePath = mod_prison/prison.data
+EOF
+    cat >"$c/mod_prison/prison.data" <<'EOF'
+{"Version": "bench", "Config": {"bench": [{"Name": "example_prison",
+ "Cond": "req_path_prefix_in(\"/prison\", false)",
+ "accessSignConf": {"url": false, "path": false, "query": [], "header": [], "Cookie": ["UID"]},
+ "action": {"cmd": "CLOSE", "params": []},
+ "checkPeriod": 10, "stayPeriod": 10, "threshold": 5, "accessDictSize": 1000, "prisonDictSize": 1000}]}}
+EOF
+    cat >"$c/mod_session_sticky/mod_session_sticky.conf" <<'EOF'
+[basic]
+DataPath = mod_session_sticky/mod_session_sticky.data
+CacheSize = 100000
+CacheType = local
+EOF
+    cat >"$c/mod_session_sticky/mod_session_sticky.data" <<'EOF'
+{"Config": {"global": []}, "Version": "0"}
+EOF
+}
+
 ringfront_fail() {   # message [run dir, default: the plain ringfront's]
     local d=${2:-$RF_DIR}
     {
@@ -465,29 +595,31 @@ ringfront_fail() {   # message [run dir, default: the plain ringfront's]
     exit 1
 }
 
-# Plain ringfront sets RF_PID/RF_DIR. The noop twin (`noop` mode) is the
-# same conf plus `Modules = mod_noop` on its own ports, pinned to the same
-# CPUs: the two never carry load at the same time, so it differs from the
-# plain one only by the nine no-op handlers. It sets RF_NOOP_PID/RF_NOOP_DIR.
-start_ringfront() {   # workers [noop]
+# Plain ringfront sets RF_PID/RF_DIR. The twin (`noop` and `modules`
+# modes) is the same conf plus `Modules =` lines on its own ports, pinned to
+# the same CPUs: the two never carry load at the same time, so it differs
+# from the plain one only by its modules: mod_noop (nine no-op handlers) or
+# BFE's core modules. It sets RF_NOOP_PID/RF_NOOP_DIR.
+start_ringfront() {   # workers [noop|mods]
     local w=$1 variant=${2:-} dir pid port https monitor name=ringfront rc
     local modules=()
     START_SEQ=$((START_SEQ + 1))
-    if [[ $variant == noop ]]; then
-        name=ringfront+noop port=$RF_NOOP_PORT https=$RF_NOOP_HTTPS_PORT monitor=$RF_NOOP_MONITOR_PORT
-        modules=(mod_noop)
-        dir=$TMP/ringfront-noop-$START_SEQ-w$w
+    if [[ -n $variant ]]; then
+        name=ringfront+$variant port=$RF_NOOP_PORT https=$RF_NOOP_HTTPS_PORT monitor=$RF_NOOP_MONITOR_PORT
+        if [[ $variant == noop ]]; then modules=(mod_noop); else modules=("${CORE_MODULES[@]}"); fi
+        dir=$TMP/ringfront-$variant-$START_SEQ-w$w
     else
         port=$RF_PORT https=$RF_HTTPS_PORT monitor=$RF_MONITOR_PORT
         dir=$TMP/ringfront-$START_SEQ-w$w
     fi
     mkdir -p "$dir/log"
     write_ringfront_conf "$dir/conf" "$w" "$port" "$https" "$monitor" "${modules[@]}"
+    if [[ $variant == mods ]]; then write_module_confs "$dir/conf" "$dir/log"; fi
     [[ -x $RINGFRONT_BIN ]] || die "no ringfront binary at $RINGFRONT_BIN (build it, or set RINGFRONT_BIN)"
     "$RINGFRONT_BIN" -c "$dir/conf" -l "$dir/log" >"$dir/stdout.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
-    if [[ $variant == noop ]]; then RF_NOOP_PID=$pid RF_NOOP_DIR=$dir; else RF_PID=$pid RF_DIR=$dir; fi
+    if [[ -n $variant ]]; then RF_NOOP_PID=$pid RF_NOOP_DIR=$dir; else RF_PID=$pid RF_DIR=$dir; fi
     wait_port "$pid" "$port" 15 || {
         if kill -0 "$pid" 2>/dev/null; then
             ringfront_fail "not listening on 127.0.0.1:$port after 15 s" "$dir"
@@ -502,21 +634,26 @@ start_ringfront() {   # workers [noop]
     done
 }
 
-start_proxies() {   # workers worker_connections [noop: also the mod_noop twin]
+start_proxies() {   # workers worker_connections [noop|mods: also that ringfront twin]
     start_nginx_proxy "$1" "$2"
     start_ringfront "$1"
-    local b got p targets=("nginx:$NGINX_PORT" "ringfront:$RF_PORT") twin=""
-    if [[ ${3:-} == noop ]]; then
-        start_ringfront "$1" noop
-        targets+=("ringfront+noop:$RF_NOOP_PORT")
-        twin=", ringfront+noop 127.0.0.1:$RF_NOOP_PORT (pid $RF_NOOP_PID)"
+    local b got p targets=("nginx:$NGINX_PORT" "ringfront:$RF_PORT") twin="" v=${3:-}
+    if [[ -n $v ]]; then
+        start_ringfront "$1" "$v"
+        targets+=("ringfront+$v:$RF_NOOP_PORT")
+        twin=", ringfront+$v 127.0.0.1:$RF_NOOP_PORT (pid $RF_NOOP_PID)"
+    fi
+    if [[ $v == mods ]]; then
+        start_nginx_proxy "$1" "$2" log
+        targets+=("nginx+log:$NGINX_LOG_PORT")
+        twin+=", nginx+log 127.0.0.1:$NGINX_LOG_PORT (pid $NGINX_LOG_PID)"
     fi
     for b in "${BODY_LIST[@]}"; do
         for p in "${targets[@]}"; do
             got=$(python3 "$LIB" fetch "http://127.0.0.1:${p##*:}$(body_path "$b")")
             if [[ $got != "200 $(body_bytes "$b")" ]]; then
                 [[ ${p%%:*} == ringfront ]] && ringfront_fail "GET /$b answered '$got' (want '200 $(body_bytes "$b")')"
-                [[ ${p%%:*} == ringfront+noop ]] &&
+                [[ ${p%%:*} == ringfront+* ]] &&
                     ringfront_fail "GET /$b answered '$got' (want '200 $(body_bytes "$b")')" "$RF_NOOP_DIR"
                 die "${p%%:*} GET /$b answered '$got'"
             fi
@@ -532,9 +669,14 @@ stop_proxies() {
         kill_tree "$RF_NOOP_PID"; forget_pid "$RF_NOOP_PID"
         RF_NOOP_PID=""
     fi
+    if [[ -n $NGINX_LOG_PID ]]; then
+        kill_tree "$NGINX_LOG_PID"; forget_pid "$NGINX_LOG_PID"
+        NGINX_LOG_PID=""
+    fi
     local i
     for ((i = 0; i < 50; i++)); do
-        port_open "$NGINX_PORT" || port_open "$RF_PORT" || port_open "$RF_NOOP_PORT" || break
+        port_open "$NGINX_PORT" || port_open "$RF_PORT" || port_open "$RF_NOOP_PORT" ||
+            port_open "$NGINX_LOG_PORT" || break
         sleep 0.1
     done
 }
@@ -553,7 +695,8 @@ proxy_pid_port() {   # proxy -> "pid port"
     case $1 in
         nginx) echo "$NGINX_PROXY_PID $NGINX_PORT" ;;
         ringfront) echo "$RF_PID $RF_PORT" ;;
-        ringfront+noop) echo "$RF_NOOP_PID $RF_NOOP_PORT" ;;
+        ringfront+noop|ringfront+mods) echo "$RF_NOOP_PID $RF_NOOP_PORT" ;;
+        nginx+log) echo "$NGINX_LOG_PID $NGINX_LOG_PORT" ;;
         *) die "unknown proxy '$1'" ;;
     esac
 }
@@ -561,7 +704,7 @@ proxy_pid_port() {   # proxy -> "pid port"
 proxy_died() {   # proxy message
     case $1 in
         ringfront) ringfront_fail "$2" ;;
-        ringfront+noop) ringfront_fail "$2" "$RF_NOOP_DIR" ;;
+        ringfront+noop|ringfront+mods) ringfront_fail "$2" "$RF_NOOP_DIR" ;;
     esac
     die "$1: $2"
 }
@@ -656,8 +799,8 @@ leak_check() {
 # them: user-space instructions per request. The body size is
 # BENCH_INSN_BODY (small by default; 4k and 64k measure the body path). The kernel's part of a request
 # (most of it: TCP on loopback) does not depend on the modules.
-noop_instructions() {   # workers
-    local w=$1 v dir port pid out n ir f r url u0 s0 u1 s1
+noop_instructions() {   # workers [twin: noop (default) or mods]
+    local w=$1 twin=${2:-noop} v dir port pid out n ir f r url u0 s0 u1 s1
     # How ringfront's CPU time splits between user space and the kernel
     # under the same load, to scale the user-space cost to a whole request.
     start_ringfront "$w"
@@ -670,9 +813,9 @@ noop_instructions() {   # workers
     read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$RF_PID/stat")
     kill_tree "$RF_PID"
     wait "$RF_PID" 2>/dev/null || true
-    echo "user $((u1 - u0)) system $((s1 - s0)) conns $CONNS" >"$RESULTS/noop_cpu_split.txt"
+    echo "user $((u1 - u0)) system $((s1 - s0)) conns $CONNS" >"$RESULTS/${twin}_cpu_split.txt"
     for ((r = 1; r <= ROUNDS; r++)); do
-        for v in ringfront ringfront+noop; do
+        for v in ringfront "ringfront+$twin"; do
             if [[ $v == ringfront ]]; then dir=$RF_DIR port=$RF_PORT; else dir=$RF_NOOP_DIR port=$RF_NOOP_PORT; fi
             url="http://127.0.0.1:$port$(body_path "$INSN_BODY")"
             rm -f "$dir"/callgrind.out*
@@ -694,7 +837,7 @@ noop_instructions() {   # workers
             f=$(ls -t "$dir"/callgrind.out.* 2>/dev/null | head -1)
             [[ -n $f && -n $n && $n -gt 0 ]] || die "$v under callgrind: no dump or no requests (see $dir/callgrind.log)"
             ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$f")
-            python3 "$LIB" insn-record --csv "$RESULTS/noop_insn.csv" --proxy "$v" --round "$r" \
+            python3 "$LIB" insn-record --csv "$RESULTS/${twin}_insn.csv" --proxy "$v" --round "$r" \
                 --requests "$n" --instructions "$ir"
         done
     done
@@ -765,7 +908,7 @@ main() {
     chmod 755 "$TMP"
     read -r ORIGIN_PORT NGINX_PORT RF_PORT RF_MONITOR_PORT RF_HTTPS_PORT \
         RF_NOOP_PORT RF_NOOP_MONITOR_PORT RF_NOOP_HTTPS_PORT \
-        <<<"$(python3 "$LIB" port "$PORT_BASE" 8)"
+        NGINX_LOG_PORT <<<"$(python3 "$LIB" port "$PORT_BASE" 9)"
 
     RESULTS=$RESULTS_ROOT/$(date -u +%Y%m%dT%H%M%SZ)
     mkdir -p "$RESULTS/raw"
@@ -795,7 +938,8 @@ EOF
         echo "ringfront: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') $RINGFRONT_BIN"
         echo "nofile: $NOFILE"
         echo "ports: origin $ORIGIN_PORT nginx $NGINX_PORT ringfront $RF_PORT monitor $RF_MONITOR_PORT$(
-            [[ " ${MODES[*]} " == *" noop "* ]] && echo " ringfront+noop $RF_NOOP_PORT monitor $RF_NOOP_MONITOR_PORT")"
+            [[ " ${MODES[*]} " == *" noop "* || " ${MODES[*]} " == *" modules "* ]] &&
+                echo " twin $RF_NOOP_PORT monitor $RF_NOOP_MONITOR_PORT nginx+log $NGINX_LOG_PORT")"
     } >"$RESULTS/env.txt"
     sed 's/^/bench: /' "$RESULTS/env.txt"
     log "wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS alternating rounds (nginx, ringfront, ...), bodies: $BODIES"
@@ -816,6 +960,11 @@ EOF
                 throughput noop "$WORKERS" nginx ringfront ringfront+noop
                 stop_proxies
                 noop_instructions "$WORKERS" ;;
+            modules)
+                start_proxies "$WORKERS" "$wc" mods
+                throughput modules "$WORKERS" nginx nginx+log ringfront ringfront+mods
+                stop_proxies
+                noop_instructions "$WORKERS" mods ;;
             idle)
                 start_proxies "$WORKERS" $((IDLE_CONNS * 3 / 2 + 2048))
                 idle_run "$WORKERS"
