@@ -102,6 +102,22 @@ impl RequestFacts for ResponseView<'_> {
         self.req.peer_ip()
     }
 
+    fn protocol(&self) -> &[u8] {
+        self.req.protocol()
+    }
+
+    fn host_tag(&self) -> &[u8] {
+        self.req.host_tag()
+    }
+
+    fn tag_values(&self, name: &str) -> &[String] {
+        self.req.tag_values(name)
+    }
+
+    fn context_value(&self, key: &str) -> Option<&str> {
+        self.req.context_value(key)
+    }
+
     fn response_status(&self) -> Option<u16> {
         Some(self.res.status())
     }
