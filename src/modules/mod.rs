@@ -2,6 +2,7 @@
 //! point. A module is added here once, with its position in that order.
 
 pub mod mod_noop;
+pub mod mod_session_sticky;
 pub mod mod_tag;
 
 use crate::module::ModuleRegistry;
@@ -14,5 +15,7 @@ pub fn registry() -> ModuleRegistry {
     r.register(Arc::new(mod_noop::ModNoop));
     // BFE #6.
     r.register(Arc::new(mod_tag::ModTag));
+    // BFE #34.
+    r.register(Arc::new(mod_session_sticky::ModSessionSticky));
     r
 }
