@@ -286,6 +286,29 @@ mod tests {
     }
 
     #[test]
+    fn host_tags_come_with_the_product() {
+        let mut t = RouteTable::default();
+        let p = t.add_product("p");
+        t.add_tagged_host("a.com", "tagA", p);
+        t.add_tagged_host("*.a.com", "tagW", p);
+        t.add_tagged_host("b.com", "tagA", p);
+        t.add_vip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)), p);
+        t.set_default_product(Some(p));
+        let other = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let tag = |host: &[u8], vip| {
+            let (_, id) = t.find_product_tagged(host, vip).unwrap();
+            t.host_tag_name(id).to_vec()
+        };
+        assert_eq!(tag(b"A.com:80", other), b"tagA");
+        assert_eq!(tag(b"b.com", other), b"tagA");
+        assert_eq!(tag(b"x.a.com", other), b"tagW");
+        // Found by VIP or DefaultProduct: no host tag.
+        assert_eq!(tag(b"c.com", IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9))), b"");
+        assert_eq!(tag(b"c.com", other), b"");
+        assert_eq!(t.host_tag_name(99), b"");
+    }
+
+    #[test]
     fn basic_then_product_rules() {
         let t = table();
         assert_eq!(

@@ -61,6 +61,8 @@ pub struct StickyTable {
     /// Tells loads apart, so a response is encoded with the rule its
     /// request was decoded with, or not at all after a reload.
     pub load_id: u64,
+    /// No product (`global` included) has a rule: decode returns at once.
+    pub empty: bool,
 }
 
 /// What decode leaves for encode, in the request's context.
@@ -130,7 +132,13 @@ fn load_table(
     open_debug: bool,
 ) -> Result<StickyTable, Vec<ModuleError>> {
     let v = conf::load_rules(root, path)?;
+    let empty = v
+        .value
+        .products()
+        .iter()
+        .all(|p| v.value.product(p).is_empty());
     Ok(StickyTable {
+        empty,
         rules: v.value,
         version: v.version,
         data_path: path.to_path_buf(),
@@ -157,6 +165,9 @@ fn rules_for<'t>(t: &'t StickyTable, req: &Request) -> &'t [Rule<StickyRule>] {
 /// ask the balancer for the backend it names.
 pub fn decode(table: &Tables<StickyTable>, cache: &RefCell<StickyCache>, req: &mut Request) -> Ret {
     let t = table.borrow();
+    if t.empty {
+        return Ret::GoOn;
+    }
     let rules = rules_for(&t, req);
     if rules.is_empty() {
         return Ret::GoOn;

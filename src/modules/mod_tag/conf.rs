@@ -36,6 +36,11 @@ pub struct TagParam {
 pub struct TagTable {
     pub rules: ProductRules<TagParam>,
     pub open_debug: bool,
+    /// The rule file read at start; a reload reads it again (BFE keeps the
+    /// path from start too).
+    pub data_path: PathBuf,
+    /// No product has a rule: the handler returns at once.
+    pub empty: bool,
 }
 
 pub fn read_conf(root: &Path) -> Result<TagConf, Vec<ModuleError>> {

@@ -32,12 +32,20 @@ impl Module for ModTag {
     }
 
     fn check(&self, root: &Path) -> Result<ModuleConf, Vec<ModuleError>> {
-        Ok(ModuleConf::new(load(root, None)?.0))
+        let c = conf::read_conf(root)?;
+        let (table, _) = load(root, &c.data_path, c.open_debug)?;
+        Ok(ModuleConf::new(table))
     }
 
     fn web(&self, web: &mut WebHandlers) {
         web.reload(NAME, |ctx| {
-            let (table, version) = load(ctx.conf_root, ctx.path).map_err(joined)?;
+            let cur = ctx
+                .current
+                .get::<TagTable>()
+                .ok_or_else(|| format!("{NAME}: no table loaded"))?;
+            let path = ctx.path.unwrap_or(&cur.data_path);
+            let (mut table, version) = load(ctx.conf_root, path, cur.open_debug).map_err(joined)?;
+            table.data_path = cur.data_path.clone();
             Ok(Reloaded {
                 conf: ModuleConf::new(table),
                 version: Some(version),
@@ -55,16 +63,24 @@ impl Module for ModTag {
     }
 }
 
-/// The conf, then the rule file (`path` overrides `DataPath`, as BFE's
-/// `?path=`); the table and its version label.
-fn load(root: &Path, path: Option<&Path>) -> Result<(TagTable, String), Vec<ModuleError>> {
-    let c = conf::read_conf(root)?;
-    let path = path.unwrap_or(&c.data_path);
+/// The rule file at `path`: the table and its version label.
+fn load(
+    root: &Path,
+    path: &Path,
+    open_debug: bool,
+) -> Result<(TagTable, String), Vec<ModuleError>> {
     let v = conf::load_rules(root, path)?;
     let label = v.label();
+    let empty = v
+        .value
+        .products()
+        .iter()
+        .all(|p| v.value.product(p).is_empty());
     let table = TagTable {
         rules: v.value,
-        open_debug: c.open_debug,
+        open_debug,
+        data_path: path.to_path_buf(),
+        empty,
     };
     Ok((table, label))
 }
@@ -80,6 +96,9 @@ pub fn tag_request(table: &Tables<TagTable>, req: &mut Request) -> Ret {
     let Some(product) = req.route.product else {
         return Ret::GoOn;
     };
+    if table.borrow().empty {
+        return Ret::GoOn;
+    }
     // The generation outlives the borrow of `req` the tags need.
     let gen = Rc::clone(&req.gen);
     let name = gen.snapshot.route.product_name(product);
@@ -115,6 +134,8 @@ fn table_from(text: &str) -> Tables<TagTable> {
     Tables::new(TagTable {
         rules: v.value,
         open_debug: false,
+        data_path: p,
+        empty: false,
     })
 }
 

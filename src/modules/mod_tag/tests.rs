@@ -100,7 +100,8 @@ fn bad_rule_files_are_refused_with_the_reason() {
 #[test]
 fn bfe_sample_conf_loads_unchanged() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf");
-    let (t, version) = load(&root, None).expect("conf/mod_tag loads");
+    let c = conf::read_conf(&root).expect("conf/mod_tag/mod_tag.conf loads");
+    let (t, version) = load(&root, &c.data_path, c.open_debug).expect("tag_rule.data loads");
     assert_eq!(version, "tag_rule.data=20200218210000");
     assert_eq!(t.rules.product("example_product").len(), 1);
     assert!(!t.open_debug);
