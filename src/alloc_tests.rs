@@ -127,6 +127,14 @@ fn every_primitive_evaluates_without_allocating() {
         r#"ses_tls_sni_in("x.a.com")"#,
         r#"bfe_time_range("20190204203000H", "20190204204500H")"#,
         r#"bfe_periodic_time_range("000000Z", "235959Z", "")"#,
+        r#"req_cip_hash_in("0-9999")"#,
+        r#"req_query_value_hash_in("k", "0-9999", true)"#,
+        r#"req_header_value_hash_in("X-A", "0-9999", false)"#,
+        r#"req_cookie_value_hash_in("sid", "0-9999", true)"#,
+        r#"req_proto_match("HTTPS")"#,
+        r#"req_host_tag_in("t1")"#,
+        r#"req_tag_match("lane", "gray")"#,
+        r#"req_context_value_in("mod_geo.country_iso_code", "cn", true)"#,
     ];
     let compiled: Vec<Cond> = conds.iter().map(|c| Cond::compile(c).unwrap()).collect();
     let req = Req::get("X.A.com:8080", "/p%20q/%41?k=a+b")
@@ -138,6 +146,10 @@ fn every_primitive_evaluates_without_allocating() {
         .with_response(200, &[("Server", "s")]);
     let mut req = req;
     req.trusted = true;
+    req.host_tag = "t1".into();
+    req.tags.push(("lane".into(), vec!["gray:canary".into()]));
+    req.context
+        .push(("mod_geo.country_iso_code".into(), "CN".into()));
     let all = |out: &mut [bool]| {
         for (o, c) in out.iter_mut().zip(&compiled) {
             *o = c.eval(&req);

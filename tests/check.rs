@@ -126,7 +126,7 @@ fn variants() -> Vec<(&'static str, Breakage, &'static [&'static str])> {
         ),
         (
             "unsupported BFE primitive",
-            |l, d| cond(l, d, r#"req_cip_hash_in("0-99")"#),
+            |l, d| cond(l, d, r#"ses_tls_client_auth()"#),
             &["ProductRule.p[0].Cond: ", "not supported by ringfront"],
         ),
         (

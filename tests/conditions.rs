@@ -373,11 +373,74 @@ fn cases() -> Vec<Case> {
             get("/").header("X-Bfe-Debug-Time: 20240101163000H"),
             get("/").header("X-Bfe-Debug-Time: 20240101093001Z"),
         ),
+        case(
+            "cip_hash_in",
+            cip_bucket_cond(),
+            get("/").from(31),
+            get("/").from(32),
+        ),
+        case(
+            "header_value_hash_in",
+            // Buckets as BFE computes them: test-uid-0002 is 4073,
+            // test-uid-0003 is 4055 (BFE's build_test.go).
+            r#"req_header_value_hash_in("X-Uid", "4073|5000-9999", false)"#,
+            get("/").header("X-Uid: test-uid-0002"),
+            get("/").header("X-Uid: test-uid-0003"),
+        ),
+        case(
+            "query_value_hash_in",
+            r#"req_query_value_hash_in("uid", "5968", true)"#,
+            get("/?uid=TEST-uid-0001"),
+            get("/?uid=test-uid-0002"),
+        ),
+        case(
+            "cookie_value_hash_in",
+            r#"req_cookie_value_hash_in("uid", "4055", false)"#,
+            get("/").header("Cookie: a=1; uid=test-uid-0003"),
+            get("/").header("Cookie: a=1; uid=test-uid-0002"),
+        ),
+        case(
+            "proto_match",
+            r#"req_proto_match("http/1.1") && req_path_in("/p", false)"#,
+            get("/p"),
+            get("/q"),
+        ),
+        never("proto_match_https", r#"req_proto_match("https")"#, get("/")),
+        case(
+            "host_tag_in",
+            // example.org is listed under host tag "p_tag"; other.org
+            // reaches the product as DefaultProduct, with no host tag.
+            r#"req_host_tag_in("other|P_TAG")"#,
+            get("/"),
+            get("/").host("other.org"),
+        ),
+        case(
+            "tag_match",
+            r#"req_tag_match("t", "gray")"#,
+            get("/").header("X-Tag: gray:42"),
+            get("/").header("X-Tag: blue"),
+        ),
+        case(
+            "context_value_in",
+            r#"req_context_value_in("mod_test.ctx", "a|b", true)"#,
+            get("/").header("X-Ctx: B"),
+            get("/").header("X-Ctx: c"),
+        ),
     ]
 }
 
+/// `req_cip_hash_in` holding for client 127.0.0.31 and not for
+/// 127.0.0.32, from the bucket BFE's hash gives each.
+fn cip_bucket_cond() -> &'static str {
+    use ringfront::route::condition::hash::bucket;
+    let hit = bucket(b"127.0.0.31", false);
+    assert_ne!(hit, bucket(b"127.0.0.32", false));
+    Box::leak(format!(r#"req_cip_hash_in("{hit}")"#).into_boxed_str())
+}
+
 /// Marks 127.0.0.9 as a trusted source and takes the client address from
-/// `X-Real-Client`, as mod_trust_clientip does for trusted proxies.
+/// `X-Real-Client`, as mod_trust_clientip does for trusted proxies; adds
+/// tag `t` from `X-Tag` and publishes `mod_test.ctx` from `X-Ctx`.
 struct TrustForTest;
 
 impl Module for TrustForTest {
@@ -400,6 +463,16 @@ impl Module for TrustForTest {
                     .and_then(|v| v.parse().ok());
                 if let Some(ip) = real {
                     req.client_ip = ip;
+                }
+                // What mod_tag and other modules would add, for the
+                // tag and context primitives.
+                let tag = req.header(b"X-Tag").map(|v| v.to_vec());
+                if let Some(tag) = tag {
+                    req.add_tag("t", &String::from_utf8_lossy(&tag));
+                }
+                let ctx = req.header(b"X-Ctx").map(|v| v.to_vec());
+                if let Some(v) = ctx {
+                    req.ctx.publish("mod_test.ctx", String::from_utf8_lossy(&v));
                 }
                 (Ret::GoOn, None)
             })),

@@ -51,6 +51,17 @@ pub struct BackendPick {
     pub addr: SocketAddr,
 }
 
+/// A backend a module asks the balancer to use for this request (BFE's
+/// `SessionStickyBackendKey` context value, set by mod_session_sticky).
+/// Stored in the request's typed context; the balancer honours it when
+/// the named sub-cluster has a positive GSLB weight and holds a usable
+/// backend at `addr`, and balances as usual otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StickyBackend {
+    pub addr: SocketAddr,
+    pub subcluster: String,
+}
+
 /// One backend's state on one worker, for the monitor's `bal_state`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BackendRow {
@@ -217,6 +228,34 @@ impl Balancer {
             w -= b.weight as u64;
         }
         None
+    }
+
+    /// BFE's `LookupStickyBackend`: the sub-cluster named in `want` (GSLB
+    /// weight > 0) and its backend at `want.addr` if it is weighted, not
+    /// down and not in `tried`.
+    pub(crate) fn pick_preferred(
+        &self,
+        cluster: ClusterId,
+        want: &StickyBackend,
+        tried: &[Tried],
+    ) -> Option<(usize, BackendPick)> {
+        let c = self.clusters.get(cluster)?;
+        let sub = c
+            .subs
+            .iter()
+            .position(|s| s.weight > 0 && s.name == want.subcluster)?;
+        let index = c.subs[sub]
+            .backends
+            .iter()
+            .position(|b| b.addr == want.addr && b.usable())?;
+        if tried.contains(&(sub, index)) {
+            return None;
+        }
+        let pick = BackendPick {
+            index,
+            addr: want.addr,
+        };
+        Some((sub, pick))
     }
 
     /// The shared health of a backend.

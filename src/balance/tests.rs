@@ -350,3 +350,48 @@ fn slow_start_ramps_weight_up() {
     assert_eq!(bs.weight_now(ss, Some(t0 + ss)), 100);
     assert!(h.ramp_since().is_none());
 }
+
+#[test]
+fn preferred_backend_needs_a_weighted_subcluster_and_a_usable_backend() {
+    let c = cluster(
+        "c",
+        &[("a", 1, &[1, 1]), ("b", 0, &[1]), ("z", 1, &[1, 0])],
+        0,
+        BalanceMode::Wrr,
+    );
+    let b = Balancer::new(&set(vec![c]), None);
+    let want = |sub: &str, addr: &str| StickyBackend {
+        addr: addr.parse().unwrap(),
+        subcluster: sub.into(),
+    };
+    let got = b.pick_preferred(0, &want("a", "127.0.0.2:80"), &[]);
+    assert_eq!(got.map(|(s, p)| (s, p.index)), Some((0, 1)));
+    // Another sub-cluster's backend of the same name, wrong port, GSLB
+    // weight 0, backend weight 0, unknown sub-cluster: none.
+    assert!(b
+        .pick_preferred(0, &want("a", "127.0.2.1:80"), &[])
+        .is_none());
+    assert!(b
+        .pick_preferred(0, &want("a", "127.0.0.2:81"), &[])
+        .is_none());
+    assert!(b
+        .pick_preferred(0, &want("b", "127.0.1.1:80"), &[])
+        .is_none());
+    assert!(b
+        .pick_preferred(0, &want("z", "127.0.2.2:80"), &[])
+        .is_none());
+    assert!(b
+        .pick_preferred(0, &want("x", "127.0.0.1:80"), &[])
+        .is_none());
+    assert!(b
+        .pick_preferred(9, &want("a", "127.0.0.1:80"), &[])
+        .is_none());
+    // Tried or down: none.
+    assert!(b
+        .pick_preferred(0, &want("a", "127.0.0.2:80"), &[(0, 1)])
+        .is_none());
+    assert!(fail(&b, 0, 0, 3));
+    assert!(b
+        .pick_preferred(0, &want("a", "127.0.0.1:80"), &[])
+        .is_none());
+}

@@ -15,7 +15,7 @@ mod session;
 mod stat;
 mod view;
 
-pub use crate::balance::BackendPick;
+pub use crate::balance::{BackendPick, StickyBackend};
 pub use builder::RequestBuilder;
 pub use context::Context;
 pub use error::{ErrorKind, ProxyError};

@@ -11,7 +11,7 @@ use super::stat::RequestStat;
 use crate::balance::{BackendPick, Generation};
 use crate::config::{Cluster, ClusterId};
 use crate::http::{HeaderEdits, RequestHead, ResponseHead, Version};
-use crate::route::{ProductId, RequestFacts};
+use crate::route::{HostTagId, ProductId, RequestFacts};
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -34,6 +34,9 @@ pub struct Route {
     pub subcluster: Option<usize>,
     /// The backend chosen for this attempt; Forward handlers may change it.
     pub backend: Option<BackendPick>,
+    /// The host tag the product was found under (`0`: none), read by
+    /// `req_host_tag_in`; its name is in the generation's route table.
+    pub host_tag: HostTagId,
 }
 
 /// Tags modules attach (mod_tag), read by `req_tag_match`: name → values,
@@ -371,5 +374,27 @@ impl RequestFacts for Request {
 
     fn peer_ip(&self) -> IpAddr {
         self.ses.peer.ip()
+    }
+
+    /// `https` on TLS (ringfront offers only HTTP/1.1 there), else the
+    /// request line's version, as BFE's `req.Protocol()`.
+    fn protocol(&self) -> &[u8] {
+        if self.ses.is_tls() {
+            b"https"
+        } else {
+            self.head.version.as_str().as_bytes()
+        }
+    }
+
+    fn host_tag(&self) -> &[u8] {
+        self.gen.snapshot.route.host_tag_name(self.route.host_tag)
+    }
+
+    fn tag_values(&self, name: &str) -> &[String] {
+        self.tags.get(name)
+    }
+
+    fn context_value(&self, key: &str) -> Option<&str> {
+        self.ctx.value(key)
     }
 }

@@ -102,6 +102,22 @@ impl RequestFacts for ResponseView<'_> {
         self.req.peer_ip()
     }
 
+    fn protocol(&self) -> &[u8] {
+        self.req.protocol()
+    }
+
+    fn host_tag(&self) -> &[u8] {
+        self.req.host_tag()
+    }
+
+    fn tag_values(&self, name: &str) -> &[String] {
+        self.req.tag_values(name)
+    }
+
+    fn context_value(&self, key: &str) -> Option<&str> {
+        self.req.context_value(key)
+    }
+
     fn response_status(&self) -> Option<u16> {
         Some(self.res.status())
     }
@@ -225,5 +241,40 @@ mod tests {
         res.del_header("x-a");
         let view = req.with_response(&res);
         assert!(!cond(r#"res_header_key_in("X-A")"#).eval(&view));
+    }
+
+    #[test]
+    fn tags_context_protocol_and_host_tag_of_a_request() {
+        let mut snap = crate::config::Snapshot::empty();
+        let p = snap.route.add_product("p");
+        snap.route.add_tagged_host("example.org", "exampleTag", p);
+        let mut req = RequestBuilder::get("Example.org", "/")
+            .snapshot(snap)
+            .build();
+        let (found, tag) = req
+            .gen
+            .snapshot
+            .route
+            .find_product_tagged(req.host(), req.vip())
+            .unwrap();
+        req.route.product = Some(found);
+        req.route.host_tag = tag;
+        req.add_tag("lane", "gray:1");
+        req.ctx.publish("mod_geo.country_iso_code", "CN");
+        let res = Response::new(200);
+        let bare = |t: &str| cond(t).eval(&req);
+        let viewed = |t: &str| cond(t).eval(&req.with_response(&res));
+        let checks: [&dyn Fn(&str) -> bool; 2] = [&bare, &viewed];
+        for holds in checks {
+            assert!(holds(r#"req_host_tag_in("exampletag")"#));
+            assert!(holds(r#"req_tag_match("lane", "gray")"#));
+            assert!(holds(
+                r#"req_context_value_in("mod_geo.country_iso_code", "CN", false)"#
+            ));
+            assert!(holds(r#"req_proto_match("HTTP/1.1")"#));
+        }
+        let tls = RequestBuilder::get("a.org", "/").tls(Some("a.org")).build();
+        assert!(cond(r#"req_proto_match("https")"#).eval(&tls));
+        assert!(!cond(r#"req_host_tag_in("exampleTag")"#).eval(&tls));
     }
 }

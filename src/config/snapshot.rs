@@ -138,9 +138,9 @@ fn build_hosts(j: &mut J, t: &mut RouteTable, h: &host_rule::HostRule) {
     for p in &h.products {
         t.add_product(p);
     }
-    for (pattern, _tag, product) in &h.hosts {
+    for (pattern, tag, product) in &h.hosts {
         let id = t.add_product(product);
-        t.add_host(pattern, id);
+        t.add_tagged_host(pattern, tag, id);
     }
     // host_rule::parse has already reported a DefaultProduct outside HostTags.
     let _ = j;

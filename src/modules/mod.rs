@@ -2,6 +2,8 @@
 //! point. A module is added here once, with its position in that order.
 
 pub mod mod_noop;
+pub mod mod_session_sticky;
+pub mod mod_tag;
 
 use crate::module::ModuleRegistry;
 use std::sync::Arc;
@@ -11,5 +13,9 @@ use std::sync::Arc;
 pub fn registry() -> ModuleRegistry {
     let mut r = ModuleRegistry::new();
     r.register(Arc::new(mod_noop::ModNoop));
+    // BFE #6.
+    r.register(Arc::new(mod_tag::ModTag));
+    // BFE #34.
+    r.register(Arc::new(mod_session_sticky::ModSessionSticky));
     r
 }

@@ -8,7 +8,7 @@ use super::body::Pump;
 use super::downstream::{Disposition, Downstream};
 use super::reply::fail;
 use super::retry::Plan;
-use crate::balance::{hash_key, SubClusterPick};
+use crate::balance::{hash_key, StickyBackend, SubClusterPick};
 use crate::basic::{ErrorKind, ProxyError, Request, Response};
 use crate::config::Cluster;
 use crate::http::BodyKind;
@@ -23,7 +23,16 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
     };
     let cluster = gen.snapshot.clusters.get(cid);
     let key = hash_key(&cluster.gslb.hash, req);
-    let pick = gen.balancer.borrow().pick_subcluster(cid, key);
+    // A backend a module asked for comes before GSLB's choice, as BFE's
+    // balancer looks at SessionStickyBackendKey first.
+    let preferred = req
+        .ctx
+        .get::<StickyBackend>()
+        .and_then(|want| gen.balancer.borrow().pick_preferred(cid, want, &[]));
+    let pick = match preferred {
+        Some((sub, _)) => SubClusterPick::Sub(sub),
+        None => gen.balancer.borrow().pick_subcluster(cid, key),
+    };
     let home = match pick {
         SubClusterPick::Sub(s) => s,
         SubClusterPick::Blackhole => {
@@ -45,6 +54,9 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
         && req.head.body.is_none()
         && req.head.method_is(&req.buf, b"GET");
     let mut plan = Plan::new(cluster, cid, home, key);
+    if let Some((_, pick)) = preferred {
+        plan.prefer(pick);
+    }
     let mut resend: Option<Target> = None;
     let mut last = ErrorKind::BackendConnect;
     req.stat.mark(|t| &mut t.cluster_start);

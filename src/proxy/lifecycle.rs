@@ -50,12 +50,17 @@ async fn points<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disp
         return disp;
     }
     let gen = req.gen.clone();
-    let Some(product) = gen.snapshot.route.find_product(req.host(), req.vip()) else {
+    let found = gen
+        .snapshot
+        .route
+        .find_product_tagged(req.host(), req.vip());
+    let Some((product, host_tag)) = found else {
         w.stats.error(ErrorKind::NoProduct);
         let e = ErrorKind::NoProduct.into();
         return fail(w, d, req, e, "no product for the host", false).await;
     };
     req.route.product = Some(product);
+    req.route.host_tag = host_tag;
     req.stat.mark(|t| &mut t.product_found);
     if let Some(disp) = request_point(w, d, req, Point::FoundProduct).await {
         return disp;

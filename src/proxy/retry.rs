@@ -27,6 +27,9 @@ pub(crate) struct Plan {
     cross_left: u32,
     /// Allocates only once an attempt failed.
     tried: Vec<Tried>,
+    /// A backend a module asked for (mod_session_sticky): the first
+    /// attempt in the home sub-cluster goes there.
+    preferred: Option<BackendPick>,
 }
 
 impl Plan {
@@ -39,7 +42,13 @@ impl Plan {
             home_left: conf.gslb.retry_max.saturating_add(1),
             cross_left: conf.gslb.cross_retry,
             tried: Vec::new(),
+            preferred: None,
         }
+    }
+
+    /// Make `pick` (a backend of the home sub-cluster) the first attempt.
+    pub(super) fn prefer(&mut self, pick: BackendPick) {
+        self.preferred = Some(pick);
     }
 
     /// The next backend to try, or None when the attempts are spent or no
@@ -47,7 +56,7 @@ impl Plan {
     pub(super) fn next(&mut self, b: &mut Balancer) -> Option<Next> {
         if self.home_left > 0 {
             self.home_left -= 1;
-            if let Some(pick) = self.pick(b, self.home) {
+            if let Some(pick) = self.preferred.take().or_else(|| self.pick(b, self.home)) {
                 return Some(Next {
                     sub: self.home,
                     pick,

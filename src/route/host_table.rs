@@ -3,7 +3,7 @@
 //! splat, covers any depth of sub-domains but not the suffix itself), then
 //! a lone `*`.
 
-use super::ProductId;
+use super::{HostTagId, ProductId};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
@@ -16,9 +16,9 @@ pub(super) type HostMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<fxhash::Fx
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct HostTable {
-    exact: HostMap<ProductId>,
+    exact: HostMap<(ProductId, HostTagId)>,
     /// Keyed by what follows `*.` (`""` for a lone `*`).
-    wildcard: HostMap<ProductId>,
+    wildcard: HostMap<(ProductId, HostTagId)>,
 }
 
 /// Longest host name looked up; DNS names are at most 253 bytes, so longer
@@ -46,18 +46,19 @@ pub(super) fn suffixes(host: &[u8]) -> impl Iterator<Item = &[u8]> {
 impl HostTable {
     /// `pattern` is already checked and normalised (lower case, no
     /// trailing dot).
-    pub(super) fn insert(&mut self, pattern: &str, product: ProductId) {
+    pub(super) fn insert(&mut self, pattern: &str, product: ProductId, tag: HostTagId) {
+        let v = (product, tag);
         if pattern == "*" {
-            self.wildcard.insert(Box::default(), product);
+            self.wildcard.insert(Box::default(), v);
         } else if let Some(suffix) = pattern.strip_prefix("*.") {
-            self.wildcard.insert(suffix.as_bytes().into(), product);
+            self.wildcard.insert(suffix.as_bytes().into(), v);
         } else {
-            self.exact.insert(pattern.as_bytes().into(), product);
+            self.exact.insert(pattern.as_bytes().into(), v);
         }
     }
 
     /// `host` must already be port-stripped.
-    pub(super) fn find(&self, host: &[u8]) -> Option<ProductId> {
+    pub(super) fn find(&self, host: &[u8]) -> Option<(ProductId, HostTagId)> {
         let mut buf = [0u8; MAX_HOST];
         let host = lower(host, &mut buf)?;
         if let Some(&p) = self.exact.get(host) {
@@ -78,21 +79,21 @@ mod tests {
     #[test]
     fn exact_then_most_specific_wildcard() {
         let mut t = HostTable::default();
-        t.insert("www.example.net", 0);
-        t.insert("*.example.net", 1);
-        t.insert("*.b.example.net", 2);
-        assert_eq!(t.find(b"WWW.Example.NET"), Some(0));
-        assert_eq!(t.find(b"www.example.net."), Some(0));
-        assert_eq!(t.find(b"x.example.net"), Some(1));
-        assert_eq!(t.find(b"x.y.example.net"), Some(1));
-        assert_eq!(t.find(b"x.b.example.net"), Some(2));
+        t.insert("www.example.net", 0, 0);
+        t.insert("*.example.net", 1, 0);
+        t.insert("*.b.example.net", 2, 0);
+        assert_eq!(t.find(b"WWW.Example.NET"), Some((0, 0)));
+        assert_eq!(t.find(b"www.example.net."), Some((0, 0)));
+        assert_eq!(t.find(b"x.example.net"), Some((1, 0)));
+        assert_eq!(t.find(b"x.y.example.net"), Some((1, 0)));
+        assert_eq!(t.find(b"x.b.example.net"), Some((2, 0)));
         assert_eq!(t.find(b"example.net"), None);
         assert_eq!(t.find(b"other.org"), None);
-        t.insert("*", 3);
-        assert_eq!(t.find(b"other.org"), Some(3));
+        t.insert("*", 3, 0);
+        assert_eq!(t.find(b"other.org"), Some((3, 0)));
         assert_eq!(t.find(&[b'a'; 300]), None);
         // Bytes are compared, not text: a lone `*` takes any host (the
         // request parser has already refused bytes no host may hold).
-        assert_eq!(t.find(b"\xff\xfe"), Some(3));
+        assert_eq!(t.find(b"\xff\xfe"), Some((3, 0)));
     }
 }

@@ -62,10 +62,40 @@ pub trait RequestFacts {
     fn response_header(&self, _name: &[u8]) -> Option<&[u8]> {
         None
     }
+    /// What BFE's `req.Protocol()` returns, read by `req_proto_match`: the
+    /// session's protocol on TLS (`https`; `h2` where ALPN chose it), the
+    /// request line's version (`HTTP/1.1`, `HTTP/1.0`) on plain
+    /// connections.
+    fn protocol(&self) -> &[u8] {
+        if self.is_tls() {
+            b"https"
+        } else {
+            b"HTTP/1.1"
+        }
+    }
+    /// The host tag (`host_rule.data` `Hosts` key) the product was found
+    /// under; empty when it was found by VIP or `DefaultProduct`, or not
+    /// yet looked up.
+    fn host_tag(&self) -> &[u8] {
+        b""
+    }
+    /// Values of the request tag `name` (added by mod_tag), in order.
+    fn tag_values(&self, _name: &str) -> &[String] {
+        &[]
+    }
+    /// The value a module published under BFE's context `key`.
+    fn context_value(&self, _key: &str) -> Option<&str> {
+        None
+    }
 }
 
 /// Index of a product in the route table; stable within one snapshot only.
 pub type ProductId = usize;
+
+/// Index of a host tag in the route table (`0`: none, the empty tag);
+/// stable within one snapshot only. A request carries the index, so
+/// finding the product copies no string.
+pub type HostTagId = usize;
 
 /// Everything one product routes by.
 #[derive(Debug, Clone)]
@@ -83,16 +113,30 @@ pub struct RouteTable {
     hosts: HostTable,
     vips: HashMap<IpAddr, ProductId>,
     default_product: Option<ProductId>,
+    /// Host tags by [`HostTagId`]; index 0 is never used (no tag).
+    host_tags: Vec<Box<[u8]>>,
 }
 
 impl RouteTable {
     /// Host (port stripped, case-insensitive; exact before `*.` wildcard) →
     /// VIP table → DefaultProduct.
     pub fn find_product(&self, host: &[u8], vip: IpAddr) -> Option<ProductId> {
+        self.find_product_tagged(host, vip).map(|(p, _)| p)
+    }
+
+    /// [`find_product`](Self::find_product), with the host tag the host
+    /// is listed under (`0` when the product came from the VIP table or
+    /// `DefaultProduct`), for `req_host_tag_in`.
+    pub fn find_product_tagged(&self, host: &[u8], vip: IpAddr) -> Option<(ProductId, HostTagId)> {
         self.hosts
             .find(bytes::strip_port(host))
-            .or_else(|| self.vips.get(&canonical_ip(vip)).copied())
-            .or(self.default_product)
+            .or_else(|| self.vips.get(&canonical_ip(vip)).map(|&p| (p, 0)))
+            .or(self.default_product.map(|p| (p, 0)))
+    }
+
+    /// The name of a host tag; empty for `0` or an id from another table.
+    pub fn host_tag_name(&self, id: HostTagId) -> &[u8] {
+        self.host_tags.get(id).map_or(&[], |t| &t[..])
     }
 
     /// Empty for an id that did not come from this table.
@@ -144,8 +188,31 @@ impl RouteTable {
 
     /// `pattern`: a host name, `*.suffix` or `*` (already validated).
     pub fn add_host(&mut self, pattern: &str, product: ProductId) {
+        self.add_tagged_host(pattern, "", product);
+    }
+
+    /// `pattern` as [`add_host`](Self::add_host), listed under host tag
+    /// `tag` (the `Hosts` key of host_rule.data).
+    pub fn add_tagged_host(&mut self, pattern: &str, tag: &str, product: ProductId) {
         let norm = pattern.trim_end_matches('.').to_ascii_lowercase();
-        self.hosts.insert(&norm, product);
+        let tag_id = self.host_tag_id(tag);
+        self.hosts.insert(&norm, product, tag_id);
+    }
+
+    fn host_tag_id(&mut self, tag: &str) -> HostTagId {
+        if tag.is_empty() {
+            return 0;
+        }
+        if self.host_tags.is_empty() {
+            self.host_tags.push(Box::default());
+        }
+        match self.host_tags.iter().position(|t| &t[..] == tag.as_bytes()) {
+            Some(i) => i,
+            None => {
+                self.host_tags.push(tag.as_bytes().into());
+                self.host_tags.len() - 1
+            }
+        }
     }
 
     pub fn add_vip(&mut self, vip: IpAddr, product: ProductId) {
@@ -216,6 +283,29 @@ mod tests {
         assert_eq!(t2.find_product(b"nope.org", other), Some(0));
         assert_eq!(t.product_name(1), "q");
         assert_eq!(t.product_id("q"), Some(1));
+    }
+
+    #[test]
+    fn host_tags_come_with_the_product() {
+        let mut t = RouteTable::default();
+        let p = t.add_product("p");
+        t.add_tagged_host("a.com", "tagA", p);
+        t.add_tagged_host("*.a.com", "tagW", p);
+        t.add_tagged_host("b.com", "tagA", p);
+        t.add_vip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)), p);
+        t.set_default_product(Some(p));
+        let other = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let tag = |host: &[u8], vip| {
+            let (_, id) = t.find_product_tagged(host, vip).unwrap();
+            t.host_tag_name(id).to_vec()
+        };
+        assert_eq!(tag(b"A.com:80", other), b"tagA");
+        assert_eq!(tag(b"b.com", other), b"tagA");
+        assert_eq!(tag(b"x.a.com", other), b"tagW");
+        // Found by VIP or DefaultProduct: no host tag.
+        assert_eq!(tag(b"c.com", IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9))), b"");
+        assert_eq!(tag(b"c.com", other), b"");
+        assert_eq!(t.host_tag_name(99), b"");
     }
 
     #[test]

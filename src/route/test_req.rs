@@ -20,6 +20,13 @@ pub(crate) struct Req {
     pub trusted: bool,
     /// Status and headers of the backend response, once there is one.
     pub response: Option<(u16, Headers)>,
+    /// `req.Protocol()`; `None` reads as the trait's default.
+    pub proto: Option<&'static str>,
+    pub host_tag: String,
+    /// Request tags (mod_tag), name → values.
+    pub tags: Vec<(String, Vec<String>)>,
+    /// Published context values.
+    pub context: Vec<(String, String)>,
 }
 
 impl Req {
@@ -40,6 +47,10 @@ impl Req {
             is_tls: false,
             trusted: false,
             response: None,
+            proto: None,
+            host_tag: String::new(),
+            tags: Vec::new(),
+            context: Vec::new(),
         }
     }
 
@@ -140,5 +151,27 @@ impl RequestFacts for Req {
     }
     fn response_header(&self, name: &[u8]) -> Option<&[u8]> {
         self.response.as_ref().and_then(|(_, h)| first(h, name))
+    }
+    fn protocol(&self) -> &[u8] {
+        match self.proto {
+            Some(p) => p.as_bytes(),
+            None if self.is_tls => b"https",
+            None => b"HTTP/1.1",
+        }
+    }
+    fn host_tag(&self) -> &[u8] {
+        self.host_tag.as_bytes()
+    }
+    fn tag_values(&self, name: &str) -> &[String] {
+        self.tags
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(&[], |(_, v)| v.as_slice())
+    }
+    fn context_value(&self, key: &str) -> Option<&str> {
+        self.context
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }

@@ -29,6 +29,14 @@ pub enum Fetch {
     Cookie(Box<[u8]>),
     /// TLS server name; fails on plain connections or without SNI.
     Sni,
+    /// BFE's `req.Protocol()` (see [`RequestFacts::protocol`]).
+    Proto,
+    /// The host tag the product was found under; empty when none.
+    HostTag,
+    /// A value published in the request context; fails when there is
+    /// none (BFE: a missing context key is not a string, so no value
+    /// matches, not even `""`).
+    Context(Box<str>),
     /// Response status in decimal; fails before there is a response.
     ResCode,
     /// First value of a response header; fails before there is a response.
@@ -71,6 +79,12 @@ impl Fetch {
             }
             Fetch::Sni => match req.tls_sni() {
                 Some(sni) if req.is_tls() && !sni.is_empty() => test(sni),
+                _ => false,
+            },
+            Fetch::Proto => test(req.protocol()),
+            Fetch::HostTag => test(req.host_tag()),
+            Fetch::Context(key) => match req.context_value(key) {
+                Some(v) if !key.is_empty() => test(v.as_bytes()),
                 _ => false,
             },
             Fetch::ResCode => match req.response_status() {

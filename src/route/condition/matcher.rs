@@ -1,6 +1,7 @@
 //! How fetched bytes are compared: BFE's in / prefix / suffix / contain /
 //! regmatch matchers over a `|`-separated value list.
 
+use super::hash::HashTest;
 use crate::route::bytes::{contains, ends_with, eq, starts_with};
 use regex::bytes::Regex;
 
@@ -14,6 +15,12 @@ pub struct Values {
 }
 
 impl Values {
+    /// One value, not split on `|` (BFE's exact matcher).
+    pub fn one(value: &str, fold: bool) -> Values {
+        let items = vec![value.as_bytes().into()].into_boxed_slice();
+        Values { items, fold }
+    }
+
     pub fn new(list: &str, fold: bool) -> Values {
         let items = list
             .split('|')
@@ -39,6 +46,8 @@ pub enum Test {
     ElementPrefixIn(Values),
     /// Compiled once at load; unanchored, like Go's `MatchString`.
     Regex(Regex),
+    /// The value's hash bucket is one of the listed ones (`*_hash_in`).
+    Hash(HashTest),
 }
 
 impl Test {
@@ -84,6 +93,7 @@ impl Test {
                 })
             }
             Test::Regex(r) => r.is_match(s),
+            Test::Hash(h) => h.matches(s),
         }
     }
 }

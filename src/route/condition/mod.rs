@@ -8,6 +8,7 @@
 //! [`time`]).
 
 pub mod fetch;
+pub mod hash;
 pub mod ip;
 mod lexer;
 pub mod matcher;

@@ -122,10 +122,10 @@ impl Parser<'_> {
             }
         }
         let Some(def) = primitive::lookup(&name) else {
-            let msg = if primitive::UNSUPPORTED.contains(&name.as_str()) {
-                format!("BFE primitive {name} is not supported by ringfront")
-            } else {
-                format!("unknown primitive {name}")
+            let msg = match primitive::unsupported(&name) {
+                Some("") => format!("BFE primitive {name} is not supported by ringfront"),
+                Some(why) => format!("BFE primitive {name} is not supported by ringfront: {why}"),
+                None => format!("unknown primitive {name}"),
             };
             return Err(CondError::new(pos, msg));
         };

@@ -10,6 +10,7 @@
 //! header names always do.
 
 use super::fetch::{Fetch, Keys};
+use super::hash::HashTest;
 use super::ip::{IpOf, IpTest};
 use super::matcher::{Test, Values};
 use super::params::query_pairs;
@@ -335,6 +336,48 @@ pub static PRIMITIVES: &[PrimitiveDef] = &[
         args: &[S, S, B],
         build: |a| check(Fetch::ResHeader(a.name(0)), Test::In(a.values(1, 2))),
     },
+    // Hash buckets (BFE's murmur3 into 0..9999).
+    PrimitiveDef {
+        name: "req_cip_hash_in",
+        args: &[S],
+        build: |a| Ok(Prim::CipHash(HashTest::new(a.s(0), false).map_err(at(0))?)),
+    },
+    PrimitiveDef {
+        name: "req_query_value_hash_in",
+        args: &[S, S, B],
+        build: |a| check(Fetch::Query(a.name(0)), hash(a)?),
+    },
+    PrimitiveDef {
+        name: "req_header_value_hash_in",
+        args: &[S, S, B],
+        build: |a| check(Fetch::Header(a.name(0)), hash(a)?),
+    },
+    PrimitiveDef {
+        name: "req_cookie_value_hash_in",
+        args: &[S, S, B],
+        build: |a| check(Fetch::Cookie(a.name(0)), hash(a)?),
+    },
+    // Protocol, host tag, request tags and context values.
+    PrimitiveDef {
+        name: "req_proto_match",
+        args: &[S],
+        build: |a| check(Fetch::Proto, Test::In(Values::one(a.s(0), true))),
+    },
+    PrimitiveDef {
+        name: "req_host_tag_in",
+        args: &[S],
+        build: |a| check(Fetch::HostTag, Test::In(Values::new(a.s(0), true))),
+    },
+    PrimitiveDef {
+        name: "req_tag_match",
+        args: &[S, S],
+        build: |a| Ok(Prim::TagMatch(a.s(0).into(), a.s(1).into())),
+    },
+    PrimitiveDef {
+        name: "req_context_value_in",
+        args: &[S, S, B],
+        build: |a| check(Fetch::Context(a.s(0).into()), Test::In(a.values(1, 2))),
+    },
     // TLS and time.
     PrimitiveDef {
         name: "ses_tls_sni_in",
@@ -359,24 +402,35 @@ pub static PRIMITIVES: &[PrimitiveDef] = &[
     },
 ];
 
-/// BFE primitives ringfront does not implement: named so a BFE
+/// BFE primitives ringfront does not implement, with why: named so a BFE
 /// configuration using one gets a clear refusal, not "unknown".
-pub static UNSUPPORTED: &[&str] = &[
-    "req_proto_match",
-    "req_host_tag_in",
-    "req_tag_match",
-    "req_cip_hash_in",
-    "req_query_value_hash_in",
-    "req_cookie_value_hash_in",
-    "req_header_value_hash_in",
-    "req_path_with_vars_in",
-    "req_path_with_vars_prefix_in",
-    "req_context_value_in",
-    "req_body_json_in",
-    "req_body_json_prefix_in",
-    "ses_tls_client_auth",
-    "ses_tls_client_ca_in",
+pub static UNSUPPORTED: &[(&str, &str)] = &[
+    ("req_path_with_vars_in", ""),
+    ("req_path_with_vars_prefix_in", ""),
+    ("req_body_json_in", ""),
+    ("req_body_json_prefix_in", ""),
+    (
+        "ses_tls_client_auth",
+        "ringfront's TLS listeners do not request client certificates",
+    ),
+    (
+        "ses_tls_client_ca_in",
+        "ringfront's TLS listeners do not request client certificates",
+    ),
 ];
+
+/// Why `name` is refused, if it is a BFE primitive ringfront lacks.
+pub fn unsupported(name: &str) -> Option<&'static str> {
+    UNSUPPORTED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, why)| *why)
+}
+
+/// A `*_value_hash_in(name, buckets, fold)` test.
+fn hash(a: &Args) -> Result<Test, BuildError> {
+    HashTest::new(a.s(1), a.b(2)).map(Test::Hash).map_err(at(1))
+}
 
 fn ip_range(a: &Args, of: IpOf) -> Result<Prim, BuildError> {
     Ok(Prim::Ip(of, IpTest::range(a.s(0), a.s(1))?))
@@ -399,6 +453,11 @@ pub enum Prim {
     HasKey(Keys, Box<[Box<[u8]>]>),
     Ip(IpOf, IpTest),
     Time(TimeTest),
+    /// `req_tag_match(name, value)`: some value of tag `name` has `value`
+    /// before its first `:` (BFE's rule: `bfe:canary` matches `bfe`).
+    TagMatch(Box<str>, Box<str>),
+    /// `req_cip_hash_in`: the client address's bucket.
+    CipHash(HashTest),
 }
 
 impl Prim {
@@ -416,6 +475,11 @@ impl Prim {
                 IpOf::Vip => req.vip(),
             }),
             Prim::Time(test) => test.matches(req),
+            Prim::TagMatch(name, value) => req
+                .tag_values(name)
+                .iter()
+                .any(|t| t.split(':').next() == Some(&value[..])),
+            Prim::CipHash(test) => test.matches_ip(req.client_ip()),
         }
     }
 }
