@@ -24,16 +24,7 @@ fn get(target: &str) -> Req {
 
 /// Primitives added on the `cond` branch; README.md is edited by the
 /// integrator, who lists them there and empties this.
-const PENDING_README: &[&str] = &[
-    "req_cip_hash_in",
-    "req_query_value_hash_in",
-    "req_header_value_hash_in",
-    "req_cookie_value_hash_in",
-    "req_proto_match",
-    "req_host_tag_in",
-    "req_tag_match",
-    "req_context_value_in",
-];
+const PENDING_README: &[&str] = &[];
 
 #[test]
 fn every_primitive_is_tested_and_documented() {
