@@ -2,6 +2,7 @@
 //! point. A module is added here once, with its position in that order.
 
 pub mod mod_noop;
+pub mod mod_rewrite;
 
 use crate::module::ModuleRegistry;
 use std::sync::Arc;
@@ -11,5 +12,6 @@ use std::sync::Arc;
 pub fn registry() -> ModuleRegistry {
     let mut r = ModuleRegistry::new();
     r.register(Arc::new(mod_noop::ModNoop));
+    r.register(Arc::new(mod_rewrite::ModRewrite));
     r
 }
