@@ -2,6 +2,7 @@
 //! point. A module is added here once, with its position in that order.
 
 pub mod mod_noop;
+pub mod mod_redirect;
 pub mod mod_rewrite;
 
 use crate::module::ModuleRegistry;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 pub fn registry() -> ModuleRegistry {
     let mut r = ModuleRegistry::new();
     r.register(Arc::new(mod_noop::ModNoop));
+    r.register(Arc::new(mod_redirect::ModRedirect));
     r.register(Arc::new(mod_rewrite::ModRewrite));
     r
 }
