@@ -1,6 +1,7 @@
 //! Built-in modules, in the fixed order their handlers run at every callback
 //! point. A module is added here once, with its position in that order.
 
+pub mod mod_header;
 pub mod mod_noop;
 pub mod mod_redirect;
 pub mod mod_rewrite;
@@ -15,5 +16,6 @@ pub fn registry() -> ModuleRegistry {
     r.register(Arc::new(mod_noop::ModNoop));
     r.register(Arc::new(mod_redirect::ModRedirect));
     r.register(Arc::new(mod_rewrite::ModRewrite));
+    r.register(Arc::new(mod_header::ModHeader));
     r
 }
