@@ -56,15 +56,14 @@ fn append_forwarded(req: &mut Request, name: &str, add: &str, buf: &mut String) 
 /// BFE's default headers (X-Forwarded-For is the lifecycle's: it always
 /// appends the client, see docs/modules/mod_header.md).
 pub fn set_default_headers(req: &mut Request, s: &mut Scratch) {
-    let host = String::from_utf8_lossy(req.host()).into_owned();
-    if !host.is_empty() {
-        append_forwarded(req, "X-Forwarded-Host", &host, &mut s.value);
+    s.other.clear();
+    s.other.push_str(&String::from_utf8_lossy(req.host()));
+    if !s.other.is_empty() {
+        append_forwarded(req, "X-Forwarded-Host", &s.other, &mut s.value);
     }
     s.other.clear();
     let _ = write!(s.other, "{}", req.ses.peer.port());
-    let port = std::mem::take(&mut s.other);
-    append_forwarded(req, "X-Forwarded-Port", &port, &mut s.value);
-    s.other = port;
+    append_forwarded(req, "X-Forwarded-Port", &s.other, &mut s.value);
     s.value.clear();
     let _ = write!(s.value, "{}", req.client_ip);
     req.set_header("X-Real-Ip", &s.value);
