@@ -191,3 +191,74 @@ fn check_flag_refuses_unknown_keys() {
         "{text}"
     );
 }
+
+/// The three modules together, in BFE's order: mod_redirect answers at
+/// HandleFoundProduct (HandleReadResponse, so mod_header's RSP_* rules,
+/// do not run on a redirect); mod_rewrite runs before mod_header at
+/// HandleAfterLocation, so the default headers see the rewritten Host; an
+/// error page ringfront makes gets RSP_* rules.
+#[test]
+fn with_rewrite_and_redirect_in_bfe_order() {
+    let o = Origin::start(|_| Reply::text("ok"));
+    let mut l = Layout::single(Cluster::simple("c", &[o.addr]));
+    l.modules = vec![
+        "mod_header".into(),
+        "mod_rewrite".into(),
+        "mod_redirect".into(),
+    ];
+    l.rules = vec![(
+        "p".into(),
+        vec![(
+            "!req_path_prefix_in(\"/nocluster\", false)".into(),
+            "c".into(),
+        )],
+    )];
+    let d = l.write();
+    d.write("mod_header/mod_header.conf", CONF);
+    d.write_json(
+        "mod_header/header_rule.data",
+        &data(
+            "v",
+            json!({"p": [{"cond": "default_t()", "actions": [
+            {"cmd": "RSP_HEADER_SET", "params": ["X-Proxied-By", "bfe"]},
+            {"cmd": "REQ_HEADER_SET", "params": ["X-Seen-Host", "%bfe_request_host"]}
+        ], "last": true}]}),
+        ),
+    );
+    d.write(
+        "mod_rewrite/mod_rewrite.conf",
+        "[Basic]\nDataPath = mod_rewrite/r.data\n",
+    );
+    d.write_json(
+        "mod_rewrite/r.data",
+        &data("v", json!({"p": [{"Cond": "default_t()", "Actions": [{"Cmd": "HOST_SET", "Params": ["inner.example"]}], "Last": true}]})),
+    );
+    d.write(
+        "mod_redirect/mod_redirect.conf",
+        "[Basic]\nDataPath = mod_redirect/r.data\n",
+    );
+    d.write_json(
+        "mod_redirect/r.data",
+        &data("v", json!({"p": [{"Cond": "req_path_prefix_in(\"/moved\", false)", "Actions": [{"Cmd": "URL_SET", "Params": ["/new"]}], "Status": 302}]})),
+    );
+    let h = common::start(d.path(), None);
+
+    let r = client::get(h.http_addr, "example.org", "/moved");
+    assert_eq!((r.status, r.header("location")), (302, Some("/new")));
+    assert_eq!(
+        r.header("x-proxied-by"),
+        None,
+        "no HandleReadResponse on a redirect"
+    );
+    assert_eq!(o.count(), 0);
+
+    let r = client::get(h.http_addr, "example.org", "/page");
+    assert_eq!((r.status, r.header("x-proxied-by")), (200, Some("bfe")));
+    let s = o.requests().pop().expect("forwarded");
+    assert_eq!(s.header("host"), Some("inner.example"));
+    assert_eq!(s.header("x-forwarded-host"), Some("inner.example"));
+    assert_eq!(s.header("x-seen-host"), Some("inner.example"));
+
+    let r = client::get(h.http_addr, "example.org", "/nocluster");
+    assert_eq!((r.status, r.header("x-proxied-by")), (500, Some("bfe")));
+}
