@@ -5,6 +5,7 @@ use crate::config::data::json::{self, Obj, J};
 use crate::module::conf::{conf_path, resolve, IniConf, ProductRules};
 use crate::module::ModuleError;
 use crate::route::Cond;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -185,5 +186,3 @@ fn parse_action(j: &mut J, v: &Value, path: &str) -> Option<Action> {
         }
     })
 }
-
-use serde_json::Value;
