@@ -104,10 +104,13 @@ fn has_scheme(url: &str) -> bool {
 }
 
 /// Whether Go's `url.Parse` refuses the text (a control byte, a bad `%`
-/// escape): BFE then sends it as it is.
+/// escape, a `:` in the first segment of a relative path): BFE then sends
+/// it as it is.
 fn unparsable(url: &str) -> bool {
     let b = url.as_bytes();
-    b.iter().any(|&c| c < 0x20 || c == 0x7f)
+    let first_seg = url.split(['/', '?', '#']).next().unwrap_or("");
+    (!url.starts_with('/') && first_seg.contains(':'))
+        || b.iter().any(|&c| c < 0x20 || c == 0x7f)
         || b.iter().enumerate().any(|(i, &c)| {
             c == b'%'
                 && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
@@ -409,6 +412,8 @@ mod tests {
         assert_eq!(l("", "/p/q"), "/p/");
         assert_eq!(l("//h.example/x", "/"), "/h.example/x");
         assert_eq!(l("/bad%zz", "/"), "/bad%zz");
+        assert_eq!(l("1a:b/c", "/p/q"), "1a:b/c");
+        assert_eq!(l("./a:b", "/p/q"), "/p/a:b");
         assert_eq!(clean_path("a/./b/../../.."), "..");
     }
 }
