@@ -262,3 +262,39 @@ fn with_rewrite_and_redirect_in_bfe_order() {
     let r = client::get(h.http_addr, "example.org", "/nocluster");
     assert_eq!((r.status, r.header("x-proxied-by")), (500, Some("bfe")));
 }
+
+/// Session variables over TLS: `%bfe_protocol`, `%bfe_ssl_version`,
+/// `%bfe_vip`, `%bfe_rip`.
+#[test]
+fn tls_session_variables() {
+    let o = Origin::start(|_| Reply::text("ok"));
+    let mut l = Layout::single(Cluster::simple("c", &[o.addr]));
+    l.modules = vec!["mod_header".into()];
+    l.server_extra.push_str("HttpsPort = 0\n");
+    let d = l.write();
+    common::tls::write_files(&d);
+    d.write("mod_header/mod_header.conf", CONF);
+    d.write_json(
+        "mod_header/header_rule.data",
+        &data("v", json!({"p": [{"cond": "default_t()", "actions": [
+            {"cmd": "REQ_HEADER_SET", "params": ["X-Tls", "%bfe_protocol/%bfe_ssl_version/%bfe_vip/%bfe_rip/%bfe_ssl_cipher."]}
+        ], "last": true}]})),
+    );
+    let h = common::start(d.path(), None);
+    let addr = h.https_addr.expect("https listener");
+    let mut t = common::tls::connect_any(addr, Some("example.org")).expect("handshake");
+    let raw = common::tls::exchange(
+        &mut t,
+        b"GET / HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(client::parse_response(&raw).expect("answer").status, 200);
+    let s = o.requests().pop().expect("forwarded");
+    // `%bfe_ssl_version` reads the session's TLS version, which the TLS
+    // layer does not record yet (TlsInfo.version is empty), and ringfront
+    // records no cipher: both expand to "".
+    assert_eq!(s.header("x-tls"), Some("https//127.0.0.1/127.0.0.1/."));
+    // Plain HTTP: the TLS variables are empty.
+    client::get(h.http_addr, "example.org", "/");
+    let s = o.requests().pop().expect("forwarded");
+    assert_eq!(s.header("x-tls"), Some("http//127.0.0.1/127.0.0.1/."));
+}

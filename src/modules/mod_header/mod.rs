@@ -376,6 +376,22 @@ mod tests {
     }
 
     #[test]
+    fn session_variables_from_the_tls_session() {
+        let t = load(
+            r#"{"p": [{"cond": "default_t()", "actions": [
+                {"cmd": "REQ_HEADER_SET", "params": ["X-Tls", "%bfe_protocol %bfe_ssl_version %bfe_bip"]}
+            ], "last": true}]}"#,
+        )
+        .unwrap();
+        let mut req = routed(
+            "p",
+            RequestBuilder::get("example.org", "/").tls(Some("example.org")),
+        );
+        req_handler(&t, &mut req, &mut Scratch::default());
+        assert_eq!(h(&req, "x-tls"), Some("https TLSv1.3 unknown"));
+    }
+
+    #[test]
     fn refuses_what_bfe_refuses() {
         let one = |a: &str| {
             format!(r#"{{"p": [{{"cond": "default_t()", "actions": [{a}], "last": true}}]}}"#)
