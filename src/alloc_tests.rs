@@ -164,3 +164,32 @@ fn every_primitive_evaluates_without_allocating() {
     let missed: Vec<_> = conds.iter().zip(&hot).filter(|(_, m)| !**m).collect();
     assert!(missed.is_empty(), "{missed:?}");
 }
+
+/// mod_rewrite and mod_redirect on a request whose product has no rules,
+/// and mod_header's response side with no rule for it, allocate nothing.
+#[test]
+fn modules_without_rules_for_the_product_do_not_allocate() {
+    use crate::basic::{RequestBuilder, Response};
+    use crate::modules::{mod_header, mod_redirect, mod_rewrite};
+    use std::path::Path;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf");
+    let rw = mod_rewrite::conf::load_all(&root).expect("sample");
+    let rd = mod_redirect::conf::load_all(&root).expect("sample").0;
+    let hd = mod_header::conf::load_all(&root).expect("sample");
+    let mut s = crate::config::Snapshot::empty();
+    let id = s.route.add_product("other_product");
+    let mut req = RequestBuilder::get("example.org", "/rewrite/redirect/header")
+        .snapshot(s)
+        .build();
+    req.route.product = Some(id);
+    let mut res = Response::new(200);
+    let mut scratch = mod_header::Scratch::default();
+    let n = allocations(|| {
+        for _ in 0..10 {
+            mod_redirect::redirect_handler(&rd, &mut req);
+            mod_rewrite::rewrite_handler(&rw, &mut req);
+            mod_header::rsp_handler(&hd, &mut req, &mut res, &mut scratch);
+        }
+    });
+    assert_eq!(n, 0);
+}

@@ -5,6 +5,7 @@ use super::downstream::{Disposition, Downstream};
 use crate::basic::{run_filters, Body, ErrorKind, ProxyError, Request, Response};
 use crate::http::BodyKind;
 use crate::module::{Point, Ret};
+use crate::route::RequestFacts;
 use crate::worker::Worker;
 
 /// What to do after a request point's handlers ran.
@@ -47,7 +48,8 @@ pub(crate) fn verdict(ret: Ret, res: Option<Response>, req: &mut Request) -> Ver
     }
 }
 
-/// The redirect a handler set on the request; 500 if it set none.
+/// The redirect a handler set on the request, written as BFE's
+/// `bfe_server.Redirect` writes it; 500 if it set none.
 pub(crate) fn redirect_response(req: &mut Request) -> Response {
     match req.redirect.take() {
         Some(r) => {
@@ -56,13 +58,131 @@ pub(crate) fn redirect_response(req: &mut Request) -> Response {
             } else {
                 302
             };
-            let mut res = Response::redirect(code, &r.url);
+            let location = redirect_location(&r.url, req.path());
+            let mut res = Response::new(code);
             for (n, v) in &r.headers {
-                res = res.with_header(n, v);
+                if !n.eq_ignore_ascii_case("location") && !n.eq_ignore_ascii_case("server") {
+                    res = res.with_header(n, v);
+                }
+            }
+            res = res
+                .with_header("Location", &location)
+                .with_header("Server", "bfe");
+            // BFE (as Go's net/http) adds a short note for GET only; Go's
+            // writer sniffs it as HTML.
+            if req.method() == b"GET" {
+                let mut body = String::with_capacity(location.len() + 40);
+                body.push_str("<a href=\"");
+                html_escape(&location, &mut body);
+                body.push_str("\">");
+                body.push_str(crate::http::status_reason(code));
+                body.push_str("</a>.\n\n");
+                res = res
+                    .with_header("Content-Type", "text/html; charset=utf-8")
+                    .with_body(body);
             }
             res
         }
         None => Response::error(500),
+    }
+}
+
+/// Go's `url.Parse` finds a scheme: `[A-Za-z][A-Za-z0-9+.-]*:` first.
+fn has_scheme(url: &str) -> bool {
+    let b = url.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    for &c in &b[1..] {
+        match c {
+            b':' => return true,
+            c if c.is_ascii_alphanumeric() || c == b'+' || c == b'-' || c == b'.' => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Whether Go's `url.Parse` refuses the text (a control byte, a bad `%`
+/// escape, a `:` in the first segment of a relative path): BFE then sends
+/// it as it is.
+fn unparsable(url: &str) -> bool {
+    let b = url.as_bytes();
+    let first_seg = url.split(['/', '?', '#']).next().unwrap_or("");
+    (!url.starts_with('/') && first_seg.contains(':'))
+        || b.iter().any(|&c| c < 0x20 || c == 0x7f)
+        || b.iter().enumerate().any(|(i, &c)| {
+            c == b'%'
+                && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        })
+}
+
+/// The `Location` BFE sends: a URL without a scheme is made absolute
+/// against the request path (relative ones joined to its directory),
+/// cleaned as Go's `path.Clean` does, trailing slash and query kept.
+pub(crate) fn redirect_location(url: &str, req_path: &[u8]) -> String {
+    if has_scheme(url) || unparsable(url) {
+        return url.to_string();
+    }
+    let mut full = String::new();
+    if !url.starts_with('/') {
+        let old = String::from_utf8_lossy(req_path);
+        let old = if old.is_empty() { "/" } else { &old };
+        let dir = &old[..old.rfind('/').map_or(0, |i| i + 1)];
+        full.push_str(dir);
+    }
+    full.push_str(url);
+    let (path, query) = match full.find('?') {
+        Some(i) => full.split_at(i),
+        None => (full.as_str(), ""),
+    };
+    let mut out = clean_path(path);
+    if path.ends_with('/') && !out.ends_with('/') {
+        out.push('/');
+    }
+    out.push_str(query);
+    out
+}
+
+/// Go's `path.Clean`.
+fn clean_path(p: &str) -> String {
+    if p.is_empty() {
+        return ".".to_string();
+    }
+    let rooted = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
+}
+
+fn html_escape(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
     }
 }
 
@@ -276,4 +396,24 @@ pub(crate) fn request_finish(w: &Worker, req: &mut Request, res: &mut Response) 
     req.finish_ran = true;
     let ret = w.cbs.run_response(Point::RequestFinish, req, res);
     !matches!(ret, Ret::Finish | Ret::Close)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_as_bfe_makes_them() {
+        let l = |u: &str, p: &str| redirect_location(u, p.as_bytes());
+        assert_eq!(l("https://a.example/x", "/p/q"), "https://a.example/x");
+        assert_eq!(l("/a/../b/", "/p/q"), "/b/");
+        assert_eq!(l("next?x=1", "/p/q"), "/p/next?x=1");
+        assert_eq!(l("../up", "/p/q/r"), "/p/up");
+        assert_eq!(l("", "/p/q"), "/p/");
+        assert_eq!(l("//h.example/x", "/"), "/h.example/x");
+        assert_eq!(l("/bad%zz", "/"), "/bad%zz");
+        assert_eq!(l("1a:b/c", "/p/q"), "1a:b/c");
+        assert_eq!(l("./a:b", "/p/q"), "/p/a:b");
+        assert_eq!(clean_path("a/./b/../../.."), "..");
+    }
 }
