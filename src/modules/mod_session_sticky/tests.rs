@@ -2,6 +2,18 @@ use super::*;
 use crate::basic::RequestBuilder;
 use crate::config::Snapshot;
 
+/// A fresh file name per call: tests run in parallel and two of them may
+/// write the same rules at the same moment.
+fn unique(rules: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{:x}-{}.data",
+        fxhash::hash64(rules),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 fn dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("rf-sticky-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -10,14 +22,14 @@ fn dir(tag: &str) -> PathBuf {
 
 fn table(rules: &str) -> Tables<StickyTable> {
     let d = dir("t");
-    let p = d.join(format!("{:x}.data", fxhash::hash64(rules)));
+    let p = d.join(unique(rules));
     std::fs::write(&p, rules).unwrap();
     Tables::new(load_table(&d, &p, 10000, false).expect("rules load"))
 }
 
 fn load_err(rules: &str) -> String {
     let d = dir("e");
-    let p = d.join(format!("{:x}.data", fxhash::hash64(rules)));
+    let p = d.join(unique(rules));
     std::fs::write(&p, rules).unwrap();
     match conf::load_rules(&d, &p) {
         Ok(_) => panic!("loaded {rules}"),
