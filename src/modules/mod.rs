@@ -1,7 +1,11 @@
 //! Built-in modules, in the fixed order their handlers run at every callback
 //! point. A module is added here once, with its position in that order.
 
+pub mod ip_table;
 pub mod mod_noop;
+pub mod mod_trust_clientip;
+#[cfg(test)]
+mod test_conf;
 
 use crate::module::ModuleRegistry;
 use std::sync::Arc;
@@ -10,6 +14,7 @@ use std::sync::Arc;
 /// tests `register` their own modules after these.
 pub fn registry() -> ModuleRegistry {
     let mut r = ModuleRegistry::new();
+    r.register(Arc::new(mod_trust_clientip::ModTrustClientIp));
     r.register(Arc::new(mod_noop::ModNoop));
     r
 }
