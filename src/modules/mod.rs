@@ -2,6 +2,7 @@
 //! point. A module is added here once, with its position in that order.
 
 pub mod ip_table;
+pub mod mod_logid;
 pub mod mod_noop;
 pub mod mod_trust_clientip;
 #[cfg(test)]
@@ -15,6 +16,7 @@ use std::sync::Arc;
 pub fn registry() -> ModuleRegistry {
     let mut r = ModuleRegistry::new();
     r.register(Arc::new(mod_trust_clientip::ModTrustClientIp));
+    r.register(Arc::new(mod_logid::ModLogId));
     r.register(Arc::new(mod_noop::ModNoop));
     r
 }
