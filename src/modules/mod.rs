@@ -2,6 +2,7 @@
 //! point. A module is added here once, with its position in that order.
 
 pub mod ip_table;
+pub mod mod_block;
 pub mod mod_logid;
 pub mod mod_noop;
 pub mod mod_trust_clientip;
@@ -17,6 +18,7 @@ pub fn registry() -> ModuleRegistry {
     let mut r = ModuleRegistry::new();
     r.register(Arc::new(mod_trust_clientip::ModTrustClientIp));
     r.register(Arc::new(mod_logid::ModLogId));
+    r.register(Arc::new(mod_block::ModBlock));
     r.register(Arc::new(mod_noop::ModNoop));
     r
 }
