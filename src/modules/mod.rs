@@ -3,6 +3,7 @@
 
 pub mod ip_table;
 pub mod mod_block;
+pub mod mod_http_code;
 pub mod mod_logid;
 pub mod mod_noop;
 pub mod mod_trust_clientip;
@@ -19,6 +20,7 @@ pub fn registry() -> ModuleRegistry {
     r.register(Arc::new(mod_trust_clientip::ModTrustClientIp));
     r.register(Arc::new(mod_logid::ModLogId));
     r.register(Arc::new(mod_block::ModBlock));
+    r.register(Arc::new(mod_http_code::ModHttpCode));
     r.register(Arc::new(mod_noop::ModNoop));
     r
 }
