@@ -6,6 +6,7 @@ pub mod mod_block;
 pub mod mod_http_code;
 pub mod mod_logid;
 pub mod mod_noop;
+pub mod mod_prison;
 pub mod mod_trust_clientip;
 #[cfg(test)]
 mod test_conf;
@@ -20,6 +21,7 @@ pub fn registry() -> ModuleRegistry {
     r.register(Arc::new(mod_trust_clientip::ModTrustClientIp));
     r.register(Arc::new(mod_logid::ModLogId));
     r.register(Arc::new(mod_block::ModBlock));
+    r.register(Arc::new(mod_prison::ModPrison));
     r.register(Arc::new(mod_http_code::ModHttpCode));
     r.register(Arc::new(mod_noop::ModNoop));
     r
