@@ -1,6 +1,8 @@
 //! Built-in modules, in the fixed order their handlers run at every callback
 //! point. A module is added here once, with its position in that order.
 
+#[cfg(test)]
+mod alloc_guard;
 pub mod ip_table;
 pub mod mod_block;
 pub mod mod_http_code;
