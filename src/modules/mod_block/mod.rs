@@ -47,7 +47,9 @@ pub fn accept(conf: &BlockConf, c: &Counters, ses: &Session) -> Ret {
     let ip = ses.peer.ip();
     if conf.ips.contains(ip) {
         ses.set_error(ErrorKind::HandlerAbort.into());
-        log::debug!("{NAME}: refuse connection from {}", ses.peer);
+        if conf.open_debug {
+            log::debug!("{NAME}: refuse connection from {}", ses.peer);
+        }
         c.inc(CONN_REFUSE);
         return Ret::Close;
     }
@@ -98,7 +100,9 @@ fn apply(
             Some(Ret::GoOn)
         }
         Action::Close => {
-            log::debug!("{NAME}: rule {:?} blocks {}", rule.name, req.client_ip);
+            if conf.open_debug {
+                log::debug!("{NAME}: rule {:?} blocks {}", rule.name, req.client_ip);
+            }
             req.fail(ErrorKind::HandlerAbort, "mod_block: BLOCK");
             c.inc(REQ_REFUSE);
             Some(Ret::Close)
