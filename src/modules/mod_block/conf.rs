@@ -41,6 +41,8 @@ pub struct BlockConf {
     /// Whether any product (`global` included) has rules: when none does,
     /// HandleFoundProduct costs a counter and a branch.
     pub any_rules: bool,
+    /// Whether product `global` has rules (else its lookup is skipped).
+    pub has_global: bool,
     pub ips: Arc<IpTable>,
 }
 
@@ -67,6 +69,7 @@ pub fn load(root: &Path) -> Result<BlockConf, Vec<ModuleError>> {
             ip_path,
             open_debug,
             any_rules: !rules.products().is_empty(),
+            has_global: !rules.global().is_empty(),
             rules: Arc::new(rules),
             ips: Arc::new(ips),
         }),

@@ -66,8 +66,10 @@ pub fn found_product(conf: &BlockConf, c: &Counters, req: &mut Request) -> (Ret,
     if !conf.any_rules {
         return (Ret::GoOn, None);
     }
-    if let Some(ret) = apply(conf, c, req, conf.rules.global()) {
-        return (ret, None);
+    if conf.has_global {
+        if let Some(ret) = apply(conf, c, req, conf.rules.global()) {
+            return (ret, None);
+        }
     }
     let rules = match req.product_name() {
         Some(p) if p != GLOBAL_PRODUCT && conf.rules.has_product(p) => conf.rules.product(p),
@@ -128,6 +130,7 @@ impl Module for ModBlock {
             let rules = conf::load_rules(ctx.conf_root, path).map_err(joined)?;
             let next = BlockConf {
                 any_rules: !rules.products().is_empty(),
+                has_global: !rules.global().is_empty(),
                 rules: Arc::new(rules),
                 ..cur.clone()
             };

@@ -80,6 +80,8 @@ pub struct PrisonConf {
     pub rules: Arc<ProductRules<PrisonRule>>,
     /// Whether any product has rules (else HandleFoundProduct is a branch).
     pub any_rules: bool,
+    /// Whether product `global` has rules (else its lookup is skipped).
+    pub has_global: bool,
     /// Changes with every load: a worker rebuilds its counters and prison
     /// tables (keeping those of rules whose product and name stay) when the
     /// table it sees has another generation.
@@ -110,6 +112,7 @@ pub fn load(root: &Path) -> Result<PrisonConf, Vec<ModuleError>> {
         rule_path,
         open_debug,
         any_rules: !rules.products().is_empty(),
+        has_global: !rules.global().is_empty(),
         rules: Arc::new(rules),
         generation: next_generation(),
         version,

@@ -288,6 +288,7 @@ impl Module for ModPrison {
             let (rules, version) = conf::load_rules(ctx.conf_root, path).map_err(joined)?;
             let next = PrisonConf {
                 any_rules: !rules.products().is_empty(),
+                has_global: !rules.global().is_empty(),
                 rules: Arc::new(rules),
                 generation: conf::next_generation(),
                 version: version.clone(),
