@@ -64,6 +64,17 @@ fn trusted_peer_headers_set_the_client_address() {
         "9.9.9.9",
         "trusted: first X-Forwarded-For entry"
     );
+    get_from(
+        ONE,
+        &h,
+        "/",
+        &[("X-Real-Ip", ""), ("X-Forwarded-For", "9.9.9.8")],
+    );
+    assert_eq!(
+        last_xff(&o),
+        "9.9.9.8",
+        "an empty X-Real-Ip falls back, as BFE"
+    );
     get_from(TWO, &h, "/", &claim);
     assert_eq!(last_xff(&o), "127.0.0.2", "untrusted: the peer");
 
@@ -74,8 +85,8 @@ fn trusted_peer_headers_set_the_client_address() {
     assert_eq!(get_from(TWO, &h, "/", &bad).map(|r| r.status), Some(200));
 
     let c = counters(&h, "mod_trust_clientip");
-    assert_eq!(c["CONN_TOTAL"], 5, "{c}");
-    assert_eq!(c["CONN_TRUST_CLIENTIP"], 3, "{c}");
+    assert_eq!(c["CONN_TOTAL"], 6, "{c}");
+    assert_eq!(c["CONN_TRUST_CLIENTIP"], 4, "{c}");
     assert_eq!(c["CONN_ADDR_INTERNAL"], 0, "{c}");
 
     // Reload: trust nobody on loopback; a broken file changes nothing.
