@@ -220,14 +220,19 @@ fn record_and_check(
         count: 0,
         start_ns: now,
     });
-    if a.start_ns + rule.check_period_ns < now {
+    let window_end = a.start_ns.saturating_add(rule.check_period_ns);
+    if window_end < now {
         a.count = 0;
         a.start_ns = now;
     }
     a.count += 1;
     if a.count > rule.threshold {
-        let rest = (a.start_ns + rule.check_period_ns).saturating_sub(now);
-        st.prison.insert(sig, now + rule.stay_period_ns + rest);
+        let rest = a
+            .start_ns
+            .saturating_add(rule.check_period_ns)
+            .saturating_sub(now);
+        let free = now.saturating_add(rule.stay_period_ns).saturating_add(rest);
+        st.prison.insert(sig, free);
         st.access.remove(sig);
     }
     should_deny(rule, st, sig, now, req)
@@ -259,7 +264,7 @@ fn prison_info(rule: &PrisonRule, free: u64, now: u64, expired: bool) -> String 
     let wall = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    let free_wall = (wall + free).saturating_sub(now) / 1_000_000_000;
+    let free_wall = wall.saturating_add(free).saturating_sub(now) / 1_000_000_000;
     format!(
         "{{\"PrisonType\":\"{NAME}\",\"PrisonName\":{},\"FreeTime\":{free_wall},\"IsExpired\":{expired},\"Action\":\"{}\"}}",
         serde_json::Value::String(rule.name.clone()),

@@ -270,3 +270,17 @@ fn version_is_file_and_version() {
     let conf = conf::load(&root(SAMPLE)).expect("loads");
     assert_eq!(conf.version, "prison.data=20190101000000");
 }
+
+#[test]
+fn huge_periods_do_not_overflow() {
+    let max = i64::MAX / 1_000_000_000;
+    let data = rules("p", "r", "", CLOSE, 0)
+        .replace("\"CheckPeriod\": 10", &format!("\"CheckPeriod\": {max}"))
+        .replace("\"StayPeriod\": 10", &format!("\"StayPeriod\": {max}"));
+    let conf = conf::load(&root(&data)).expect("loads");
+    let rule = &conf.rules.product("p")[0].rule;
+    let mut st = RuleState::new(rule);
+    let mut r = req("p", "/p", &[]);
+    assert!(record_and_check(rule, &mut st, 1, u64::MAX / 2, &mut r));
+    assert!(record_and_check(rule, &mut st, 1, u64::MAX - 1, &mut r));
+}
