@@ -31,7 +31,7 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-fn allocations(f: impl FnOnce()) -> usize {
+pub(crate) fn allocations(f: impl FnOnce()) -> usize {
     COUNT.with(|c| c.set(Some(0)));
     f();
     COUNT.with(|c| c.replace(None)).unwrap_or(0)

@@ -42,6 +42,8 @@ pub struct Session {
     /// (mod_trust_clientip).
     trusted: Cell<bool>,
     tls: OnceCell<TlsInfo>,
+    /// BFE's `SessionId` (mod_logid sets it at HandleAccept).
+    session_id: OnceCell<String>,
     requests: Cell<u64>,
     bytes_in: Cell<u64>,
     bytes_out: Cell<u64>,
@@ -64,6 +66,7 @@ impl Session {
             client: Cell::new(peer),
             trusted: Cell::new(false),
             tls: OnceCell::new(),
+            session_id: OnceCell::new(),
             requests: Cell::new(0),
             bytes_in: Cell::new(0),
             bytes_out: Cell::new(0),
@@ -106,6 +109,17 @@ impl Session {
 
     pub fn tls_sni(&self) -> Option<&str> {
         self.tls.get()?.sni.as_deref()
+    }
+
+    /// BFE's session id (`$ses_id`), when mod_logid gave one.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.get().map(String::as_str)
+    }
+
+    /// Give the session its id; once per connection (later calls are
+    /// ignored).
+    pub fn set_session_id(&self, id: String) {
+        let _ = self.session_id.set(id);
     }
 
     /// Requests served on this connection so far.

@@ -1,12 +1,22 @@
 //! Built-in modules, in the fixed order their handlers run at every callback
 //! point. A module is added here once, with its position in that order.
 
+#[cfg(test)]
+mod alloc_guard;
+pub mod ip_table;
+pub mod mod_block;
 pub mod mod_header;
+pub mod mod_http_code;
+pub mod mod_logid;
 pub mod mod_noop;
+pub mod mod_prison;
 pub mod mod_redirect;
 pub mod mod_rewrite;
 pub mod mod_session_sticky;
 pub mod mod_tag;
+pub mod mod_trust_clientip;
+#[cfg(test)]
+mod test_conf;
 
 use crate::module::ModuleRegistry;
 use std::sync::Arc;
@@ -16,17 +26,24 @@ use std::sync::Arc;
 /// tests `register` their own modules after these.
 pub fn registry() -> ModuleRegistry {
     let mut r = ModuleRegistry::new();
-    // ringfront's own: measures the framework's cost.
-    r.register(Arc::new(mod_noop::ModNoop));
+    // BFE #1, #2: the client address and log ids come first, as every
+    // later module may read them.
+    r.register(Arc::new(mod_trust_clientip::ModTrustClientIp));
+    r.register(Arc::new(mod_logid::ModLogId));
     // BFE #6.
     r.register(Arc::new(mod_tag::ModTag));
-    // BFE #16.
+    // BFE #9, #10.
+    r.register(Arc::new(mod_block::ModBlock));
+    r.register(Arc::new(mod_prison::ModPrison));
+    // BFE #16, #18, #19.
     r.register(Arc::new(mod_redirect::ModRedirect));
-    // BFE #18.
     r.register(Arc::new(mod_rewrite::ModRewrite));
-    // BFE #19.
     r.register(Arc::new(mod_header::ModHeader));
+    // BFE #25.
+    r.register(Arc::new(mod_http_code::ModHttpCode));
     // BFE #34.
     r.register(Arc::new(mod_session_sticky::ModSessionSticky));
+    // ringfront's own, after BFE's: measures what the framework costs.
+    r.register(Arc::new(mod_noop::ModNoop));
     r
 }

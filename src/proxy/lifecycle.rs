@@ -26,21 +26,25 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
     disp.keep_if(request_finish(w, req, &mut Response::none()))
 }
 
-/// Before BeforeLocation the client address is set: the session's, or, when
-/// the session is trusted (mod_trust_clientip), what the proxy in front
-/// says: `X-Real-Ip`, else the first `X-Forwarded-For` entry. A value that
-/// is not an address leaves the session's.
+/// Before BeforeLocation the client address is set (BFE's
+/// `setClientAddr`): the session's, or, when mod_trust_clientip trusted the
+/// session at HandleAccept, what the proxy in front says: a non-empty
+/// `X-Real-Ip`, else the first `X-Forwarded-For` entry. A value that is not
+/// an address leaves the session's.
 fn trusted_client_address(req: &mut Request) {
     if !req.ses.trusted() {
         return;
     }
-    let told = req
-        .header(b"x-real-ip")
-        .or_else(|| req.header(b"x-forwarded-for"))
-        .and_then(|v| v.split(|&b| b == b',').next())
+    let told = match req.header(b"x-real-ip").filter(|v| !v.is_empty()) {
+        Some(v) => Some(v),
+        None => req
+            .header(b"x-forwarded-for")
+            .and_then(|v| v.split(|&b| b == b',').next()),
+    };
+    let ip = told
         .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(|v| v.trim().parse().ok());
-    if let Some(ip) = told {
+    if let Some(ip) = ip {
         req.client_ip = ip;
     }
 }
