@@ -38,10 +38,6 @@ pub enum Var {
     Geo(&'static str),
 }
 
-/// The context key under which mod_logid publishes the session id
-/// (`Context::publish` on the session's context).
-pub const SESSION_ID_KEY: &str = "mod_logid.session_id";
-
 const NAMES: &[(&str, Var)] = &[
     ("bfe_client_ip", Var::ClientIp),
     ("bfe_client_port", Var::ClientPort),
@@ -118,7 +114,8 @@ pub fn expand(v: Var, req: &Request, server_name: &str, out: &mut String) {
         }
         Var::RequestHost => out.push_str(&String::from_utf8_lossy(req.host())),
         Var::SessionId => {
-            if let Some(id) = req.ses.ctx().value(SESSION_ID_KEY) {
+            // mod_logid gives the session its id at HandleAccept.
+            if let Some(id) = req.ses.session_id() {
                 out.push_str(id);
             }
         }
@@ -206,4 +203,24 @@ pub fn hostname() -> String {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::basic::RequestBuilder;
+
+    #[test]
+    fn session_and_log_ids_come_from_mod_logid() {
+        let mut req = RequestBuilder::get("example.org", "/").build();
+        let mut out = String::new();
+        expand(Var::SessionId, &req, "h", &mut out);
+        assert_eq!(out, "", "no id before mod_logid gives one");
+        req.ses.set_session_id("0123abcd".into());
+        req.log_id = Some("feed".into());
+        expand(Var::SessionId, &req, "h", &mut out);
+        out.push('|');
+        expand(Var::LogId, &req, "h", &mut out);
+        assert_eq!(out, "0123abcd|feed");
+    }
 }
