@@ -1,8 +1,6 @@
 //! Built-in modules, in the fixed order their handlers run at every callback
 //! point. A module is added here once, with its position in that order.
 
-#[cfg(test)]
-mod alloc_guard;
 pub mod ip_table;
 pub mod mod_block;
 pub mod mod_header;
@@ -16,7 +14,7 @@ pub mod mod_session_sticky;
 pub mod mod_tag;
 pub mod mod_trust_clientip;
 #[cfg(test)]
-mod test_conf;
+pub(crate) mod test_conf;
 
 use crate::module::ModuleRegistry;
 use std::sync::Arc;

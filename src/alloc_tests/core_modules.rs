@@ -2,7 +2,7 @@
 //! mod_http_code does not allocate: a connection that is not blocked, a
 //! request whose product has no rules, a finished response.
 
-use crate::alloc_tests::allocations;
+use super::allocations;
 use crate::basic::{RequestBuilder, Response};
 use crate::config::Snapshot;
 use crate::module::{Counters, Tables};
