@@ -49,6 +49,10 @@ fn blocklisted_peer_is_closed_at_accept_and_others_served() {
     assert_eq!(c["CONN_REFUSE"], 1, "{c}");
     assert_eq!(c["CONN_ACCEPT"], 1, "{c}");
     assert_eq!(c["WRONG_COMMAND"], 0, "{c}");
+    // Counted in proxy_state under mod_block's own kind, not as a generic
+    // handler abort.
+    assert_eq!(common::counter(&h, "err_block"), 1);
+    assert_eq!(common::counter(&h, "err_handler_abort"), 0);
 }
 
 #[test]
@@ -74,6 +78,7 @@ fn product_rule_closes_and_reloads_take_effect() {
         (json!(2), json!(1), json!(1)),
         "{c}"
     );
+    assert_eq!(common::counter(&h, "err_block"), 1);
 
     // A global ALLOW for /limit is checked first and wins.
     let mut v = rules("v2", "p", "CLOSE", r#"req_path_in("/limit", false)"#);

@@ -32,6 +32,10 @@ pub enum ErrorKind {
     BackendTimeout,
     /// The backend broke its response or the connection to it.
     BackendBroken,
+    /// mod_block refused the connection or the request.
+    Block,
+    /// mod_prison refused a request over its rule's limit.
+    Prison,
     /// A module handler ended the request (Close, or Finish at Forward).
     HandlerAbort,
     /// A module handler panicked (caught; answered 500 and closed).
@@ -42,7 +46,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in counter order.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::ClientBadRequest,
         ErrorKind::ClientTimeout,
         ErrorKind::ClientClose,
@@ -54,6 +58,8 @@ impl ErrorKind {
         ErrorKind::BackendUnavailable,
         ErrorKind::BackendTimeout,
         ErrorKind::BackendBroken,
+        ErrorKind::Block,
+        ErrorKind::Prison,
         ErrorKind::HandlerAbort,
         ErrorKind::HandlerPanic,
         ErrorKind::ConnPanic,
@@ -75,6 +81,8 @@ impl ErrorKind {
             ErrorKind::BackendUnavailable => ("BK_NO_BACKEND", "err_backend_unavailable", 502),
             ErrorKind::BackendTimeout => ("BK_RESP_HEADER_TIMEOUT", "err_backend_timeout", 504),
             ErrorKind::BackendBroken => ("BK_TRANSPORT_BROKEN", "err_backend_broken", 502),
+            ErrorKind::Block => ("BLOCK", "err_block", 0),
+            ErrorKind::Prison => ("PRISON", "err_prison", 0),
             ErrorKind::HandlerAbort => ("HANDLER_ABORT", "err_handler_abort", 500),
             ErrorKind::HandlerPanic => ("HANDLER_PANIC", "err_handler_panic", 500),
             ErrorKind::ConnPanic => ("CONN_PANIC", "err_conn_panic", 0),

@@ -74,7 +74,8 @@ async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
     let wr = &*w;
     let served = async move {
         if wr.cbs.run_accept(Point::Accept, &c.ses) == Ret::Close {
-            wr.stats.error(ErrorKind::HandlerAbort);
+            let why = c.ses.error().map_or(ErrorKind::HandlerAbort, |e| e.kind);
+            wr.stats.error(why);
             wr.cbs.run_finish(&c.ses);
         } else if tls {
             // Boxed: a TLS stream makes the state machine much larger, and

@@ -94,8 +94,11 @@ async fn request_point<D: Downstream>(
         Verdict::Continue => None,
         Verdict::Answer { res, close, read } => Some(answer(w, d, req, *res, close, read).await),
         Verdict::Close => {
-            w.stats.error(ErrorKind::HandlerAbort);
+            // A module that says why (mod_block, mod_prison) is counted
+            // under its own kind.
             req.fail(ErrorKind::HandlerAbort, point.name());
+            w.stats
+                .error(req.error_kind().unwrap_or(ErrorKind::HandlerAbort));
             Some(Disposition::Reset)
         }
     }

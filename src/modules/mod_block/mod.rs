@@ -46,7 +46,7 @@ pub fn accept(conf: &BlockConf, c: &Counters, ses: &Session) -> Ret {
     c.inc(CONN_TOTAL);
     let ip = ses.peer.ip();
     if conf.ips.contains(ip) {
-        ses.set_error(ErrorKind::HandlerAbort.into());
+        ses.set_error(ErrorKind::Block.into());
         if conf.open_debug {
             log::debug!("{NAME}: refuse connection from {}", ses.peer);
         }
@@ -105,7 +105,7 @@ fn apply(
             if conf.open_debug {
                 log::debug!("{NAME}: rule {:?} blocks {}", rule.name, req.client_ip);
             }
-            req.fail(ErrorKind::HandlerAbort, "mod_block: BLOCK");
+            req.fail(ErrorKind::Block, "mod_block: BLOCK");
             c.inc(REQ_REFUSE);
             Some(Ret::Close)
         }

@@ -56,7 +56,7 @@ fn bfe_samples_load_and_block_the_sample_ranges() {
         (Ret::Close, None)
     ));
     assert_eq!(r.ctx.value(BLOCK_INFO), Some("example rule"));
-    assert_eq!(r.error_kind(), Some(ErrorKind::HandlerAbort));
+    assert_eq!(r.error_kind(), Some(ErrorKind::Block));
 }
 
 #[test]

@@ -184,12 +184,12 @@ impl Prison {
         }
         match &rule.action {
             Action::Close => {
-                req.fail(ErrorKind::HandlerAbort, "mod_prison: PRISON");
+                req.fail(ErrorKind::Prison, "mod_prison: PRISON");
                 Some((Ret::Close, None))
             }
             Action::Finish => {
                 req.fail(
-                    ProxyError::with_status(ErrorKind::HandlerAbort, 403),
+                    ProxyError::with_status(ErrorKind::Prison, 403),
                     "mod_prison: PRISON",
                 );
                 Some((Ret::Finish, Some(Response::error(403))))

@@ -69,7 +69,7 @@ fn bfe_sample_loads_and_limits_per_uid_cookie() {
         info.contains("\"PrisonName\":\"example_prison\"") && info.contains("\"IsExpired\":false"),
         "{info}"
     );
-    assert_eq!(r.error_kind(), Some(ErrorKind::HandlerAbort));
+    assert_eq!(r.error_kind(), Some(ErrorKind::Prison));
     // Another signature, and a request without the cookie (skipped).
     let mut r = req("example_product", "/prison", &[("Cookie", "UID=bob")]);
     assert!(matches!(p.found_product(&mut r), (Ret::GoOn, None)));
