@@ -24,9 +24,16 @@ struct Edit {
 ///
 /// Names and values live in one text buffer: a request that gets several
 /// headers from modules (mod_header's defaults, mod_logid's id, …) costs
-/// two allocations, not two per header.
+/// a few allocations, not two per header. Boxed, so that the many heads
+/// nobody edits carry one pointer: requests and responses are moved
+/// whole through futures and handler returns.
 #[derive(Debug, Clone, Default)]
 pub struct HeaderEdits {
+    inner: Option<Box<Inner>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Inner {
     edits: Vec<Edit>,
     text: String,
 }
@@ -37,12 +44,14 @@ const FIRST_EDITS: usize = 8;
 
 impl HeaderEdits {
     pub fn is_empty(&self) -> bool {
-        self.edits.is_empty()
+        self.inner.as_ref().is_none_or(|i| i.edits.is_empty())
     }
 
     pub fn clear(&mut self) {
-        self.edits.clear();
-        self.text.clear();
+        if let Some(i) = self.inner.as_mut() {
+            i.edits.clear();
+            i.text.clear();
+        }
     }
 
     pub fn set(&mut self, name: &str, value: &str) {
@@ -61,61 +70,64 @@ impl HeaderEdits {
 
     /// Drop earlier edits of `name` (their text stays until `clear`).
     fn forget(&mut self, name: &str) {
-        let text = &self.text;
-        self.edits
-            .retain(|e| !span(text, e.name).eq_ignore_ascii_case(name.as_bytes()));
+        if let Some(i) = self.inner.as_mut() {
+            let text = &i.text;
+            i.edits
+                .retain(|e| !span(text, e.name).eq_ignore_ascii_case(name.as_bytes()));
+        }
     }
 
     fn push(&mut self, op: Op, name: &str, value: &str) {
-        if self.edits.capacity() == 0 {
-            self.edits.reserve(FIRST_EDITS);
-            self.text.reserve(FIRST_TEXT.max(name.len() + value.len()));
-        }
-        let name = self.append(name);
-        let value = self.append(value);
-        self.edits.push(Edit { op, name, value });
+        let i = self.inner.get_or_insert_with(|| {
+            Box::new(Inner {
+                edits: Vec::with_capacity(FIRST_EDITS),
+                text: String::with_capacity(FIRST_TEXT),
+            })
+        });
+        let name = i.append(name);
+        let value = i.append(value);
+        i.edits.push(Edit { op, name, value });
     }
 
-    fn append(&mut self, s: &str) -> (u32, u32) {
-        let start = self.text.len();
-        self.text.push_str(s);
-        (start as u32, self.text.len() as u32)
-    }
-
-    fn name(&self, e: &Edit) -> &[u8] {
-        span(&self.text, e.name)
-    }
-
-    fn value(&self, e: &Edit) -> &[u8] {
-        span(&self.text, e.value)
+    fn edits(&self) -> impl DoubleEndedIterator<Item = (Op, &[u8], &[u8])> {
+        self.inner.iter().flat_map(|i| {
+            i.edits
+                .iter()
+                .map(|e| (e.op, span(&i.text, e.name), span(&i.text, e.value)))
+        })
     }
 
     /// Whether original headers of this name are hidden by a Set or Del.
     pub fn hides(&self, name: &[u8]) -> bool {
-        self.edits
-            .iter()
-            .any(|e| e.op != Op::Add && self.name(e).eq_ignore_ascii_case(name))
+        self.edits()
+            .any(|(op, n, _)| op != Op::Add && n.eq_ignore_ascii_case(name))
     }
 
     /// The edited value of a header, if an edit decides it: `Some(None)` when
     /// deleted, `Some(Some(v))` when set or added, `None` when untouched.
     pub fn lookup(&self, name: &[u8]) -> Option<Option<&[u8]>> {
-        self.edits
-            .iter()
+        self.edits()
             .rev()
-            .find(|e| self.name(e).eq_ignore_ascii_case(name))
-            .map(|e| match e.op {
+            .find(|(_, n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(op, _, v)| match op {
                 Op::Del => None,
-                Op::Set | Op::Add => Some(self.value(e)),
+                Op::Set | Op::Add => Some(v),
             })
     }
 
     /// Headers the edits add, in order.
     pub fn added(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.edits
-            .iter()
-            .filter(|e| e.op != Op::Del)
-            .map(|e| (self.name(e), self.value(e)))
+        self.edits()
+            .filter(|(op, _, _)| *op != Op::Del)
+            .map(|(_, n, v)| (n, v))
+    }
+}
+
+impl Inner {
+    fn append(&mut self, s: &str) -> (u32, u32) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        (start as u32, self.text.len() as u32)
     }
 }
 
