@@ -1,6 +1,7 @@
 //! Built-in modules, in the fixed order their handlers run at every callback
 //! point. A module is added here once, with its position in that order.
 
+pub mod mod_access;
 pub mod mod_noop;
 
 use crate::module::ModuleRegistry;
@@ -11,5 +12,7 @@ use std::sync::Arc;
 pub fn registry() -> ModuleRegistry {
     let mut r = ModuleRegistry::new();
     r.register(Arc::new(mod_noop::ModNoop));
+    // #26 in BFE's order.
+    r.register(Arc::new(mod_access::ModAccess::new()));
     r
 }
