@@ -274,6 +274,7 @@ pub(crate) fn request_finish(w: &Worker, req: &mut Request, res: &mut Response) 
         return true;
     }
     req.finish_ran = true;
+    req.note_bytes_out();
     let ret = w.cbs.run_response(Point::RequestFinish, req, res);
     !matches!(ret, Ret::Finish | Ret::Close)
 }
