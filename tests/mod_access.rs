@@ -345,8 +345,12 @@ fn sigusr1_reopens_the_log_after_it_was_moved() {
         old.contains("REQ /before") && !old.contains("/after"),
         "{old}"
     );
+    // A line still in a worker's buffer at SIGTERM is written before exit.
+    common::client::get(addr, "example.org", "/last");
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
     assert!(child.wait().unwrap().success());
+    let new = std::fs::read_to_string(&log).unwrap();
+    assert!(new.contains("REQ /last"), "{new}");
 }

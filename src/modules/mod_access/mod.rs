@@ -24,7 +24,7 @@ use crossbeam_channel::{Receiver, Sender};
 use format::{Fmt, Now, Subject};
 use std::cell::RefCell;
 use std::path::Path;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Mutex;
 use std::time::Duration;
 use writer::{Msg, Sink};
@@ -84,6 +84,23 @@ impl ModAccess {
         })?;
         *w = Some(h.clone());
         Ok(h)
+    }
+}
+
+impl Drop for ModAccess {
+    /// At process end (the server stopped, its workers handed over what
+    /// they held): wait, briefly, until the writer has written it all.
+    fn drop(&mut self) {
+        let w = self.writer.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some((tx, _)) = w.take() {
+            let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
+            if tx
+                .send_timeout(Msg::Sync(ack_tx), Duration::from_secs(1))
+                .is_ok()
+            {
+                let _ = ack_rx.recv_timeout(Duration::from_secs(2));
+            }
+        }
     }
 }
 
@@ -152,6 +169,24 @@ impl Drop for AccessLog {
     }
 }
 
+/// The worker's loggers, flushed when the worker thread exits. The
+/// runtime does not drop the tasks (and so the handlers) it still holds
+/// when a worker stops, so `AccessLog`'s own `Drop` may never run; a
+/// thread-local's destructor does, before the thread's join returns.
+struct FlushAtExit(RefCell<Vec<Weak<AccessLog>>>);
+
+impl Drop for FlushAtExit {
+    fn drop(&mut self) {
+        for l in self.0.borrow().iter().filter_map(Weak::upgrade) {
+            l.flush();
+        }
+    }
+}
+
+thread_local! {
+    static AT_EXIT: FlushAtExit = const { FlushAtExit(RefCell::new(Vec::new())) };
+}
+
 impl Module for ModAccess {
     fn name(&self) -> &'static str {
         NAME
@@ -175,6 +210,7 @@ impl Module for ModAccess {
             ctx.callbacks().record_timings();
         }
         let log = Rc::new(AccessLog::new(conf, Sink::new(tx, free), counters));
+        let _ = AT_EXIT.try_with(|a| a.0.borrow_mut().push(Rc::downgrade(&log)));
         if self.timer {
             let l = Rc::downgrade(&log);
             monoio::spawn(async move {

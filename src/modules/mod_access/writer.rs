@@ -233,6 +233,8 @@ pub enum Msg {
     Lines(Vec<u8>),
     /// Reopen the file (SIGUSR1).
     Reopen,
+    /// Answer once everything queued before this is written (shutdown).
+    Sync(Sender<()>),
 }
 
 /// Buffers the queue holds at most; past that, buffers are dropped.
@@ -256,6 +258,10 @@ pub fn spawn(target: Target) -> io::Result<(Sender<Msg>, Receiver<Vec<u8>>)> {
                         r
                     }
                     Msg::Reopen => out.reopen(),
+                    Msg::Sync(ack) => {
+                        let _ = ack.send(());
+                        Ok(())
+                    }
                 };
                 if let Err(e) = r {
                     log::warn!("mod_access: {}: {e}", out.target.path.display());
