@@ -259,6 +259,34 @@ fn monitor_counts_lines_and_there_is_no_reload() {
     assert!(!r["error"].is_null(), "{r}");
 }
 
+#[test]
+fn a_redirect_is_logged_with_its_url_and_code() {
+    use common::probe::{Probe, Script, Shared};
+    use ringfront::module::{Point, Ret};
+    use std::sync::{Arc, Mutex};
+    let origin = Origin::start(|_| Reply::text("unused"));
+    let mut l = layout(origin.addr);
+    l.modules.push("mod_probe".into());
+    let d = l.write();
+    d.write(
+        "mod_access/mod_access.conf",
+        &conf_text("$status_code $redirect $res_len", "SES", ""),
+    );
+    let script: Shared = Arc::new(Mutex::new(Script::default()));
+    script
+        .lock()
+        .unwrap()
+        .returns
+        .insert(Point::FoundProduct, Ret::Redirect);
+    let h = common::start(d.path(), Some(Probe::registry(script)));
+    let r = common::client::get(h.http_addr, "example.org", "/old");
+    assert_eq!(r.status, 302);
+    let got = lines(&d.path().join("access.log"), 1);
+    let (head, len) = got[0].rsplit_once(' ').unwrap();
+    assert_eq!(head, "302 http://elsewhere.example/,302", "{got:?}");
+    assert!(len.parse::<u64>().unwrap() > 0, "{got:?}");
+}
+
 fn ringfront() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ringfront"))
 }

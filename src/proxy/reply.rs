@@ -47,9 +47,10 @@ pub(crate) fn verdict(ret: Ret, res: Option<Response>, req: &mut Request) -> Ver
     }
 }
 
-/// The redirect a handler set on the request; 500 if it set none.
+/// The redirect a handler set on the request; 500 if it set none. The
+/// redirect stays on the request: the access log's `$redirect` reads it.
 pub(crate) fn redirect_response(req: &mut Request) -> Response {
-    match req.redirect.take() {
+    match req.redirect.as_deref() {
         Some(r) => {
             let code = if (300..400).contains(&r.code) {
                 r.code
