@@ -163,7 +163,10 @@ impl FileOut {
     /// Append one buffer, rotating first when its time has come.
     pub fn write(&mut self, buf: &[u8], now: i64) -> io::Result<()> {
         if now >= self.rollover_at {
-            self.rotate(now)?;
+            // A failed rename is reported but does not lose the lines.
+            if let Err(e) = self.rotate(now) {
+                log::warn!("mod_access: rotating {}: {e}", self.target.path.display());
+            }
         }
         self.file.write_all(buf)
     }
@@ -178,8 +181,9 @@ impl FileOut {
         let mut name = self.target.path.clone().into_os_string();
         name.push(".");
         name.push(r.when.suffix(&local_time(start)));
-        std::fs::rename(&self.target.path, PathBuf::from(name))?;
-        self.file = open_append(&self.target.path)?;
+        let renamed = std::fs::rename(&self.target.path, PathBuf::from(name));
+        // The next rollover is set whatever happened, so a failure is
+        // reported once per period, not on every write.
         let mut next = r.when.next_after(now, local_time(now).utc_offset);
         if matches!(r.when, When::M | When::H | When::D) {
             // Intervals count from the previous rollover.
@@ -189,8 +193,10 @@ impl FileOut {
             }
         }
         self.rollover_at = next;
+        // Reopened even when the rename failed (the file was moved away).
+        let reopened = open_append(&self.target.path).map(|f| self.file = f);
         self.prune();
-        Ok(())
+        renamed.and(reopened)
     }
 
     /// Open the path again (after logrotate moved the file away).
