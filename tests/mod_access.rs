@@ -135,6 +135,27 @@ fn custom_request_line_and_session_line_carry_real_values() {
 }
 
 #[test]
+fn request_body_and_100_continue_are_counted() {
+    let e = start(
+        "REQ $req_body_len $status_code",
+        "SES $ses_use100 $ses_read_total",
+        "",
+    );
+    let body = "x".repeat(3000);
+    let (_, _, sent) = curl(&[
+        "-H",
+        "Expect: 100-continue",
+        "--data-binary",
+        &body,
+        &e.url("/up"),
+    ]);
+    let got = lines(&e.log(), 2);
+    assert_eq!(got[0], "REQ 3000 200");
+    // curl counts the head it sent; the body follows it.
+    assert_eq!(got[1], format!("SES true {}", sent + 3000));
+}
+
+#[test]
 fn combined_and_keep_alive_numbering() {
     let e = start("COMBINED", "SES $ses_keepalive_num", "");
     // Two requests on one connection (curl reuses it).

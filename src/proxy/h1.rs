@@ -45,6 +45,7 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         let n = body.feed(&req.buf[req.consumed..], out)?;
         req.consumed += n;
         req.body_done = body.is_done();
+        req.stat.body_len_in = body.seen;
         Ok(())
     }
 
@@ -108,6 +109,8 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
             }
         };
         req.body_done = body.is_done();
+        // Before the response and HandleRequestFinish: `$req_body_len`.
+        req.stat.body_len_in = body.seen;
         result
     }
 

@@ -421,6 +421,35 @@ mod tests {
     }
 
     #[test]
+    fn next_hour_rotation_names_the_hour_that_ended() {
+        let d = tempdir().join("nh");
+        let path = d.join("access.log");
+        let target = Target {
+            path: path.clone(),
+            rotate: Some(Rotate {
+                when: When::NextHour,
+                backups: 1,
+            }),
+        };
+        // The directory does not exist yet: it is created, as BFE does.
+        let t0 = 1_767_349_230;
+        let mut out = FileOut::open(target, t0).unwrap();
+        out.rollover_at = When::NextHour.next_after(t0, local_time(t0).utc_offset);
+        let top = out.rollover_at;
+        out.write(b"a\n", t0).unwrap();
+        out.write(b"b\n", top + 5).unwrap();
+        let name = |t: i64| d.join(format!("access.log.{}", When::H.suffix(&local_time(t))));
+        assert_eq!(std::fs::read_to_string(name(top - 3600)).unwrap(), "a\n");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "b\n");
+        assert_eq!(out.rollover_at, top + 3600);
+        // Moved away before its rollover: the lines still land in a new file.
+        std::fs::remove_file(&path).unwrap();
+        out.write(b"c\n", top + 3600).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "c\n");
+        let _ = std::fs::remove_dir_all(d.parent().unwrap());
+    }
+
+    #[test]
     fn a_full_queue_drops_and_counts_without_blocking() {
         let (tx, rx) = bounded::<Msg>(1);
         let (_free_tx, free_rx) = bounded::<Vec<u8>>(1);
