@@ -308,6 +308,55 @@ fn a_redirect_is_logged_with_its_url_and_code() {
     assert!(len.parse::<u64>().unwrap() > 0, "{got:?}");
 }
 
+#[test]
+fn tls_sessions_and_failed_handshakes() {
+    let origin = Origin::start(|_| Reply::text("over tls"));
+    let mut l = layout(origin.addr);
+    l.server_extra
+        .push_str("HttpsPort = 0\nTlsHandshakeTimeout = 1\n");
+    let d = l.write();
+    common::tls::write_files(&d);
+    d.write(
+        "mod_access/mod_access.conf",
+        &conf_text(
+            "REQ $status_code $res_len",
+            "SES $ses_is_secure $ses_error $ses_keepalive_num",
+            "",
+        ),
+    );
+    let h = common::start(d.path(), None);
+    let https = h.https_addr.expect("https listener");
+    let mut t = common::tls::connect_any(https, Some("example.org")).expect("handshake");
+    let raw = common::tls::exchange(
+        &mut t,
+        b"GET / HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n",
+    );
+    let got = lines(&d.path().join("access.log"), 2);
+    assert_eq!(got[0], format!("REQ 200 {}", raw.len()));
+    assert_eq!(got[1], "SES true - 1");
+    // Not TLS at all: the handshake fails, the session says so.
+    let mut s = std::net::TcpStream::connect(common::client::local(https)).unwrap();
+    use std::io::Write;
+    s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    let _ = common::client::read_to_close(&mut s);
+    let got = lines(&d.path().join("access.log"), 3);
+    assert_eq!(got[2], "SES false CLIENT_TLS_HANDSHAKE 0");
+}
+
+#[test]
+fn rotated_log_dir_is_made_under_the_conf_root() {
+    let origin = Origin::start(|_| Reply::text("x"));
+    let d = layout(origin.addr).write();
+    d.write(
+        "mod_access/mod_access.conf",
+        "[Log]\nLogPrefix = front\nLogDir = logs/here\nRotateWhen = M\nBackupCount = 3\n[Template]\nRequestTemplate = COMMON\nSessionTemplate = $time\n",
+    );
+    let h = common::start(d.path(), None);
+    common::client::get(h.http_addr, "example.org", "/r");
+    let got = lines(&d.path().join("logs/here/front.log"), 1);
+    assert!(got[0].contains("\"GET /r HTTP/1.1\" 200 "), "{got:?}");
+}
+
 fn ringfront() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ringfront"))
 }
