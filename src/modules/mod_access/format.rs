@@ -7,7 +7,7 @@ use super::template::{Item, Piece};
 use crate::basic::RequestStat;
 use crate::basic::{Request, Response, Session};
 use crate::route::RequestFacts;
-use crate::sys::local_time;
+use crate::sys::{local_time, LocalTime};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -36,22 +36,39 @@ const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
-/// Per-worker cache of the formatted current second (`$time`) and the
-/// request-time second (`$request_time`): `localtime_r` runs once per
-/// second, not once per line.
+/// Per-worker cache of the formatted current second (`$time`), the
+/// request-time second (`$request_time`) and the last two seconds broken
+/// down for the session times: `localtime_r` (which takes a process-wide
+/// lock in glibc) runs about once per second, not once per line.
 #[derive(Default)]
 pub struct TimeCache {
     time_sec: i64,
     time_txt: Vec<u8>,
     req_sec: i64,
     req_txt: Vec<u8>,
+    /// (second, its local time), the older one replaced first.
+    local: [Option<(i64, LocalTime)>; 2],
+    next: usize,
 }
 
 impl TimeCache {
+    /// `secs` in local time, from the cache when seen recently.
+    fn local(&mut self, secs: i64) -> LocalTime {
+        for (s, t) in self.local.iter().flatten() {
+            if *s == secs {
+                return *t;
+            }
+        }
+        let t = local_time(secs);
+        self.local[self.next] = Some((secs, t));
+        self.next ^= 1;
+        t
+    }
+
     /// `YYYY-MM-DD HH:MM:SS`, local time.
     fn time(&mut self, secs: i64) -> &[u8] {
         if self.time_txt.is_empty() || self.time_sec != secs {
-            let t = local_time(secs);
+            let t = self.local(secs);
             let o = &mut self.time_txt;
             o.clear();
             put_u64(o, t.year.max(0) as u64);
@@ -73,7 +90,7 @@ impl TimeCache {
     /// `[02/Jan/2006:15:04:05 -0700]`, local time.
     fn request(&mut self, secs: i64) -> &[u8] {
         if self.req_txt.is_empty() || self.req_sec != secs {
-            let t = local_time(secs);
+            let t = self.local(secs);
             let o = &mut self.req_txt;
             o.clear();
             o.push(b'[');
@@ -222,7 +239,7 @@ impl Fmt {
         }
         match subject {
             Subject::Request(req, res) => self.req_item(out, item, req, res, now),
-            Subject::Session(ses) => ses_item(out, item, ses, now),
+            Subject::Session(ses) => ses_item(out, item, ses, now, &mut self.times),
         }
     }
 
@@ -384,16 +401,16 @@ fn between(a: Option<Instant>, b: Option<Instant>) -> Option<Duration> {
     RequestStat::between(a, b)
 }
 
-fn ses_item(out: &mut Vec<u8>, item: &Item, ses: &Session, now: &mut Now) {
+fn ses_item(out: &mut Vec<u8>, item: &Item, ses: &Session, now: &mut Now, tc: &mut TimeCache) {
     match item {
         Item::SesClientip => put_addr(out, ses.peer),
         Item::SesStartTime => {
             let w = now.wall_of(ses.started);
-            go_time(out, w);
+            go_time(out, w, tc.local(w.as_secs() as i64));
         }
         Item::SesEndTime => {
             let w = now.wall();
-            go_time(out, w);
+            go_time(out, w, tc.local(w.as_secs() as i64));
         }
         Item::SesOverhead => go_duration(out, now.inst().saturating_duration_since(ses.started)),
         Item::SesReadTotal => put_u64(out, ses.bytes_in()),
@@ -478,10 +495,9 @@ fn put_ms(out: &mut Vec<u8>, d: Option<Duration>) {
 }
 
 /// Go's `Time.String()` without the monotonic-clock reading:
-/// `2006-01-02 15:04:05.999999999 -0700 MST` (fraction trailing zeros trimmed).
-pub fn go_time(out: &mut Vec<u8>, since_epoch: Duration) {
-    let secs = since_epoch.as_secs() as i64;
-    let t = local_time(secs);
+/// `2006-01-02 15:04:05.999999999 -0700 MST` (fraction trailing zeros
+/// trimmed); `t` is `since_epoch`'s second in local time.
+pub fn go_time(out: &mut Vec<u8>, since_epoch: Duration, t: LocalTime) {
     put_u64(out, t.year.max(0) as u64);
     out.push(b'-');
     put2(out, t.month);

@@ -167,6 +167,21 @@ fn session_items() {
         &mut now,
     );
     assert_eq!(l, "[::1]:4000 10 20 1 CLIENT_TIMEOUT false false 1.5s\n");
+    // Start and end in Go's layout: end = now, start = now - overhead.
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_millis(1_767_349_230_500);
+    let mut now = Now::at(ses.started + Duration::from_millis(1500), wall);
+    let l = ses_line("$ses_start_time|$ses_end_time", &ses, &mut now);
+    let (start, end) = l.trim_end().split_once('|').unwrap();
+    assert!(
+        start.starts_with("2026-01-0") && start.contains(":29 "),
+        "{l}"
+    );
+    assert!(end.contains(":30.5 "), "{l}");
+    let zone = crate::sys::local_time(1_767_349_230);
+    assert!(
+        end.ends_with(std::str::from_utf8(zone.zone()).unwrap()),
+        "{l}"
+    );
 }
 
 #[test]
@@ -183,7 +198,8 @@ fn go_formats() {
     assert_eq!(d(123_500_000_000), "2m3.5s");
     assert_eq!(d(3_600_000_000_000), "1h0m0s");
     let mut o = Vec::new();
-    go_time(&mut o, Duration::new(1_767_349_230, 120_000_000));
+    let t = crate::sys::local_time(1_767_349_230);
+    go_time(&mut o, Duration::new(1_767_349_230, 120_000_000), t);
     let s = String::from_utf8(o).unwrap();
     // 2026-01-02 HH:MM:30.12 +ZZZZ ZONE
     assert!(s.starts_with("2026-01-0"), "{s}");
