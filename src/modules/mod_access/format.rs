@@ -576,29 +576,59 @@ fn is_number(s: &[u8]) -> bool {
 }
 
 /// A JSON string: quotes, backslash and control bytes escaped; bytes that
-/// are not UTF-8 become U+FFFD so every line parses.
+/// are not UTF-8 become U+FFFD so every line parses. Runs of plain bytes
+/// are copied whole.
 pub fn json_str(out: &mut Vec<u8>, s: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    for chunk in s.utf8_chunks() {
-        for &b in chunk.valid().as_bytes() {
+    let mut start = 0;
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.extend_from_slice(&s[start..i]);
+        if b >= 0x80 {
+            // One UTF-8 character, checked on its own bytes only (so a
+            // long value costs linear time), or U+FFFD for a bad byte.
+            let len = match b {
+                0xC2..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF4 => 4,
+                _ => 0,
+            };
+            let ch = s
+                .get(i..i + len)
+                .filter(|c| len > 0 && std::str::from_utf8(c).is_ok());
+            match ch {
+                Some(c) => {
+                    out.extend_from_slice(c);
+                    i += len;
+                }
+                None => {
+                    out.extend_from_slice("\u{fffd}".as_bytes());
+                    i += 1;
+                }
+            }
+        } else {
             match b {
                 b'"' => out.extend_from_slice(b"\\\""),
                 b'\\' => out.extend_from_slice(b"\\\\"),
                 b'\n' => out.extend_from_slice(b"\\n"),
                 b'\r' => out.extend_from_slice(b"\\r"),
                 b'\t' => out.extend_from_slice(b"\\t"),
-                0..=0x1f | 0x7f => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                _ => {
                     out.extend_from_slice(b"\\u00");
                     out.push(HEX[(b >> 4) as usize]);
                     out.push(HEX[(b & 15) as usize]);
                 }
-                _ => out.push(b),
             }
+            i += 1;
         }
-        if !chunk.invalid().is_empty() {
-            out.extend_from_slice("\u{fffd}".as_bytes());
-        }
+        start = i;
     }
+    out.extend_from_slice(&s[start..]);
     out.push(b'"');
 }

@@ -151,6 +151,21 @@ fn json_lines_parse_and_escape() {
     let mut o = Vec::new();
     json_str(&mut o, b"a\xffb\n");
     assert_eq!(o, "\"a\u{fffd}b\\n\"".as_bytes());
+    let r = "\u{fffd}";
+    for (raw, want) in [
+        (
+            &b"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \x7f"[..],
+            "caf\u{e9} \u{20ac} \u{1f600} \u{7f}".to_string(),
+        ),
+        (b"\xc3", r.to_string()),
+        (b"\xe2\x82 x", format!("{r}{r} x")),
+        (b"\xed\xa0\x80", format!("{r}{r}{r}")),
+    ] {
+        let mut o = Vec::new();
+        json_str(&mut o, raw);
+        let v: String = serde_json::from_slice(&o).expect("valid JSON");
+        assert_eq!(v, want, "{raw:?}");
+    }
 }
 
 #[test]
