@@ -156,6 +156,26 @@ fn request_body_and_100_continue_are_counted() {
 }
 
 #[test]
+fn a_client_gone_mid_body_is_the_session_error() {
+    let e = start("REQ $req_body_len", "SES $ses_error $ses_read_total", "");
+    let head = "POST /up HTTP/1.1\r\nHost: example.org\r\nContent-Length: 100\r\n\r\n";
+    {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(common::client::local(e.h.http_addr)).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        s.write_all(b"0123456789").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let got = lines(&e.log(), 2);
+    assert_eq!(
+        got[1],
+        format!("SES CLIENT_CLOSE {}", head.len() + 10),
+        "{got:?}"
+    );
+}
+
+#[test]
 fn combined_and_keep_alive_numbering() {
     let e = start("COMBINED", "SES $ses_keepalive_num", "");
     // Two requests on one connection (curl reuses it).

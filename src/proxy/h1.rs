@@ -50,7 +50,6 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
     }
 
     async fn send_continue(&mut self, w: &Worker) -> Result<(), IoErr> {
-        self.ses.set_use_100();
         let c = CONTINUE_100.to_vec();
         let n = c.len();
         let r = write_from(&mut self.stream, c, 0, w.conf.client_write_timeout)
@@ -98,7 +97,7 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
                     }
                 }
                 Relayed::BadFraming(e) => {
-                    w.stats.error(ErrorKind::ClientBadRequest);
+                    self.fail(w, ErrorKind::ClientBadRequest);
                     let e = ProxyError::with_status(ErrorKind::ClientBadRequest, e.status());
                     break Err(BodyError::Client(e));
                 }

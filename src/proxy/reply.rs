@@ -189,6 +189,7 @@ async fn stream_file<D: Downstream>(
     let keep = keep && framing != BodyKind::UntilClose;
     if d.send_local_head(w, req, res, framing, keep).await.is_err() {
         w.stats.error(ErrorKind::ClientClose);
+        req.ses.set_error(ErrorKind::ClientClose.into());
         return Disposition::Reset;
     }
     if req.is_head() || framing == BodyKind::None {
