@@ -255,6 +255,7 @@ pub fn spawn(target: Target) -> io::Result<(Sender<Msg>, Receiver<Vec<u8>>)> {
     std::thread::Builder::new()
         .name("mod_access-log".into())
         .spawn(move || {
+            let mut quiet_until = 0;
             for msg in rx {
                 let r = match msg {
                     Msg::Lines(mut b) => {
@@ -269,8 +270,13 @@ pub fn spawn(target: Target) -> io::Result<(Sender<Msg>, Receiver<Vec<u8>>)> {
                         Ok(())
                     }
                 };
+                // A full disk fails every buffer: say so once per 10 s.
                 if let Err(e) = r {
-                    log::warn!("mod_access: {}: {e}", out.target.path.display());
+                    let now = now_secs();
+                    if now >= quiet_until {
+                        log::warn!("mod_access: {}: {e}", out.target.path.display());
+                        quiet_until = now + 10;
+                    }
                 }
             }
         })?;
