@@ -377,6 +377,32 @@ fn rotated_log_dir_is_made_under_the_conf_root() {
     assert!(got[0].contains("\"GET /r HTTP/1.1\" 200 "), "{got:?}");
 }
 
+#[test]
+fn a_connection_closed_at_accept_still_has_its_session_line() {
+    use common::probe::{Probe, Script, Shared};
+    use ringfront::module::{Point, Ret};
+    use std::sync::{Arc, Mutex};
+    let origin = Origin::start(|_| Reply::text("unused"));
+    let mut l = layout(origin.addr);
+    l.modules.push("mod_probe".into());
+    let d = l.write();
+    d.write(
+        "mod_access/mod_access.conf",
+        &conf_text("REQ", "SES $ses_keepalive_num $ses_write_total", ""),
+    );
+    let script: Shared = Arc::new(Mutex::new(Script::default()));
+    script
+        .lock()
+        .unwrap()
+        .returns
+        .insert(Point::Accept, Ret::Close);
+    let h = common::start(d.path(), Some(Probe::registry(script)));
+    let raw = common::client::raw(h.http_addr, b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+    assert!(raw.is_empty(), "nothing is sent");
+    let got = lines(&d.path().join("access.log"), 1);
+    assert_eq!(got, ["SES 0 0"]);
+}
+
 fn ringfront() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ringfront"))
 }
@@ -399,6 +425,23 @@ fn check_refuses_an_item_in_the_wrong_template_and_accepts_bfe_sample() {
     assert!(err.contains("mod_access/mod_access.conf"), "{err}");
     assert!(err.contains("Template.RequestTemplate"), "{err}");
     assert!(err.contains("ses_overhead"), "{err}");
+    // -t opens nothing: a rotated log's directory is not made.
+    d.write(
+        "mod_access/mod_access.conf",
+        "[Log]\nLogPrefix = a\nLogDir = not-yet\nRotateWhen = H\nBackupCount = 1\n[Template]\nRequestTemplate = COMMON\nSessionTemplate = $time\n",
+    );
+    let out = ringfront()
+        .arg("-t")
+        .arg("-c")
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!d.path().join("not-yet").exists());
     // BFE's shipped file, unchanged.
     let sample = include_str!("../conf/mod_access/mod_access.conf");
     d.write("mod_access/mod_access.conf", sample);
