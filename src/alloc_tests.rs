@@ -198,3 +198,45 @@ fn modules_without_rules_for_the_product_do_not_allocate() {
     });
     assert_eq!(n, 0);
 }
+
+#[test]
+fn access_log_lines_do_not_allocate() {
+    use crate::basic::{RequestBuilder, Response};
+    use crate::modules::mod_access::format::{Fmt, Now, Subject};
+    use crate::modules::mod_access::template::{compile, expand_request, Domain};
+    // BFE's shipped templates, COMBINED, and the JSON form of the first.
+    let req_tpl = "REQUEST_LOG $time clientip: $remote_addr serverip: $server_addr host: $host product: $product user_agent: ${User-Agent}req_header status: $status_code error: $error";
+    let ses_tpl = "SESSION_LOG  $time clientip: $ses_clientip start_time: $ses_start_time end_time: $ses_end_time overhead: $ses_overhead read_total: $ses_read_total write_total: $ses_write_total keepalive_num: $ses_keepalive_num error: $ses_error";
+    let rq = compile(req_tpl, Domain::Request).unwrap();
+    let combined = compile(expand_request("COMBINED"), Domain::Request).unwrap();
+    let ses = compile(ses_tpl, Domain::Session).unwrap();
+    let req = RequestBuilder::get("example.org", "/a?b=1")
+        .header("User-Agent", "curl/8")
+        .header("Referer", "http://r/")
+        .build();
+    let res = Response::new(200).with_header("Content-Type", "text/plain");
+    let mut fmt = Fmt::default();
+    let mut out = Vec::with_capacity(1 << 20);
+    let run = |fmt: &mut Fmt, out: &mut Vec<u8>| {
+        let r = Subject::Request(&req, &res);
+        fmt.line(out, &rq, false, &r, &mut Now::new());
+        fmt.line(out, &combined, false, &r, &mut Now::new());
+        fmt.line(out, &rq, true, &r, &mut Now::new());
+        fmt.line(
+            out,
+            &ses,
+            false,
+            &Subject::Session(&req.ses),
+            &mut Now::new(),
+        );
+    };
+    // The first lines fill the per-second time caches and the scratch.
+    run(&mut fmt, &mut out);
+    let n = allocations(|| {
+        for _ in 0..100 {
+            run(&mut fmt, &mut out);
+        }
+    });
+    assert_eq!(n, 0);
+    assert!(out.len() > 100 * 200);
+}

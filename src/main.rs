@@ -60,8 +60,9 @@ fn main() -> ExitCode {
         eprintln!("ringfront: cannot open log: {e}");
         return ExitCode::FAILURE;
     }
-    // Block the stop signals before any thread starts, so every thread
-    // inherits the mask and only this one receives them, in sigwait.
+    // Block the stop signals (and SIGUSR1, which reopens log files) before
+    // any thread starts, so every thread inherits the mask and only this
+    // one receives them, in sigwait.
     let signals = ringfront::sys::block_stop_signals();
     let handle = match server::start(opts) {
         Ok(h) => h,
@@ -71,7 +72,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let sig = signals.wait();
+    let sig = loop {
+        match signals.wait() {
+            ringfront::sys::SIGUSR1 => {
+                log::info!("SIGUSR1: reopening log files");
+                handle.reopen_logs();
+            }
+            sig => break sig,
+        }
+    };
     log::info!("signal {sig}: shutting down gracefully");
     handle.shutdown();
     ExitCode::SUCCESS

@@ -83,23 +83,26 @@ pub fn shutdown(fd: RawFd) {
     unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
 }
 
-/// The process stop signals (SIGTERM, SIGINT, SIGQUIT), blocked on the
-/// thread that made this value. See [`block_stop_signals`].
+/// SIGUSR1: reopen log files (logrotate's "move, then signal" convention).
+pub const SIGUSR1: i32 = libc::SIGUSR1;
+
+/// The process stop signals (SIGTERM, SIGINT, SIGQUIT) and SIGUSR1,
+/// blocked on the thread that made this value. See [`block_stop_signals`].
 pub struct StopSignals(libc::sigset_t);
 
-/// Block SIGTERM, SIGINT and SIGQUIT on the calling thread.
+/// Block SIGTERM, SIGINT, SIGQUIT and SIGUSR1 on the calling thread.
 ///
 /// Why: called in `main` before any other thread starts, so every thread
 /// inherits the mask and the default action (killing the process at once)
-/// never runs; the main thread then takes them in [`StopSignals::wait`] and
-/// shuts down gracefully.
+/// never runs; the main thread then takes them in [`StopSignals::wait`]:
+/// the stop signals shut down gracefully, SIGUSR1 reopens log files.
 pub fn block_stop_signals() -> StopSignals {
     // SAFETY: sigset_t is plain data, initialised by sigemptyset before
     // any other use; pthread_sigmask only reads it.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT] {
+        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGUSR1] {
             libc::sigaddset(&mut set, s);
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
@@ -108,7 +111,7 @@ pub fn block_stop_signals() -> StopSignals {
 }
 
 impl StopSignals {
-    /// Wait for one of the stop signals; returns its number.
+    /// Wait for one of the blocked signals; returns its number.
     pub fn wait(&self) -> i32 {
         let mut sig = 0;
         // SAFETY: the set was initialised by block_stop_signals; sigwait
@@ -117,6 +120,65 @@ impl StopSignals {
             libc::sigwait(&self.0, &mut sig);
         }
         sig
+    }
+}
+
+/// A wall-clock second broken down in the local time zone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i32,
+    /// 1..=12
+    pub month: u8,
+    pub day: u8,
+    pub hour: u8,
+    pub min: u8,
+    pub sec: u8,
+    /// Seconds east of UTC.
+    pub utc_offset: i32,
+    /// The zone's abbreviation (`CST`, `UTC`), at most 8 bytes.
+    pub zone: [u8; 8],
+    pub zone_len: u8,
+}
+
+impl LocalTime {
+    pub fn zone(&self) -> &[u8] {
+        &self.zone[..self.zone_len as usize]
+    }
+}
+
+/// `secs` since the epoch in local time (`localtime_r`).
+///
+/// Why: access logs and rotated file names use local time, as BFE's do;
+/// std has no time-zone support. Callers cache the result per second.
+pub fn local_time(secs: i64) -> LocalTime {
+    // SAFETY: tm is plain data; localtime_r writes it and returns null on
+    // failure (then the zeroed value is used); tm_zone, when set, points
+    // to a NUL-terminated static string owned by libc.
+    unsafe {
+        let t: libc::time_t = secs as libc::time_t;
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return LocalTime::default();
+        }
+        let mut zone = [0u8; 8];
+        let mut zone_len = 0u8;
+        if !tm.tm_zone.is_null() {
+            let z = std::ffi::CStr::from_ptr(tm.tm_zone).to_bytes();
+            let n = z.len().min(8);
+            zone[..n].copy_from_slice(&z[..n]);
+            zone_len = n as u8;
+        }
+        LocalTime {
+            year: tm.tm_year + 1900,
+            month: (tm.tm_mon + 1) as u8,
+            day: tm.tm_mday as u8,
+            hour: tm.tm_hour as u8,
+            min: tm.tm_min as u8,
+            sec: tm.tm_sec as u8,
+            utc_offset: tm.tm_gmtoff as i32,
+            zone,
+            zone_len,
+        }
     }
 }
 

@@ -117,6 +117,9 @@ pub struct Request {
     pub(crate) body_done: bool,
     /// Whether HandleRequestFinish ran; it runs once for every request.
     pub(crate) finish_ran: bool,
+    /// The session's (bytes_out, head_out) when the request began, so its
+    /// own response bytes are the difference at its end.
+    pub(crate) out_mark: (u64, u64),
 }
 
 impl Request {
@@ -130,6 +133,7 @@ impl Request {
         let client_ip = ses.client().ip();
         let consumed = head.head_len;
         let body_done = head.body.is_none();
+        let out_mark = (ses.bytes_out(), ses.head_out());
         Request {
             ses,
             buf,
@@ -154,7 +158,17 @@ impl Request {
             carry: Vec::new(),
             body_done,
             finish_ran: false,
+            out_mark,
         }
+    }
+
+    /// Fill `stat.header_len_out`/`body_len_out` from the session's
+    /// counters: what was written to the client since the request began.
+    pub(crate) fn note_bytes_out(&mut self) {
+        let head = self.ses.head_out().saturating_sub(self.out_mark.1);
+        let all = self.ses.bytes_out().saturating_sub(self.out_mark.0);
+        self.stat.header_len_out = head;
+        self.stat.body_len_out = all.saturating_sub(head);
     }
 
     pub fn version(&self) -> Version {

@@ -47,6 +47,9 @@ pub struct Session {
     requests: Cell<u64>,
     bytes_in: Cell<u64>,
     bytes_out: Cell<u64>,
+    /// Of `bytes_out`, the bytes of response heads (per-request head and
+    /// body lengths are differences of these two at the request's end).
+    head_out: Cell<u64>,
     /// Whether a request asked for `100-continue`.
     use_100: Cell<bool>,
     error: Cell<Option<ProxyError>>,
@@ -70,6 +73,7 @@ impl Session {
             requests: Cell::new(0),
             bytes_in: Cell::new(0),
             bytes_out: Cell::new(0),
+            head_out: Cell::new(0),
             use_100: Cell::new(false),
             error: Cell::new(None),
             finished: Cell::new(false),
@@ -145,6 +149,17 @@ impl Session {
 
     pub fn add_bytes_out(&self, n: u64) {
         self.bytes_out.set(self.bytes_out.get() + n);
+    }
+
+    /// Response head bytes written so far (part of `bytes_out`).
+    pub fn head_out(&self) -> u64 {
+        self.head_out.get()
+    }
+
+    /// A response head of `n` bytes was written (also counted in
+    /// `bytes_out` by the caller's `add_bytes_out`).
+    pub fn add_head_out(&self, n: u64) {
+        self.head_out.set(self.head_out.get() + n);
     }
 
     pub fn use_100(&self) -> bool {

@@ -240,4 +240,9 @@ pub trait Module: Send + Sync {
     /// Register handlers on one worker, claim its copy of the table
     /// ([`InitCtx::conf`]) and declare counters ([`InitCtx::counters`]).
     fn init(&self, ctx: &mut InitCtx<'_>) -> Result<(), ModuleError>;
+
+    /// Reopen the files the module writes (SIGUSR1, after logrotate moved
+    /// them away). Main thread; must not block for long. Most modules
+    /// write no files and keep the default, which does nothing.
+    fn reopen(&self) {}
 }

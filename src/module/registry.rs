@@ -111,6 +111,13 @@ impl ModuleSet {
         }
     }
 
+    /// Ask every enabled module to reopen its files (SIGUSR1).
+    pub fn reopen(&self) {
+        for m in &self.chosen {
+            m.reopen();
+        }
+    }
+
     /// Each module's declared reloads and monitor pages, in run order.
     pub fn web(&self) -> Vec<(&'static str, WebHandlers)> {
         self.chosen

@@ -2,6 +2,7 @@
 //! point. A module is added here once, with its position in that order.
 
 pub mod ip_table;
+pub mod mod_access;
 pub mod mod_block;
 pub mod mod_header;
 pub mod mod_http_code;
@@ -37,8 +38,9 @@ pub fn registry() -> ModuleRegistry {
     r.register(Arc::new(mod_redirect::ModRedirect));
     r.register(Arc::new(mod_rewrite::ModRewrite));
     r.register(Arc::new(mod_header::ModHeader));
-    // BFE #25.
+    // BFE #25, #26: counters and the log see the request as finished.
     r.register(Arc::new(mod_http_code::ModHttpCode));
+    r.register(Arc::new(mod_access::ModAccess::new()));
     // BFE #34.
     r.register(Arc::new(mod_session_sticky::ModSessionSticky));
     // ringfront's own, after BFE's: measures what the framework costs.

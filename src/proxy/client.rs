@@ -2,10 +2,12 @@
 //! it: a plain or TLS stream and the bytes read from it that no request has
 //! consumed yet.
 
+use crate::basic::Session;
 use crate::http::Version;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
 
 /// The client side of a connection: the stream and the bytes read from it
 /// that no request has consumed yet (pipelined requests live here).
@@ -14,6 +16,33 @@ pub(crate) struct ClientConn<S> {
     pub buf: Vec<u8>,
     /// The version of the request being served (decides response framing).
     pub version: Version,
+    /// The connection's session, where bytes read and written and the
+    /// error that ends the connection are counted (`$ses_read_total`, …).
+    pub ses: Rc<Session>,
+}
+
+impl<S> ClientConn<S> {
+    /// `n` bytes were read from the client.
+    #[inline]
+    pub(super) fn read(&self, n: usize) {
+        self.ses.add_bytes_in(n as u64);
+    }
+
+    /// `n` bytes were written to the client, `head` of them a response head.
+    #[inline]
+    pub(super) fn wrote(&self, n: usize, head: usize) {
+        self.ses.add_bytes_out(n as u64);
+        if head > 0 {
+            self.ses.add_head_out(head as u64);
+        }
+    }
+
+    /// The connection ends on a client-side error: count it and keep it
+    /// as the session's error (`$ses_error`).
+    pub(super) fn fail(&self, w: &crate::worker::Worker, kind: crate::basic::ErrorKind) {
+        w.stats.error(kind);
+        self.ses.set_error(kind.into());
+    }
 }
 
 /// A client stream: plain TCP, or TLS over it.

@@ -38,6 +38,7 @@ impl<S> Client<S> {
                 stream,
                 buf: Vec::new(),
                 version: Version::Http11,
+                ses: ses.clone(),
             },
             ses,
             idle_timeout: w.conf.client_read_timeout,
@@ -83,7 +84,10 @@ async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
             let (stream, ses) = c.into_parts();
             match Box::pin(super::tls::handshake(wr, stream, &ses)).await {
                 Some(tls) => Box::pin(serve_client(wr, Client::new(wr, tls, ses))).await,
-                None => wr.cbs.run_finish(&ses),
+                None => {
+                    ses.set_error(ErrorKind::ClientTlsHandshake.into());
+                    wr.cbs.run_finish(&ses)
+                }
             }
         } else {
             serve_client(wr, c).await;
@@ -91,6 +95,7 @@ async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
     };
     if let Err(p) = catch_panic(served).await {
         w.stats.error(ErrorKind::ConnPanic);
+        ses.set_error(ErrorKind::ConnPanic.into());
         let what = panic_message(p.as_ref());
         log::error!(
             "worker {}: connection {} from {} panicked: {what}",
@@ -176,6 +181,7 @@ async fn wait_for_request<S: ClientIo>(
         let want = end.saturating_sub(buf.len());
         match crate::sys::recv_now(fd, &mut buf, want) {
             Ok(n) if n > 0 => {
+                conn.read(n);
                 conn.buf = buf;
                 return true;
             }
@@ -232,16 +238,16 @@ async fn request_loop<S: ClientIo>(
             HeadRead::Idle => return Next::Close { linger: false },
             // A head that did not arrive in time (slowloris) is told so.
             HeadRead::Stalled(IoErr::Timeout) => {
-                w.stats.error(ErrorKind::ClientTimeout);
+                conn.fail(w, ErrorKind::ClientTimeout);
                 refuse(w, conn, 408, Version::Http11).await;
                 return Next::Close { linger: true };
             }
             HeadRead::Stalled(_) => {
-                w.stats.error(ErrorKind::ClientClose);
+                conn.fail(w, ErrorKind::ClientClose);
                 return Next::Close { linger: false };
             }
             HeadRead::Bad(e) => {
-                w.stats.error(ErrorKind::ClientBadRequest);
+                conn.fail(w, ErrorKind::ClientBadRequest);
                 log::debug!(
                     "worker {}: {} from {:?}: {}",
                     w.id,
@@ -309,10 +315,16 @@ async fn request_loop<S: ClientIo>(
 async fn refuse<S: ClientIo>(w: &Worker, conn: &mut ClientConn<S>, status: u16, version: Version) {
     let res = Response::error(status);
     let mut out = w.lend();
-    super::h1::write_local(&mut out, &res, version, false, false);
+    let head = super::h1::write_local(&mut out, &res, version, false, false);
     w.stats.count_status(res.status());
     let timeout = w.conf.client_write_timeout;
-    let _ = super::io::write_all_in(&mut conn.stream, &mut out, timeout).await;
+    let n = out.len();
+    if super::io::write_all_in(&mut conn.stream, &mut out, timeout)
+        .await
+        .is_ok()
+    {
+        conn.wrote(n, head);
+    }
 }
 
 /// Read and parse one request head into `head`, reading more within
@@ -334,7 +346,7 @@ async fn read_head<S: ClientIo>(
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         let limit = w.limits.max_header_bytes + 1 - conn.buf.len().min(w.limits.max_header_bytes);
         match read_more(&mut conn.stream, &mut conn.buf, limit, left).await {
-            Ok(_) => {}
+            Ok(n) => conn.read(n),
             Err(IoErr::Closed) if conn.buf.is_empty() => return HeadRead::Idle,
             Err(e) => return HeadRead::Stalled(e),
         }

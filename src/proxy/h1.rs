@@ -45,14 +45,20 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         let n = body.feed(&req.buf[req.consumed..], out)?;
         req.consumed += n;
         req.body_done = body.is_done();
+        req.stat.body_len_in = body.seen;
         Ok(())
     }
 
     async fn send_continue(&mut self, w: &Worker) -> Result<(), IoErr> {
         let c = CONTINUE_100.to_vec();
-        write_from(&mut self.stream, c, 0, w.conf.client_write_timeout)
+        let n = c.len();
+        let r = write_from(&mut self.stream, c, 0, w.conf.client_write_timeout)
             .await
-            .0
+            .0;
+        if r.is_ok() {
+            self.wrote(n, n);
+        }
+        r
     }
 
     async fn read_body<U: AsyncWriteRent>(
@@ -73,25 +79,25 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
             }
             scratch.clear();
             match read_more(&mut self.stream, &mut scratch, body.wanted(), read_timeout).await {
-                Ok(_) => {}
+                Ok(n) => self.read(n),
                 Err(IoErr::Timeout) => {
-                    w.stats.error(ErrorKind::ClientTimeout);
+                    self.fail(w, ErrorKind::ClientTimeout);
                     break Err(BodyError::Client(ErrorKind::ClientTimeout.into()));
                 }
                 Err(_) => {
-                    w.stats.error(ErrorKind::ClientClose);
+                    self.fail(w, ErrorKind::ClientClose);
                     break Err(BodyError::Client(ErrorKind::ClientClose.into()));
                 }
             }
             match relay(body, &mut scratch, &mut out, up, write_timeout).await {
-                Relayed::Sent { used } => {
+                Relayed::Sent { used, .. } => {
                     // Bytes past a chunked body's end: the next request's.
                     if used < scratch.len() {
                         req.carry.extend_from_slice(&scratch[used..]);
                     }
                 }
                 Relayed::BadFraming(e) => {
-                    w.stats.error(ErrorKind::ClientBadRequest);
+                    self.fail(w, ErrorKind::ClientBadRequest);
                     let e = ProxyError::with_status(ErrorKind::ClientBadRequest, e.status());
                     break Err(BodyError::Client(e));
                 }
@@ -102,6 +108,8 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
             }
         };
         req.body_done = body.is_done();
+        // Before the response and HandleRequestFinish: `$req_body_len`.
+        req.stat.body_len_in = body.seen;
         result
     }
 
@@ -113,18 +121,22 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         keep: bool,
     ) -> Disposition {
         let mut out = w.lend();
-        write_local(&mut out, res, self.version, keep, req.is_head());
+        let head = write_local(&mut out, res, self.version, keep, req.is_head());
         req.status = res.status();
         w.stats.count_status(res.status());
         let timeout = w.conf.client_write_timeout;
+        let n = out.len();
         match write_all_in(&mut self.stream, &mut out, timeout).await {
-            Ok(()) => Disposition::from_keep(keep),
+            Ok(()) => {
+                self.wrote(n, head);
+                Disposition::from_keep(keep)
+            }
             Err(IoErr::Timeout) => {
-                w.stats.error(ErrorKind::ClientTimeout);
+                self.fail(w, ErrorKind::ClientTimeout);
                 Disposition::Reset
             }
             Err(_) => {
-                w.stats.error(ErrorKind::ClientClose);
+                self.fail(w, ErrorKind::ClientClose);
                 Disposition::Reset
             }
         }
@@ -142,7 +154,12 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         local_head(&mut out, res, self.version, body, keep);
         req.status = res.status();
         w.stats.count_status(res.status());
-        write_all_in(&mut self.stream, &mut out, w.conf.client_write_timeout).await
+        let n = out.len();
+        let r = write_all_in(&mut self.stream, &mut out, w.conf.client_write_timeout).await;
+        if r.is_ok() {
+            self.wrote(n, n);
+        }
+        r
     }
 
     async fn send_data(
@@ -156,17 +173,26 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
             return (Ok(()), data);
         }
         if body != BodyKind::Chunked {
-            return write_from(&mut self.stream, data, 0, timeout).await;
+            let n = data.len();
+            let (r, data) = write_from(&mut self.stream, data, 0, timeout).await;
+            if r.is_ok() {
+                self.wrote(n, 0);
+            }
+            return (r, data);
         }
         let mut size = Vec::with_capacity(18);
         crate::http::chunked::write_chunk_header(&mut size, data.len());
         let len = data.len();
+        let n = size.len() + len + crate::http::chunked::CHUNK_END.len();
         let parts = [
             (size, None),
             (data, Some(0..len)),
             (crate::http::chunked::CHUNK_END.to_vec(), None),
         ];
         let (r, [_, data, _]) = write_parts(&mut self.stream, parts, timeout).await;
+        if r.is_ok() {
+            self.wrote(n, 0);
+        }
         (r, data)
     }
 
@@ -177,7 +203,12 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         let mut end = crate::http::chunked::LAST_CHUNK.to_vec();
         end.extend_from_slice(crate::http::chunked::CHUNK_END);
         let timeout = w.conf.client_write_timeout;
-        write_from(&mut self.stream, end, 0, timeout).await.0
+        let n = end.len();
+        let r = write_from(&mut self.stream, end, 0, timeout).await.0;
+        if r.is_ok() {
+            self.wrote(n, 0);
+        }
+        r
     }
 
     async fn send_head(
@@ -194,6 +225,8 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
             write::response_head(&mut out, buf, head, &res.edits, reason, framing);
         }
         let timeout = w.conf.client_write_timeout;
+        let head = out.len();
+        let n = head + inline.len() + first.len();
         let (r, first) = if !inline.is_empty() || !first.is_empty() {
             let first_len = first.len();
             let parts = [
@@ -209,6 +242,9 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
             let r = write_all_in(&mut self.stream, &mut out, timeout).await;
             (r, first)
         };
+        if r.is_ok() {
+            self.wrote(n, head);
+        }
         (r, first)
     }
 
@@ -253,13 +289,15 @@ impl<S: ClientIo> ClientConn<S> {
                         return Err(());
                     }
                     clean = false;
+                    let n = out.len();
                     let (r, o) =
                         write_from(&mut self.stream, std::mem::take(out), 0, write_timeout).await;
                     *out = o;
                     if r.is_err() {
-                        w.stats.error(ErrorKind::ClientClose);
+                        self.fail(w, ErrorKind::ClientClose);
                         return Err(());
                     }
+                    self.wrote(n, 0);
                     break;
                 }
                 Err(IoErr::Timeout) => {
@@ -272,13 +310,16 @@ impl<S: ClientIo> ClientConn<S> {
                 }
             }
             match relay(pump, scratch, out, &mut self.stream, write_timeout).await {
-                Relayed::Sent { used } => clean &= used == scratch.len(),
+                Relayed::Sent { used, wrote } => {
+                    self.wrote(wrote, 0);
+                    clean &= used == scratch.len()
+                }
                 Relayed::BadFraming(_) => {
                     w.stats.error(ErrorKind::BackendBroken);
                     return Err(());
                 }
                 Relayed::WriteFailed => {
-                    w.stats.error(ErrorKind::ClientClose);
+                    self.fail(w, ErrorKind::ClientClose);
                     return Err(());
                 }
             }
@@ -297,8 +338,9 @@ fn framing_buf<'w>(w: &'w Worker, pump: &Pump) -> Lent<'w> {
 
 /// What sending on one read's worth of body did.
 enum Relayed {
-    /// Sent; `used` bytes of the read belonged to the body.
-    Sent { used: usize },
+    /// Sent; `used` bytes of the read belonged to the body, `wrote`
+    /// bytes went to the sink.
+    Sent { used: usize, wrote: usize },
     /// The incoming chunked framing is broken.
     BadFraming(ChunkError),
     /// The sink failed or timed out.
@@ -325,32 +367,37 @@ async fn relay<W: AsyncWriteRent>(
             Err(e) => return Relayed::BadFraming(e),
         }
     };
+    let wrote = buf.len();
     let (r, back) = write_from(sink, std::mem::take(buf), 0, timeout).await;
     *buf = back;
     match r {
-        Ok(()) => Relayed::Sent { used },
+        Ok(()) => Relayed::Sent { used, wrote },
         Err(_) => Relayed::WriteFailed,
     }
 }
 
 /// A response made in the proxy whose body is in memory, as HTTP/1.1
-/// bytes: head, then the body unless the request was HEAD.
+/// bytes: head, then the body unless the request was HEAD. Returns the
+/// length of the head.
 pub(crate) fn write_local(
     out: &mut Vec<u8>,
     res: &Response,
     client_version: Version,
     keep_alive: bool,
     head_only: bool,
-) {
+) -> usize {
     let has_body = crate::http::framing::response_has_body(false, res.status());
     let body = match has_body {
         true => BodyKind::Length(res.body.len().unwrap_or(0)),
         false => BodyKind::None,
     };
+    let start = out.len();
     local_head(out, res, client_version, body, keep_alive);
+    let head = out.len() - start;
     if let (false, true, Body::Bytes(b)) = (head_only, has_body, &res.body) {
         out.extend_from_slice(b);
     }
+    head
 }
 
 /// The head of a response made in the proxy, framed as `body`.

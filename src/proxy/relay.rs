@@ -107,6 +107,7 @@ pub(crate) async fn respond<D: Downstream>(
     first.put(back);
     if r.is_err() {
         w.stats.error(ErrorKind::ClientClose);
+        req.ses.set_error(ErrorKind::ClientClose.into());
         return Outcome::Ended(Disposition::Reset);
     }
     if !pump.is_done() {
@@ -161,6 +162,7 @@ async fn relay_filtered<D: Downstream>(
     let (r, _) = d.send_head(w, res, framing, 0..0, Vec::new()).await;
     if r.is_err() {
         w.stats.error(ErrorKind::ClientClose);
+        req.ses.set_error(ErrorKind::ClientClose.into());
         request_finish(w, req, res);
         return Outcome::Ended(Disposition::Reset);
     }

@@ -49,9 +49,10 @@ pub(crate) fn verdict(ret: Ret, res: Option<Response>, req: &mut Request) -> Ver
 }
 
 /// The redirect a handler set on the request, written as BFE's
-/// `bfe_server.Redirect` writes it; 500 if it set none.
+/// `bfe_server.Redirect` writes it; 500 if it set none. The redirect stays
+/// on the request: the access log's `$redirect` reads it.
 pub(crate) fn redirect_response(req: &mut Request) -> Response {
-    match req.redirect.take() {
+    match req.redirect.as_deref() {
         Some(r) => {
             let code = if (300..400).contains(&r.code) {
                 r.code
@@ -308,6 +309,7 @@ async fn stream_file<D: Downstream>(
     let keep = keep && framing != BodyKind::UntilClose;
     if d.send_local_head(w, req, res, framing, keep).await.is_err() {
         w.stats.error(ErrorKind::ClientClose);
+        req.ses.set_error(ErrorKind::ClientClose.into());
         return Disposition::Reset;
     }
     if req.is_head() || framing == BodyKind::None {
@@ -394,6 +396,7 @@ pub(crate) fn request_finish(w: &Worker, req: &mut Request, res: &mut Response) 
         return true;
     }
     req.finish_ran = true;
+    req.note_bytes_out();
     let ret = w.cbs.run_response(Point::RequestFinish, req, res);
     !matches!(ret, Ret::Finish | Ret::Close)
 }

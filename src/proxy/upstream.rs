@@ -88,6 +88,7 @@ async fn send_request<D: Downstream>(
     if !body.is_done() {
         if let Err(e) = d.body_with_head(req, body, &mut out) {
             w.stats.error(ErrorKind::ClientBadRequest);
+            req.ses.set_error(ErrorKind::ClientBadRequest.into());
             let e = ProxyError::with_status(ErrorKind::ClientBadRequest, e.status());
             return Err(Box::pin(refuse_body(w, d, req, e)).await);
         }
@@ -106,6 +107,7 @@ async fn send_request<D: Downstream>(
         req.ses.set_use_100();
         if d.send_continue(w).await.is_err() {
             w.stats.error(ErrorKind::ClientClose);
+            req.ses.set_error(ErrorKind::ClientClose.into());
             return Err(Outcome::Ended(super::Disposition::Reset));
         }
     }

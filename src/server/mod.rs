@@ -51,9 +51,16 @@ pub struct ServerHandle {
     threads: Vec<JoinHandle<()>>,
     control: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
+    /// The enabled modules, for [`ServerHandle::reopen_logs`].
+    modules: ModuleSet,
 }
 
 impl ServerHandle {
+    /// Reopen every module's log files (SIGUSR1).
+    pub fn reopen_logs(&self) {
+        self.modules.reopen();
+    }
+
     /// Stop accepting, let requests in flight finish (within
     /// GracefulShutdownTimeout), and join every thread.
     pub fn shutdown(mut self) {
@@ -151,6 +158,7 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
         threads: Vec::with_capacity(n),
         control: None,
         stop: Arc::new(AtomicBool::new(false)),
+        modules: modules.clone(),
     };
     for (id, core) in cores.into_iter().enumerate() {
         let (tx, rx) = unbounded();
