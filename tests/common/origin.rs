@@ -153,9 +153,11 @@ impl Origin {
     }
 }
 
-/// An address nothing listens on (connections are refused).
+/// An address nothing listens on (connections are refused). On a loopback
+/// address of its own: a port freed on 127.0.0.1 is soon reused by a
+/// parallel test's listener, which would then answer.
 pub fn refused_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let l = TcpListener::bind("127.0.0.253:0").unwrap();
     let a = l.local_addr().unwrap();
     drop(l);
     a

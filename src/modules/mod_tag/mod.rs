@@ -128,7 +128,10 @@ pub fn tag_request(table: &Tables<TagTable>, req: &mut Request) -> Ret {
 fn table_from(text: &str) -> Tables<TagTable> {
     let dir = std::env::temp_dir().join(format!("rf-mod-tag-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
-    let p = dir.join(format!("{:x}.data", fxhash::hash64(text)));
+    // A fresh name per call: parallel tests may write the same text at once.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = dir.join(format!("{:x}-{n}.data", fxhash::hash64(text)));
     std::fs::write(&p, text).expect("write test data");
     let v = conf::load_rules(&dir, &p).expect("rules load");
     Tables::new(TagTable {

@@ -65,7 +65,9 @@ fn other_products_and_no_product_are_untouched() {
 fn load_err(text: &str) -> String {
     let dir = std::env::temp_dir().join(format!("rf-mod-tag-err-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(format!("{:x}.data", fxhash::hash64(text)));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = dir.join(format!("{:x}-{n}.data", fxhash::hash64(text)));
     std::fs::write(&p, text).unwrap();
     match conf::load_rules(&dir, &p) {
         Ok(_) => panic!("loaded: {text}"),
