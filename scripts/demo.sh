@@ -29,6 +29,16 @@ echo
 echo "== curl -sk https://example.org:8443/hello (resolved to 127.0.0.1; a test certificate, hence -k)"
 curl -sS -k -i --resolve example.org:8443:127.0.0.1 https://example.org:8443/hello
 echo
+echo "== BFE's sample module rules (conf/mod_*/): a header rule, a redirect, a rewrite, a block"
+curl -sS -i http://127.0.0.1:8080/header/x | grep -i '^x-proxied-by'
+curl -sS -i http://127.0.0.1:8080/redirect | grep -iE '^(HTTP|location)'
+curl -sS http://127.0.0.1:8080/rewrite/a
+curl -sS -i http://127.0.0.1:8080/limit || echo "(/limit: connection closed by mod_block)"
+echo
+echo "== access log (mod_access, BFE's sample template): tail -n 2 log/access.log"
+sleep 0.5
+tail -n 2 log/access.log
+echo
 echo "== counters: curl 'http://127.0.0.1:8421/monitor/proxy_state?format=kv'"
 curl -sS 'http://127.0.0.1:8421/monitor/proxy_state?format=kv' | grep -E '^(workers|req_total|resp_2xx|conn_active):'
 echo
