@@ -13,6 +13,7 @@ mod request;
 mod response;
 mod session;
 mod stat;
+pub mod text;
 mod view;
 
 pub use crate::balance::{BackendPick, StickyBackend};

@@ -89,18 +89,28 @@ impl HeaderEdits {
         i.edits.push(Edit { op, name, value });
     }
 
+    /// Every edit with its name and value. Over a slice (empty when
+    /// nothing was edited), not a flattened `Option`: it runs for every
+    /// header a head is written with.
     fn edits(&self) -> impl DoubleEndedIterator<Item = (Op, &[u8], &[u8])> {
-        self.inner.iter().flat_map(|i| {
-            i.edits
-                .iter()
-                .map(|e| (e.op, span(&i.text, e.name), span(&i.text, e.value)))
-        })
+        let (edits, text) = match self.inner.as_deref() {
+            Some(i) => (i.edits.as_slice(), i.text.as_str()),
+            None => (&[][..], ""),
+        };
+        edits
+            .iter()
+            .map(move |e| (e.op, span(text, e.name), span(text, e.value)))
     }
 
     /// Whether original headers of this name are hidden by a Set or Del.
+    /// Asked for every header a head is written with: a plain loop.
     pub fn hides(&self, name: &[u8]) -> bool {
-        self.edits()
-            .any(|(op, n, _)| op != Op::Add && n.eq_ignore_ascii_case(name))
+        let Some(i) = &self.inner else {
+            return false;
+        };
+        i.edits
+            .iter()
+            .any(|e| e.op != Op::Add && span(&i.text, e.name).eq_ignore_ascii_case(name))
     }
 
     /// The edited value of a header, if an edit decides it: `Some(None)` when

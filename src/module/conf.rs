@@ -11,6 +11,7 @@ use crate::config::ConfError;
 use crate::route::{Cond, RequestFacts};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 
 pub use crate::config::data::json::J as JsonReader;
@@ -295,17 +296,23 @@ pub struct Rule<R> {
     pub rule: R,
 }
 
+/// A table keyed by product name, looked up on every request. Hashed with
+/// FxHash: the keys come from configuration, so SipHash's resistance to
+/// chosen keys buys nothing, and it costs hundreds of instructions per
+/// lookup.
+pub type ProductMap<V> = HashMap<String, V, BuildHasherDefault<fxhash::FxHasher>>;
+
 /// Rules keyed by product name (`{"Config": {"<product>": [ {"Cond": …,
 /// …}, … ]}}` in BFE's files). Conditions are compiled once, at load.
 #[derive(Debug, Clone)]
 pub struct ProductRules<R> {
-    products: HashMap<String, Vec<Rule<R>>>,
+    products: ProductMap<Vec<Rule<R>>>,
 }
 
 impl<R> Default for ProductRules<R> {
     fn default() -> Self {
         ProductRules {
-            products: HashMap::new(),
+            products: ProductMap::default(),
         }
     }
 }
@@ -320,7 +327,7 @@ impl<R> ProductRules<R> {
         path: &str,
         mut rule: impl FnMut(&mut J, &Obj, &str) -> Option<R>,
     ) -> ProductRules<R> {
-        let mut products = HashMap::new();
+        let mut products = ProductMap::default();
         let Some(obj) = j.obj(config, path) else {
             return ProductRules { products };
         };

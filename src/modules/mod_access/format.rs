@@ -450,12 +450,9 @@ fn backend_name(req: &Request) -> &str {
 fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                put_u64(out, o as u64);
-            }
+            let mut buf = [0u8; 15];
+            let n = crate::basic::text::ipv4(&mut buf, v4);
+            out.extend_from_slice(&buf[..n]);
         }
         IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");

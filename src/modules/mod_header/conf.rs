@@ -6,11 +6,11 @@
 use super::cookie::SetCookie;
 use super::vars::{self, Var};
 use crate::config::data::json::{self, Obj, J};
+use crate::module::conf::ProductMap;
 use crate::module::conf::{conf_path, resolve, IniConf, ProductRules, GLOBAL_PRODUCT};
 use crate::module::ModuleError;
 use crate::route::Cond;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub const NAME: &str = "mod_header";
@@ -75,7 +75,7 @@ pub struct HeaderTable {
     /// This machine's name, for `%bfe_server_name`.
     pub server_name: String,
     pub version: String,
-    products: HashMap<String, Sides>,
+    products: ProductMap<Sides>,
 }
 
 impl HeaderTable {
@@ -136,7 +136,7 @@ pub fn load_all(root: &Path) -> Result<HeaderTable, Vec<ModuleError>> {
 /// Read a rule file into a table (conf fields left at their defaults).
 pub fn load_data(root: &Path, path: &Path) -> Result<HeaderTable, Vec<ModuleError>> {
     let v = ProductRules::load(root, path, parse_rule).map_err(|e| ModuleError::confs(NAME, &e))?;
-    let mut products = HashMap::new();
+    let mut products = ProductMap::default();
     for name in v.value.products() {
         let mut sides = Sides::default();
         for r in v.value.product(name) {

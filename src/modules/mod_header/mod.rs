@@ -18,7 +18,7 @@ pub mod conf;
 pub mod cookie;
 pub mod vars;
 
-use crate::basic::{Request, Response};
+use crate::basic::{text, Request, Response};
 use crate::module::{
     InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, ResponsePoint, Ret, Tables,
     WebHandlers,
@@ -26,7 +26,6 @@ use crate::module::{
 use crate::route::RequestFacts;
 use conf::{HeaderRule, HeaderTable, NAME};
 use std::cell::RefCell;
-use std::fmt::Write;
 use std::path::Path;
 
 pub struct ModHeader;
@@ -62,16 +61,16 @@ pub fn set_default_headers(req: &mut Request, s: &mut Scratch) {
         append_forwarded(req, "X-Forwarded-Host", &s.other, &mut s.value);
     }
     s.other.clear();
-    let _ = write!(s.other, "{}", req.ses.peer.port());
+    text::push_u64(&mut s.other, req.ses.peer.port().into());
     append_forwarded(req, "X-Forwarded-Port", &s.other, &mut s.value);
     s.value.clear();
-    let _ = write!(s.value, "{}", req.client_ip);
+    text::push_ip(&mut s.value, req.client_ip);
     req.set_header("X-Real-Ip", &s.value);
     s.value.clear();
-    let _ = write!(s.value, "{}", vars::client_port(req).unwrap_or(0));
+    text::push_u64(&mut s.value, vars::client_port(req).unwrap_or(0).into());
     req.set_header("X-Real-Port", &s.value);
     s.value.clear();
-    let _ = write!(s.value, "{}", req.ses.local.ip());
+    text::push_ip(&mut s.value, req.ses.local.ip());
     req.set_header("X-Bfe-Ip", &s.value);
 }
 

@@ -2,7 +2,7 @@
 //! load, and their values for one request, written into a caller's buffer
 //! so expanding a value allocates nothing of its own.
 
-use crate::basic::Request;
+use crate::basic::{text, Request};
 use crate::route::RequestFacts;
 use std::fmt::Write;
 
@@ -104,12 +104,10 @@ pub fn client_port(req: &Request) -> Option<u16> {
 /// `server_name` is the host name, read once at load.
 pub fn expand(v: Var, req: &Request, server_name: &str, out: &mut String) {
     match v {
-        Var::ClientIp => {
-            let _ = write!(out, "{}", req.client_ip);
-        }
+        Var::ClientIp => text::push_ip(out, req.client_ip),
         Var::ClientPort => {
             if let Some(p) = client_port(req) {
-                let _ = write!(out, "{p}");
+                text::push_u64(out, p.into());
             }
         }
         Var::RequestHost => out.push_str(&String::from_utf8_lossy(req.host())),
@@ -120,9 +118,7 @@ pub fn expand(v: Var, req: &Request, server_name: &str, out: &mut String) {
             }
         }
         Var::LogId => out.push_str(req.log_id.as_deref().unwrap_or("")),
-        Var::Vip | Var::Rip => {
-            let _ = write!(out, "{}", req.ses.local.ip());
-        }
+        Var::Vip | Var::Rip => text::push_ip(out, req.ses.local.ip()),
         // ringfront does not keep a layer-4 balancer's address.
         Var::Bip => out.push_str("unknown"),
         Var::ServerName => out.push_str(server_name),

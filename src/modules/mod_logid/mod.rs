@@ -54,13 +54,14 @@ impl IdGen {
     /// 32 lower-case hex digits.
     pub fn id(&self) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(32);
-        for word in [self.next(), self.next()] {
-            for i in (0..16).rev() {
-                out.push(HEX[((word >> (i * 4)) & 0xf) as usize] as char);
+        let mut buf = [0u8; 32];
+        for (k, word) in [self.next(), self.next()].into_iter().enumerate() {
+            for (i, b) in buf[k * 16..(k + 1) * 16].iter_mut().enumerate() {
+                *b = HEX[((word >> ((15 - i) * 4)) & 0xf) as usize];
             }
         }
-        out
+        // Hex digits: always UTF-8; one copy instead of 32 char pushes.
+        String::from_utf8(buf.to_vec()).unwrap_or_default()
     }
 }
 

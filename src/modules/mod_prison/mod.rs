@@ -18,6 +18,7 @@ mod lru;
 mod sign;
 
 use crate::basic::{ErrorKind, ProxyError, Request, Response};
+use crate::module::conf::ProductMap;
 use crate::module::conf::GLOBAL_PRODUCT;
 use crate::module::{
     Counters, InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, Ret, Tables,
@@ -27,7 +28,6 @@ use crate::modules::mod_trust_clientip::joined;
 use conf::{Action, PrisonConf, PrisonRule, NAME};
 use lru::Lru;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -70,7 +70,7 @@ impl RuleState {
 struct WorkerState {
     generation: u64,
     /// Product → one state per rule, in rule order.
-    products: HashMap<String, Vec<RuleState>>,
+    products: ProductMap<Vec<RuleState>>,
 }
 
 impl WorkerState {

@@ -2,11 +2,11 @@
 //! file; `redirect.data` (JSON) holds product → rules, as BFE reads them.
 
 use crate::config::data::json::{self, Obj, J};
+use crate::module::conf::ProductMap;
 use crate::module::conf::{conf_path, resolve, IniConf, ProductRules};
 use crate::module::ModuleError;
 use crate::route::Cond;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub const NAME: &str = "mod_redirect";
@@ -41,7 +41,7 @@ pub struct RedirectTable {
     /// `[Log] OpenDebug`: log each redirect decision at debug level.
     pub open_debug: bool,
     pub version: String,
-    products: HashMap<String, Vec<RedirectRule>>,
+    products: ProductMap<Vec<RedirectRule>>,
 }
 
 impl RedirectTable {
@@ -83,7 +83,7 @@ pub fn load_data(
 ) -> Result<(RedirectTable, String), Vec<ModuleError>> {
     let v = ProductRules::load(root, path, parse_rule).map_err(|e| ModuleError::confs(NAME, &e))?;
     let label = v.label();
-    let mut products = HashMap::new();
+    let mut products = ProductMap::default();
     for name in v.value.products() {
         let rules = v
             .value

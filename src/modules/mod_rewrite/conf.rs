@@ -3,10 +3,10 @@
 
 use super::action::{parse_action, Action};
 use crate::config::data::json::{self, Obj, J};
+use crate::module::conf::ProductMap;
 use crate::module::conf::{conf_path, resolve, IniConf, ProductRules};
 use crate::module::ModuleError;
 use crate::route::Cond;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub const NAME: &str = "mod_rewrite";
@@ -30,7 +30,7 @@ pub struct RewriteTable {
     /// `[Log] OpenDebug`: log each request's rewrite at debug level.
     pub open_debug: bool,
     pub version: String,
-    products: HashMap<String, Vec<RewriteRule>>,
+    products: ProductMap<Vec<RewriteRule>>,
 }
 
 impl RewriteTable {
@@ -68,7 +68,7 @@ pub fn load_all(root: &Path) -> Result<RewriteTable, Vec<ModuleError>> {
 /// Read a rule file (`rewrite.data` format).
 pub fn load_data(root: &Path, path: &Path, debug: bool) -> Result<RewriteTable, Vec<ModuleError>> {
     let v = ProductRules::load(root, path, parse_rule).map_err(|e| ModuleError::confs(NAME, &e))?;
-    let mut products = HashMap::new();
+    let mut products = ProductMap::default();
     for name in v.value.products() {
         let rules = v
             .value
