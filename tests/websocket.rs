@@ -66,9 +66,14 @@ import asyncio, sys, os
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus, ConnectionClosed
 url, scenario = sys.argv[1], sys.argv[2]
+kw = {}
+if url.startswith("wss:"):
+    import ssl
+    ctx = ssl.create_default_context(cafile=sys.argv[3])
+    kw = {"ssl": ctx, "server_hostname": "example.org"}
 async def main():
     if scenario == "echo":
-        async with connect(url + "/echo", max_size=None, ping_interval=None) as ws:
+        async with connect(url + "/echo", max_size=None, ping_interval=None, **kw) as ws:
             await ws.send("hello")
             assert await ws.recv() == "hello"
             await ws.send(b"\x00\x01\xfe\xff")
@@ -194,9 +199,13 @@ impl WsOrigin {
 
 /// Run one client scenario against ringfront; its stdout.
 fn client(h: &ServerHandle, scenario: &str) -> String {
-    let url = format!("ws://127.0.0.1:{}", h.http_addr.port());
+    client_at(&format!("ws://127.0.0.1:{}", h.http_addr.port()), scenario)
+}
+
+fn client_at(url: &str, scenario: &str) -> String {
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.crt");
     let out = Command::new(python())
-        .args(["-c", CLIENT, &url, scenario])
+        .args(["-c", CLIENT, url, scenario, ca])
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -366,6 +375,27 @@ fn idle_tunnel_is_closed_on_both_sides_after_timeout_read_client() {
     ) == 0));
 }
 
+#[test]
+fn wss_over_the_https_listener() {
+    let origin = WsOrigin::start();
+    let mut l = Layout::single(Cluster::simple("c", &[origin.addr]));
+    l.server_extra
+        .push_str("HttpsPort = 0\nTlsHandshakeTimeout = 1\n");
+    let d = l.write();
+    common::tls::write_files(&d);
+    let h = common::start(d.path(), None);
+    let port = h.https_addr.expect("HTTPS listener").port();
+    let out = client_at(&format!("wss://127.0.0.1:{port}"), "echo");
+    assert!(out.contains("ok echo 1000"), "{out}");
+    assert!(origin.wait_for("closed /echo").contains("closed /echo"));
+    assert_eq!(common::counter(&h, "web_socket_upgrade"), 1);
+    assert_eq!(common::counter(&h, "web_socket_err_transfer"), 0);
+    assert!(common::eventually(|| common::counter(
+        &h,
+        "web_socket_active"
+    ) == 0));
+}
+
 /// A raw backend that accepts one handshake with 101, then reads to end
 /// of stream and answers with what it read, then closes: only a
 /// half-close passed on lets it answer.
@@ -486,4 +516,34 @@ fn other_upgrades_are_forwarded_without_the_upgrade() {
             .is_none_or(|v| !v.to_ascii_lowercase().contains("upgrade")));
     }
     assert_eq!(common::counter(&h, "web_socket_upgrade"), 0);
+}
+
+#[test]
+fn a_101_that_does_not_switch_to_websocket_is_a_502() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let backend = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = Vec::new();
+        let mut b = [0u8; 4096];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut b).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&b[..n]);
+        }
+        s.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+        )
+        .unwrap();
+    });
+    let d = Layout::single(Cluster::simple("c", &[addr])).write();
+    let h = common::start(d.path(), None);
+    let mut c = common::client::Conn::open(h.http_addr);
+    c.send(b"GET /chat HTTP/1.1\r\nHost: example.org\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    let r = c.response(false).expect("a response");
+    assert_eq!(r.status, 502);
+    backend.join().unwrap();
+    assert_eq!(common::counter(&h, "web_socket_upgrade"), 0);
+    assert_eq!(common::counter(&h, "err_backend_broken"), 1);
 }

@@ -13,6 +13,7 @@
 
 use super::attempt::Outcome;
 use super::downstream::{Disposition, Downstream, Upstream};
+use super::guard::GaugeGuard;
 use super::reply::{finish_local, read_response, request_finish, send_answer, AfterRead};
 use super::tunnel::End;
 use crate::basic::{ErrorKind, Request, Response};
@@ -89,10 +90,12 @@ pub(super) async fn switch<D: Downstream>(
     w.stats.count_status(101);
     Stats::inc(&w.stats.web_socket_upgrade);
     Stats::inc(&w.stats.web_socket_active);
+    // Down again however the tunnel ends, a dropped connection included.
+    let active = GaugeGuard(&w.stats.web_socket_active);
     req.stat.mark(|t| &mut t.response_start);
     let idle = cluster.basic.timeout_read_client;
     let s = d.tunnel(w, first.take(), head_len, early, up, idle).await;
-    Stats::dec(&w.stats.web_socket_active);
+    drop(active);
     let add = |c: &Cell<u64>, n: u64| c.set(c.get() + n);
     add(&w.stats.web_socket_bytes_recv, s.recv);
     add(&w.stats.web_socket_bytes_sent, s.sent);
