@@ -434,7 +434,21 @@ fn half_close_backend() -> (SocketAddr, std::thread::JoinHandle<Vec<u8>>) {
 #[test]
 fn half_close_is_passed_on_and_the_other_direction_keeps_going() {
     let (addr, backend) = half_close_backend();
-    let d = Layout::single(Cluster::simple("c", &[addr])).write();
+    // Header rules apply to the handshake and to the 101 (HandleReadResponse).
+    let mut l = Layout::single(Cluster::simple("c", &[addr]));
+    l.modules = vec!["mod_header".into()];
+    let d = l.write();
+    d.write(
+        "mod_header/mod_header.conf",
+        "[Basic]\nDataPath = mod_header/header_rule.data\n",
+    );
+    let rules = json!({"Version": "1", "Config": {"p": [
+        {"cond": "default_t()", "actions": [
+            {"cmd": "REQ_HEADER_SET", "params": ["X-Ws-Req", "yes"]},
+            {"cmd": "RSP_HEADER_SET", "params": ["X-Proxied-By", "ringfront"]}
+        ], "last": true}
+    ]}});
+    d.write_json("mod_header/header_rule.data", &rules);
     let h = common::start(d.path(), None);
     let mut c = TcpStream::connect(h.http_addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -456,6 +470,7 @@ fn half_close_is_passed_on_and_the_other_direction_keeps_going() {
     assert!(text.contains("\r\nUpgrade: websocket\r\n"), "{text}");
     assert!(text.contains("\r\nConnection: Upgrade\r\n"), "{text}");
     assert!(text.contains("\r\nSec-WebSocket-Accept: x\r\n"), "{text}");
+    assert!(text.contains("\r\nX-Proxied-By: ringfront\r\n"), "{text}");
     assert!(
         !text.to_ascii_lowercase().contains("content-length"),
         "{text}"
