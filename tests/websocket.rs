@@ -27,8 +27,10 @@ use std::time::{Duration, Instant};
 /// handshake and each handler end is appended to the log file, so a test
 /// can tell what reached the origin and that its side was closed.
 const ORIGIN: &str = r#"
-import asyncio, sys, http
+import asyncio, sys, http, logging
 from websockets.asyncio.server import serve
+# Clients that drop the connection without a close frame are expected.
+logging.getLogger("websockets").setLevel(logging.CRITICAL)
 LOG = sys.argv[1]
 def log(line):
     with open(LOG, "a") as f:
@@ -561,4 +563,95 @@ fn a_101_that_does_not_switch_to_websocket_is_a_502() {
     backend.join().unwrap();
     assert_eq!(common::counter(&h, "web_socket_upgrade"), 0);
     assert_eq!(common::counter(&h, "err_backend_broken"), 1);
+}
+
+/// Read from `c` until a head's blank line has arrived; returns the head
+/// and whatever came after it.
+fn read_head(c: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut got = Vec::new();
+    let mut b = [0u8; 4096];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = got[end + 4..].to_vec();
+            return (String::from_utf8_lossy(&got[..end + 4]).into_owned(), rest);
+        }
+        let n = c.read(&mut b).unwrap();
+        assert!(
+            n > 0,
+            "closed before a head: {}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&b[..n]);
+    }
+}
+
+#[test]
+fn a_handshake_later_on_a_kept_alive_connection_is_tunnelled_too() {
+    let e = start(json!({}), &[], &[]);
+    let mut c = TcpStream::connect(e.h.http_addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // First a plain request (the origin wants an upgrade: 426), with a
+    // length, so the connection stays open.
+    c.write_all(b"GET /echo HTTP/1.1\r\nHost: example.org\r\n\r\n")
+        .unwrap();
+    let (head, mut rest) = read_head(&mut c);
+    assert!(head.starts_with("HTTP/1.1 426 "), "{head}");
+    assert!(!head.contains("Connection: close"), "{head}");
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{head}"));
+    while rest.len() < len {
+        let mut b = [0u8; 1024];
+        let n = c.read(&mut b).unwrap();
+        assert!(n > 0);
+        rest.extend_from_slice(&b[..n]);
+    }
+    // Then the handshake, on the same connection.
+    c.write_all(b"GET /echo HTTP/1.1\r\nHost: example.org\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        .unwrap();
+    let (head, mut rest) = read_head(&mut c);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    // RFC 6455's sample key and its accept value.
+    assert!(
+        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "{head}"
+    );
+    // A masked text frame "hi"; the echo comes back unmasked.
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | 2];
+    frame.extend_from_slice(&mask);
+    frame.extend(b"hi".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    c.write_all(&frame).unwrap();
+    while rest.len() < 4 {
+        let mut b = [0u8; 64];
+        let n = c.read(&mut b).unwrap();
+        assert!(n > 0, "tunnel closed: {rest:?}");
+        rest.extend_from_slice(&b[..n]);
+    }
+    assert_eq!(&rest[..4], &[0x81, 2, b'h', b'i']);
+    drop(c);
+    assert!(e.origin.wait_for("closed /echo").contains("closed /echo"));
+    assert_eq!(common::counter(&e.h, "web_socket_upgrade"), 1);
+}
+
+#[test]
+fn a_handshake_body_is_forwarded_as_bfe_does() {
+    let (addr, backend) = half_close_backend();
+    let d = Layout::single(Cluster::simple("c", &[addr])).write();
+    let h = common::start(d.path(), None);
+    let mut c = TcpStream::connect(h.http_addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET /chat HTTP/1.1\r\nHost: example.org\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\nhelloearly")
+        .unwrap();
+    let (head, rest) = read_head(&mut c);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut all = rest;
+    c.read_to_end(&mut all).unwrap();
+    // The backend read the body and the early bytes behind it.
+    assert_eq!(String::from_utf8_lossy(&all), "hiread 10 bytes");
+    let head = String::from_utf8(backend.join().unwrap()).unwrap();
+    assert!(head.contains("\r\nContent-Length: 5\r\n"), "{head}");
 }
