@@ -655,3 +655,42 @@ fn a_handshake_body_is_forwarded_as_bfe_does() {
     let head = String::from_utf8(backend.join().unwrap()).unwrap();
     assert!(head.contains("\r\nContent-Length: 5\r\n"), "{head}");
 }
+
+/// A client that completes the handshake with raw bytes and then resets
+/// its connection (SO_LINGER 0).
+const RESETTER: &str = r#"
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /echo HTTP/1.1\r\nHost: example.org\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+got = b""
+while b"\r\n\r\n" not in got:
+    b = s.recv(4096)
+    assert b, got
+    got += b
+assert got.startswith(b"HTTP/1.1 101 "), got
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+print("ok reset")
+"#;
+
+#[test]
+fn a_client_reset_ends_the_tunnel_and_is_counted() {
+    let e = start(json!({}), &[], &[]);
+    let out = Command::new(python())
+        .args(["-c", RESETTER, &e.h.http_addr.port().to_string()])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok reset"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The backend's side is closed with it.
+    assert!(e.origin.wait_for("closed /echo").contains("closed /echo"));
+    assert!(common::eventually(|| common::counter(
+        &e.h,
+        "web_socket_err_transfer"
+    ) == 1));
+    assert_eq!(common::counter(&e.h, "web_socket_active"), 0);
+    assert_eq!(common::counter(&e.h, "web_socket_upgrade"), 1);
+}
