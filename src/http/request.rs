@@ -73,6 +73,11 @@ pub struct RequestHead {
     /// Whether the client wants the connection kept after this request.
     pub keep_alive: bool,
     pub expect_continue: bool,
+    /// A WebSocket handshake (RFC 6455 §4.1, as BFE's
+    /// `CheckUpgradeWebSocket` detects it): `GET` with `Upgrade: websocket`
+    /// and `upgrade` among the `Connection` tokens. Forwarded with its
+    /// upgrade headers, and tunnelled on the backend's 101.
+    pub upgrade: bool,
 }
 
 impl RequestHead {
@@ -163,6 +168,7 @@ pub fn parse_request(
     let mut codings = Codings::default();
     let mut conn_close = false;
     let mut conn_keep_alive = false;
+    let mut conn_upgrade = false;
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         let value = h.value;
@@ -193,6 +199,7 @@ pub fn parse_request(
         } else if name.eq_ignore_ascii_case(b"connection") {
             conn_close |= has_token(value, b"close");
             conn_keep_alive |= has_token(value, b"keep-alive");
+            conn_upgrade |= has_token(value, b"upgrade");
         } else if name.eq_ignore_ascii_case(b"expect") {
             if trim(value).eq_ignore_ascii_case(b"100-continue") {
                 head.expect_continue = head.version == Version::Http11;
@@ -239,6 +246,12 @@ pub fn parse_request(
         Version::Http11 => !conn_close,
         Version::Http10 => conn_keep_alive && !conn_close,
     };
+    // Only a request that asks for an upgrade pays for the second look.
+    head.upgrade = conn_upgrade
+        && method == "GET"
+        && head
+            .header(buf, b"upgrade")
+            .is_some_and(|v| trim(v).eq_ignore_ascii_case(b"websocket"));
     Ok(true)
 }
 
@@ -470,6 +483,37 @@ mod tests {
         assert_eq!(parse(nohost).unwrap_err().status(), 400);
         let twohost = b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n";
         assert_eq!(parse(twohost).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn websocket_handshakes_as_bfe_detects_them() {
+        let ws = |m: &str, conn: &str, up: &str| {
+            let r =
+                format!("{m} / HTTP/1.1\r\nHost: a\r\nConnection: {conn}\r\nUpgrade: {up}\r\n\r\n");
+            parse(r.as_bytes()).unwrap().1.upgrade
+        };
+        assert!(ws("GET", "Upgrade", "websocket"));
+        assert!(ws("GET", "keep-alive, UPGRADE", "WebSocket"));
+        assert!(!ws("POST", "Upgrade", "websocket"), "GET only");
+        assert!(!ws("GET", "Upgrade", "h2c"), "other protocols are not");
+        assert!(!ws("GET", "Upgrade", "websocket, h2c"));
+        assert!(!ws("GET", "keep-alive", "websocket"), "no upgrade token");
+        assert!(
+            !parse(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n")
+                .unwrap()
+                .1
+                .upgrade
+        );
+        // The flag does not outlive its request on a reused head.
+        let mut h = RequestHead::default();
+        let limits = RequestLimits {
+            max_header_bytes: 4096,
+            max_uri_bytes: 1024,
+        };
+        let up = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+        assert!(parse_request(up, &limits, &mut h).unwrap() && h.upgrade);
+        assert!(parse_request(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &limits, &mut h).unwrap());
+        assert!(!h.upgrade);
     }
 
     #[test]

@@ -173,6 +173,11 @@ pub fn request_head(
         edits,
         &[b"x-forwarded-for", b"expect"],
     );
+    // The one hop-by-hop pair that is forwarded: a WebSocket handshake
+    // asks the backend to switch, and the tunnel follows its 101.
+    if head.upgrade {
+        out.extend_from_slice(UPGRADE_WEBSOCKET);
+    }
     // Prior proxies' entries first, in order, then this client.
     out.extend_from_slice(b"X-Forwarded-For: ");
     // The chain so far: a handler's X-Forwarded-For replaces the client's.
@@ -191,6 +196,30 @@ pub fn request_head(
     push_ip(out, client_ip);
     out.extend_from_slice(b"\r\n");
     framing(out, body);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The upgrade headers of a WebSocket handshake, request or 101 response.
+const UPGRADE_WEBSOCKET: &[u8] = b"Connection: Upgrade\r\nUpgrade: websocket\r\n";
+
+/// The head of a backend's `101 Switching Protocols` to a WebSocket
+/// handshake, for the client: its end-to-end headers (the
+/// `Sec-WebSocket-*` ones among them) and the upgrade pair, no framing.
+pub fn switching_head(
+    out: &mut Vec<u8>,
+    buf: &[u8],
+    head: &ResponseHead,
+    edits: &HeaderEdits,
+    reason: Option<&[u8]>,
+) {
+    let reason = match reason {
+        Some(r) => r,
+        None if !head.reason.is_empty() => head.reason.get(buf),
+        None => status_reason(101).as_bytes(),
+    };
+    status_line(out, 101, reason);
+    end_to_end(out, buf, &head.headers, edits, &[]);
+    out.extend_from_slice(UPGRADE_WEBSOCKET);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -324,6 +353,47 @@ mod tests {
         assert_eq!(
             s,
             "POST /p?q=1 HTTP/1.1\r\nHost: a\r\nX-End: 2\r\nX-Forwarded-For: 1.1.1.1, 10.0.0.9\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn websocket_handshake_keeps_its_upgrade_pair_only() {
+        let b = b"GET /chat HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade, X-Hop\r\nX-Hop: 1\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n";
+        let mut h = RequestHead::default();
+        assert!(parse_request(b, &LIMITS, &mut h).unwrap());
+        assert!(h.upgrade);
+        let mut out = Vec::new();
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let e = HeaderEdits::default();
+        request_head(
+            &mut out,
+            b,
+            &h,
+            &e,
+            TargetEdits::default(),
+            ip,
+            BodyKind::None,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET /chat HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: k\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nX-Forwarded-For: 10.0.0.9\r\n\r\n"
+        );
+        // h2c is no handshake: its upgrade is dropped with the hop headers.
+        let b = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: x\r\n\r\n";
+        assert!(parse_request(b, &LIMITS, &mut h).unwrap());
+        let mut out = Vec::new();
+        request_head(
+            &mut out,
+            b,
+            &h,
+            &e,
+            TargetEdits::default(),
+            ip,
+            BodyKind::None,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.9\r\n\r\n"
         );
     }
 

@@ -4,7 +4,7 @@
 
 use crate::basic::Session;
 use crate::http::Version;
-use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use monoio::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
@@ -46,7 +46,10 @@ impl<S> ClientConn<S> {
 }
 
 /// A client stream: plain TCP, or TLS over it.
-pub(crate) trait ClientIo: AsyncReadRent + AsyncWriteRent + 'static {
+///
+/// `Split`: its reads and writes may run at once, which a WebSocket tunnel
+/// ([`super::tunnel`]) needs (plain TCP and rustls over TCP both are).
+pub(crate) trait ClientIo: AsyncReadRent + AsyncWriteRent + Split + 'static {
     /// Wait until the client sends something, holding no buffer meanwhile.
     /// Streams that may already hold decoded bytes (TLS) return at once.
     fn wait_readable(&self) -> impl std::future::Future<Output = std::io::Result<()>>;

@@ -149,6 +149,21 @@ pub(crate) trait Downstream {
         scratch: Vec<u8>,
         backend_timeout: Duration,
     ) -> Result<bool, ()>;
+
+    /// The backend switched protocols: send `first` (the 101 head,
+    /// `head_len` bytes of it, and what the backend sent behind it), send
+    /// `early` to the backend, then splice the client and `up` byte for
+    /// byte until the tunnel ends ([`super::tunnel`]). The client
+    /// connection serves no further request.
+    async fn tunnel(
+        &mut self,
+        w: &Worker,
+        first: Vec<u8>,
+        head_len: usize,
+        early: Vec<u8>,
+        up: Upstream,
+        idle: Duration,
+    ) -> super::tunnel::Spliced;
 }
 
 /// The upstream side of a request is HTTP/1.1 over TCP for every

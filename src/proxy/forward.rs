@@ -189,7 +189,21 @@ async fn attempt<D: Downstream>(
         .outlier_detection_http_code
         .contains(&status);
     report(w, req, cluster, t, !outlier);
-    let outcome = if status == 101 {
+    let outcome = if req.head.upgrade {
+        // A WebSocket handshake: tunnelled on a 101, any other answer
+        // relayed as a normal response. Boxed, as the rare path.
+        if status == 101 {
+            let seen = body.seen;
+            Box::pin(super::upgrade::switch(
+                w, d, req, up, &mut res, cluster, seen,
+            ))
+            .await
+        } else {
+            Stats::inc(&w.stats.web_socket_err_backend_reject);
+            super::relay::respond(w, d, req, up, &mut res, cluster, t.addr).await
+        }
+    } else if status == 101 {
+        // Switching protocols nobody asked for cannot be relayed.
         w.stats.error(ErrorKind::BackendBroken);
         Outcome::BadResponse(ErrorKind::BackendBroken)
     } else {

@@ -9,8 +9,9 @@
 
 use super::body::Pump;
 use super::client::{ClientConn, ClientIo};
-use super::downstream::{BodyError, Disposition, Downstream};
+use super::downstream::{BodyError, Disposition, Downstream, Upstream};
 use super::io::{read_more, write_all_in, write_from, write_parts, IoErr};
+use super::tunnel::Spliced;
 use crate::basic::{Body, ErrorKind, ProxyError, Request, Response};
 use crate::http::chunked::ChunkError;
 use crate::http::write::{self, ResponseFraming, CONTINUE_100};
@@ -263,6 +264,28 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         let mut out = framing_buf(w, pump);
         self.pump_response(w, up, pump, &mut scratch, &mut out, backend_timeout)
             .await
+    }
+
+    async fn tunnel(
+        &mut self,
+        w: &Worker,
+        first: Vec<u8>,
+        head_len: usize,
+        early: Vec<u8>,
+        up: Upstream,
+        idle: Duration,
+    ) -> Spliced {
+        super::tunnel::splice(
+            w,
+            &mut self.stream,
+            &self.ses,
+            first,
+            head_len,
+            early,
+            up,
+            idle,
+        )
+        .await
     }
 }
 

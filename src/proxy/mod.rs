@@ -21,6 +21,9 @@
 //! - [`downstream`]: the seam to the client's protocol; [`h1`] is its
 //!   HTTP/1.1 implementation and the only place response bytes are written.
 //! - [`reply`]: answers ringfront makes itself and what return values mean.
+//! - [`upgrade`]: a WebSocket handshake the backend accepted (101), and
+//!   [`tunnel`], the byte-for-byte splice that follows (half-close, idle
+//!   timeout).
 //! - [`body`] and [`io`]: body re-framing and owned-buffer socket I/O.
 
 mod attempt;
@@ -37,6 +40,8 @@ mod relay;
 mod reply;
 mod retry;
 mod tls;
+mod tunnel;
+mod upgrade;
 mod upstream;
 
 pub(crate) use conn::serve;

@@ -90,6 +90,23 @@ counters! {
     upstream_idle,
     /// Configuration snapshots this worker switched to.
     snapshot_swaps,
+    /// WebSocket handshakes the backend accepted: 101 relayed, tunnel
+    /// opened.
+    web_socket_upgrade,
+    /// WebSocket tunnels open now (gauge).
+    web_socket_active,
+    /// Tunnel bytes from clients to backends (BFE's `WebSocketBytesRecv`).
+    web_socket_bytes_recv,
+    /// Tunnel bytes from backends to clients (BFE's `WebSocketBytesSent`).
+    web_socket_bytes_sent,
+    /// WebSocket handshakes the backend answered with anything but a 101
+    /// (relayed as a normal response; BFE's `WebSocketErrBackendReject`).
+    web_socket_err_backend_reject,
+    /// Tunnels ended by a read or write error (BFE's `WebSocketErrTransfer`).
+    web_socket_err_transfer,
+    /// Tunnels closed because no byte moved either way for the cluster's
+    /// `TimeoutReadClient`.
+    web_socket_err_idle,
 }
 
 impl Stats {
