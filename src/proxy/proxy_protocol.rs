@@ -1,0 +1,411 @@
+//! The PROXY protocol header (v1 text, v2 binary) a layer-4 balancer puts
+//! in front of a connection, read on accept when `[Server]
+//! Layer4LoadBalancer = PROXY`, on the HTTP and the HTTPS listener alike.
+//!
+//! Semantics are BFE's (`bfe_proxy`):
+//! - the header is optional: a connection whose first bytes are not a
+//!   PROXY signature is served as a direct one (`proxy_err_no_proxy_protocol`);
+//! - a signature followed by a malformed header, or a header not complete
+//!   within `ClientReadTimeout` and `MaxProxyHeaderBytes`, closes the
+//!   connection, counted (`proxy_err_invalid_header`, `proxy_err_read_header`);
+//! - the header's source becomes the client's address and its destination
+//!   the VIP; v2 TLVs are skipped.
+//!
+//! Where ringfront differs (on purpose): `PROXY UNKNOWN` (v1), the v2
+//! `LOCAL` command and the v2 `UNSPEC`/`UNIX` families keep the socket's
+//! addresses instead of failing, as the protocol's specification asks.
+//!
+//! Why peek: the header is read with `MSG_PEEK` and only its own bytes are
+//! then consumed, so what follows stays in the socket. The HTTPS listener's
+//! SNI peek and the rustls handshake then see the ClientHello exactly as
+//! on a direct connection, and the HTTP path needs no "bytes read before
+//! the request" special case.
+
+use crate::worker::{Stats, Worker};
+use monoio::net::TcpStream;
+use ppp::v2;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// v2's fixed 12-byte signature.
+const SIG_V2: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
+/// v1's signature.
+const SIG_V1: &[u8; 5] = b"PROXY";
+/// The largest header the protocol allows: v2's 16 fixed bytes plus a
+/// 16-bit length. A larger `MaxProxyHeaderBytes` cannot matter.
+const MAX_HEADER: usize = 16 + u16::MAX as usize;
+
+/// What the first bytes of a connection are.
+#[derive(Debug, PartialEq, Eq)]
+enum Scan {
+    /// Not decided yet: wait for more bytes.
+    NeedMore,
+    /// No PROXY signature: a direct connection.
+    Absent,
+    /// A whole header of `len` bytes; `addrs` are (source, destination),
+    /// `None` where the socket's own addresses stay (LOCAL, UNKNOWN).
+    Header {
+        v2: bool,
+        len: usize,
+        addrs: Option<(SocketAddr, SocketAddr)>,
+    },
+    /// A signature, then something that is not a valid header.
+    Invalid { v2: bool },
+    /// A signature, then more than `limit` bytes without a complete header.
+    TooLarge { v2: bool },
+}
+
+/// Classify the bytes a connection starts with; `limit` is
+/// `MaxProxyHeaderBytes`. Pure, so every case is unit-tested.
+fn scan(bytes: &[u8], limit: usize) -> Scan {
+    let Some(&first) = bytes.first() else {
+        return Scan::NeedMore;
+    };
+    let (v2, sig): (bool, &[u8]) = match first {
+        b'P' => (false, SIG_V1),
+        b'\r' => (true, SIG_V2),
+        _ => return Scan::Absent,
+    };
+    let seen = bytes.len().min(sig.len());
+    if bytes[..seen] != sig[..seen] {
+        return Scan::Absent;
+    }
+    let too_large = || Scan::TooLarge { v2 };
+    if seen < sig.len() {
+        return if bytes.len() >= limit {
+            too_large()
+        } else {
+            Scan::NeedMore
+        };
+    }
+    let scan = if v2 {
+        scan_v2(bytes, limit)
+    } else {
+        scan_v1(bytes)
+    };
+    match scan {
+        Scan::Header { len, .. } if len > limit => too_large(),
+        Scan::NeedMore if bytes.len() >= limit => too_large(),
+        s => s,
+    }
+}
+
+fn scan_v1(bytes: &[u8]) -> Scan {
+    use ppp::v1::{Addresses, Header};
+    use ppp::PartialResult;
+    let parsed = Header::try_from(bytes);
+    if parsed.is_incomplete() {
+        return Scan::NeedMore;
+    }
+    match parsed {
+        Ok(h) => Scan::Header {
+            v2: false,
+            len: h.header.len(),
+            addrs: match h.addresses {
+                Addresses::Tcp4(a) => Some((
+                    (a.source_address, a.source_port).into(),
+                    (a.destination_address, a.destination_port).into(),
+                )),
+                Addresses::Tcp6(a) => Some((
+                    (a.source_address, a.source_port).into(),
+                    (a.destination_address, a.destination_port).into(),
+                )),
+                Addresses::Unknown => None,
+            },
+        },
+        Err(_) => Scan::Invalid { v2: false },
+    }
+}
+
+fn scan_v2(bytes: &[u8], limit: usize) -> Scan {
+    match v2::Header::try_from(bytes) {
+        Ok(h) => Scan::Header {
+            v2: true,
+            len: h.len(),
+            addrs: match (h.command, h.addresses) {
+                (v2::Command::Local, _) => None,
+                (_, v2::Addresses::IPv4(a)) => Some((
+                    (a.source_address, a.source_port).into(),
+                    (a.destination_address, a.destination_port).into(),
+                )),
+                (_, v2::Addresses::IPv6(a)) => Some((
+                    (a.source_address, a.source_port).into(),
+                    (a.destination_address, a.destination_port).into(),
+                )),
+                (_, v2::Addresses::Unspecified | v2::Addresses::Unix(_)) => None,
+            },
+        },
+        // The fixed part is in, and its length says the whole header will
+        // not fit: no need to wait for bytes that could not be accepted.
+        Err(v2::ParseError::Partial(_, length)) if 16 + length > limit => {
+            Scan::TooLarge { v2: true }
+        }
+        Err(v2::ParseError::Partial(..) | v2::ParseError::Incomplete(_)) => Scan::NeedMore,
+        Err(_) => Scan::Invalid { v2: true },
+    }
+}
+
+/// Read the PROXY header a connection may start with, within
+/// `ClientReadTimeout` and `MaxProxyHeaderBytes`, consuming exactly its
+/// bytes. `Ok(Some((source, destination)))` when it gave addresses,
+/// `Ok(None)` when the socket's addresses stay (no header, LOCAL,
+/// UNKNOWN), `Err(())` when the connection must close (counted here).
+pub(super) async fn read_header(
+    w: &Worker,
+    stream: &TcpStream,
+) -> Result<Option<(SocketAddr, SocketAddr)>, ()> {
+    let st = &w.stats;
+    let limit = w.conf.max_proxy_header_bytes.min(MAX_HEADER);
+    let deadline = Instant::now() + w.conf.client_read_timeout;
+    let fd = stream.as_raw_fd();
+    let mut buf = w.bufs.borrow_mut().take();
+    buf.clear();
+    buf.resize(limit, 0);
+    let mut outcome = Err(());
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !matches!(
+            monoio::time::timeout(left, stream.readable(false)).await,
+            Ok(Ok(()))
+        ) {
+            Stats::inc(&st.proxy_err_read_header);
+            break;
+        }
+        let n = match crate::sys::peek(fd, &mut buf) {
+            Ok(0) => {
+                Stats::inc(&st.proxy_err_read_header);
+                break;
+            }
+            Ok(n) => n,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::Interrupted =>
+            {
+                continue
+            }
+            Err(_) => {
+                Stats::inc(&st.proxy_err_read_header);
+                break;
+            }
+        };
+        let s = scan(&buf[..n], limit);
+        let v2 = match s {
+            Scan::NeedMore => {
+                // The peeked bytes keep the socket readable, so the wait
+                // above would not time out by itself.
+                if Instant::now() >= deadline {
+                    Stats::inc(&st.proxy_err_read_header);
+                    log::debug!("worker {}: PROXY protocol header timed out", w.id);
+                    break;
+                }
+                // The rest is still in flight: wait a little rather than
+                // spin. Senders write the header at once, so this is rare.
+                monoio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+            Scan::Absent => {
+                Stats::inc(&st.proxy_err_no_proxy_protocol);
+                outcome = Ok(None);
+                break;
+            }
+            Scan::Header { v2, .. } | Scan::Invalid { v2 } | Scan::TooLarge { v2 } => v2,
+        };
+        Stats::inc(if v2 {
+            &st.proxy_matched_v2_signature
+        } else {
+            &st.proxy_matched_v1_signature
+        });
+        match s {
+            Scan::Header { v2, len, addrs } => {
+                if consume(fd, &mut buf, len) {
+                    Stats::inc(if v2 {
+                        &st.proxy_normal_v2_header
+                    } else {
+                        &st.proxy_normal_v1_header
+                    });
+                    outcome = Ok(addrs);
+                } else {
+                    Stats::inc(&st.proxy_err_read_header);
+                }
+            }
+            Scan::Invalid { .. } => {
+                Stats::inc(&st.proxy_err_invalid_header);
+                log::debug!("worker {}: malformed PROXY protocol header", w.id);
+            }
+            _ => {
+                Stats::inc(&st.proxy_err_read_header);
+                log::debug!(
+                    "worker {}: PROXY protocol header over MaxProxyHeaderBytes ({limit})",
+                    w.id
+                );
+            }
+        }
+        break;
+    }
+    buf.clear();
+    w.bufs.borrow_mut().give(buf);
+    outcome
+}
+
+/// Take the `len` header bytes a peek saw off the socket. They are queued
+/// in the kernel already, so a non-blocking read gets them.
+fn consume(fd: std::os::fd::RawFd, buf: &mut Vec<u8>, len: usize) -> bool {
+    buf.clear();
+    while buf.len() < len {
+        match crate::sys::recv_now(fd, buf, len - buf.len()) {
+            Ok(n) if n > 0 => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("address")
+    }
+
+    fn v2(cmd: u8, fam: u8, payload: &[u8]) -> Vec<u8> {
+        let mut b = SIG_V2.to_vec();
+        b.push(cmd);
+        b.push(fam);
+        b.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        b.extend_from_slice(payload);
+        b
+    }
+
+    fn v4_payload() -> Vec<u8> {
+        let mut p = vec![192, 0, 2, 7, 10, 0, 0, 1];
+        p.extend_from_slice(&5555u16.to_be_bytes());
+        p.extend_from_slice(&80u16.to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn direct_connections_are_absent_as_soon_as_a_byte_differs() {
+        assert_eq!(scan(b"", 2048), Scan::NeedMore);
+        assert_eq!(scan(b"GET / HTTP/1.1\r\n", 2048), Scan::Absent);
+        assert_eq!(scan(&[0x16, 3, 1], 2048), Scan::Absent);
+        assert_eq!(scan(b"PUT", 2048), Scan::Absent);
+        assert_eq!(scan(b"POST / HTTP/1.1\r\n", 2048), Scan::Absent);
+        assert_eq!(scan(b"PRO", 2048), Scan::NeedMore);
+        assert_eq!(scan(b"\r\n\r\nGET", 2048), Scan::Absent);
+        assert_eq!(scan(b"\r\n\r\n\0\r", 2048), Scan::NeedMore);
+    }
+
+    #[test]
+    fn v1_headers() {
+        let h = b"PROXY TCP4 192.0.2.7 10.0.0.1 5555 80\r\nGET / HTTP/1.1\r\n";
+        assert_eq!(
+            scan(h, 2048),
+            Scan::Header {
+                v2: false,
+                len: 39,
+                addrs: Some((addr("192.0.2.7:5555"), addr("10.0.0.1:80")))
+            }
+        );
+        let h = b"PROXY TCP6 2001:db8::1 ::1 1 443\r\n";
+        assert_eq!(
+            scan(h, 2048),
+            Scan::Header {
+                v2: false,
+                len: h.len(),
+                addrs: Some((addr("[2001:db8::1]:1"), addr("[::1]:443")))
+            }
+        );
+        let h = b"PROXY UNKNOWN\r\n";
+        assert_eq!(
+            scan(h, 2048),
+            Scan::Header {
+                v2: false,
+                len: h.len(),
+                addrs: None
+            }
+        );
+        assert_eq!(scan(b"PROXY TCP4 192.0.2.7 10.0", 2048), Scan::NeedMore);
+        for bad in [
+            &b"PROXY TCP4 192.0.2.7 10.0.0.1 5555 80\n"[..],
+            b"PROXY TCP4 300.0.2.7 10.0.0.1 5555 80\r\n",
+            b"PROXY TCP4 192.0.2.7 10.0.0.1 5555 99999\r\n",
+            b"PROXY TCP5 192.0.2.7 10.0.0.1 5555 80\r\n",
+            b"PROXY TCP6 192.0.2.7 10.0.0.1 5555 80\r\n",
+            b"PROXYTCP4\r\n",
+        ] {
+            assert_eq!(scan(bad, 2048), Scan::Invalid { v2: false }, "{bad:?}");
+        }
+        // Longer than v1's 107 bytes without a line end.
+        assert_eq!(
+            scan(&[b"PROXY ".as_slice(), &[b'1'; 120]].concat(), 2048),
+            Scan::Invalid { v2: false }
+        );
+    }
+
+    #[test]
+    fn v2_headers() {
+        let h = v2(0x21, 0x11, &v4_payload());
+        assert_eq!(
+            scan(&h, 2048),
+            Scan::Header {
+                v2: true,
+                len: 28,
+                addrs: Some((addr("192.0.2.7:5555"), addr("10.0.0.1:80")))
+            }
+        );
+        // TLVs (here a NOOP one) are skipped, but counted in the length.
+        let mut p = v4_payload();
+        p.extend_from_slice(&[0x04, 0, 3, 1, 2, 3]);
+        let h = v2(0x21, 0x11, &p);
+        assert!(matches!(scan(&h, 2048), Scan::Header { len: 34, .. }));
+        // LOCAL (health checks) and UNSPEC keep the socket's addresses.
+        let h = v2(0x20, 0x00, &[]);
+        assert_eq!(
+            scan(&h, 2048),
+            Scan::Header {
+                v2: true,
+                len: 16,
+                addrs: None
+            }
+        );
+        let h = v2(0x21, 0x00, &[]);
+        assert!(matches!(scan(&h, 2048), Scan::Header { addrs: None, .. }));
+        // Incomplete, then wrong version, command, family, length.
+        assert_eq!(scan(&h[..14], 2048), Scan::NeedMore);
+        let full = v2(0x21, 0x11, &v4_payload());
+        assert_eq!(scan(&full[..20], 2048), Scan::NeedMore);
+        assert_eq!(
+            scan(&v2(0x11, 0x11, &v4_payload()), 2048),
+            Scan::Invalid { v2: true }
+        );
+        assert_eq!(
+            scan(&v2(0x2F, 0x11, &v4_payload()), 2048),
+            Scan::Invalid { v2: true }
+        );
+        assert_eq!(
+            scan(&v2(0x21, 0x51, &v4_payload()), 2048),
+            Scan::Invalid { v2: true }
+        );
+        assert_eq!(
+            scan(&v2(0x21, 0x11, &[1, 2, 3]), 2048),
+            Scan::Invalid { v2: true }
+        );
+    }
+
+    #[test]
+    fn max_proxy_header_bytes_bounds_both_versions() {
+        let h = b"PROXY TCP4 192.0.2.7 10.0.0.1 5555 80\r\n";
+        assert!(matches!(scan(h, 39), Scan::Header { .. }));
+        assert_eq!(scan(h, 38), Scan::TooLarge { v2: false });
+        assert_eq!(scan(&h[..20], 20), Scan::TooLarge { v2: false });
+        // v2 announces its length: refused from the fixed 16 bytes on.
+        let mut p = v4_payload();
+        p.resize(2000, 0);
+        let h = v2(0x21, 0x11, &p);
+        assert_eq!(scan(&h[..16], 1024), Scan::TooLarge { v2: true });
+        assert!(matches!(scan(&h, 2016), Scan::Header { len: 2016, .. }));
+    }
+}
