@@ -120,11 +120,20 @@ pub fn expand(v: Var, req: &Request, server_name: &str, out: &mut String) {
             }
         }
         Var::LogId => out.push_str(req.log_id.as_deref().unwrap_or("")),
-        Var::Vip | Var::Rip => {
+        Var::Vip => {
             let _ = write!(out, "{}", req.ses.local.ip());
         }
-        // ringfront does not keep a layer-4 balancer's address.
-        Var::Bip => out.push_str("unknown"),
+        // The listener's own address: not the VIP behind a PROXY header.
+        Var::Rip => {
+            let _ = write!(out, "{}", req.ses.server_addr.ip());
+        }
+        // The layer-4 balancer, known only from a PROXY header.
+        Var::Bip => match req.ses.balancer {
+            Some(b) => {
+                let _ = write!(out, "{}", b.ip());
+            }
+            None => out.push_str("unknown"),
+        },
         Var::ServerName => out.push_str(server_name),
         Var::Cluster => out.push_str(req.cluster_name().unwrap_or("")),
         Var::BackendInfo => backend_info(req, out),
