@@ -35,21 +35,33 @@ struct Setup {
     _origins: Vec<Origin>,
 }
 
-/// Product `p` (example.org, the default) routes a documentation-range
-/// client (192.0.2.0/24) to `doc`, VIP 10.9.8.7 to `vip`, the rest to
+/// Product `p` (example.org, the default) routes a session from
+/// 203.0.113.5 to `sip`, a documentation-range client (192.0.2.0/24) to
+/// `doc`, VIP 10.9.8.7 to `vip`, the rest to
 /// `c`; VIPs 10.9.8.6 and 127.0.0.2 belong to product `v` (cluster `vc`)
 /// by vip_rule.
 fn start(extra: &str, tls: bool) -> Setup {
-    let o = [origin("c"), origin("doc"), origin("vip"), origin("vc")];
+    let o = [
+        origin("c"),
+        origin("doc"),
+        origin("vip"),
+        origin("vc"),
+        origin("sip"),
+    ];
     let mut l = Layout::single(Cluster::simple("c", &[o[0].addr]));
     l.clusters.push(Cluster::simple("doc", &[o[1].addr]));
     l.clusters.push(Cluster::simple("vip", &[o[2].addr]));
     l.clusters.push(Cluster::simple("vc", &[o[3].addr]));
+    l.clusters.push(Cluster::simple("sip", &[o[4].addr]));
     l.hosts.push(("v".into(), vec!["v.example".into()]));
     l.rules = vec![
         (
             "p".into(),
             vec![
+                (
+                    r#"ses_sip_range("203.0.113.5", "203.0.113.5")"#.into(),
+                    "sip".into(),
+                ),
                 (
                     r#"req_cip_range("192.0.2.0", "192.0.2.255")"#.into(),
                     "doc".into(),
@@ -141,8 +153,12 @@ fn v1_header_gives_the_client_address_to_xff_and_route_rules() {
     assert_eq!(ask(&s.h, hdr, GET), "c xff=198.51.100.1");
     let hdr = b"PROXY TCP6 2001:db8::1 ::1 5555 80\r\n";
     assert_eq!(ask(&s.h, hdr, GET), "c xff=2001:db8::1");
-    assert_eq!(common::counter(&s.h, "proxy_normal_v1_header"), 4);
-    assert_eq!(common::counter(&s.h, "proxy_matched_v1_signature"), 4);
+    // ses_sip_range reads the session's address, which is the header's
+    // source as in BFE (Session.RemoteAddr), not the balancer's.
+    let hdr = b"PROXY TCP4 203.0.113.5 10.0.0.1 5555 80\r\n";
+    assert_eq!(ask(&s.h, hdr, GET), "sip xff=203.0.113.5");
+    assert_eq!(common::counter(&s.h, "proxy_normal_v1_header"), 5);
+    assert_eq!(common::counter(&s.h, "proxy_matched_v1_signature"), 5);
 }
 
 #[test]
@@ -539,4 +555,34 @@ fn access_log_records_the_header_addresses() {
         assert!(Instant::now() < deadline, "{text}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// mod_block's accept-time blocklist checks the header's source, as BFE's
+/// (Session.RemoteAddr): a listed client is closed even though the
+/// balancer's own address is not listed, and other clients of the same
+/// balancer are served.
+#[test]
+fn mod_block_blocklist_checks_the_header_source() {
+    let o = origin("c");
+    let mut l = Layout::single(Cluster::simple("c", &[o.addr]));
+    l.modules = vec!["mod_block".into()];
+    l.server_extra = "Layer4LoadBalancer = PROXY\n".into();
+    let d = l.write();
+    d.write(
+        "mod_block/mod_block.conf",
+        "[Basic]\nProductRulePath = mod_block/block_rules.data\nIPBlocklistPath = mod_block/ip_blocklist.data\n",
+    );
+    d.write("mod_block/ip_blocklist.data", "192.0.2.66\n");
+    d.write_json(
+        "mod_block/block_rules.data",
+        &json!({"Version": "t", "Config": {}}),
+    );
+    let h = common::start(d.path(), None);
+    let mut c = TcpStream::connect(client::local(h.http_addr)).unwrap();
+    c.write_all(&[&b"PROXY TCP4 192.0.2.66 10.0.0.1 5555 80\r\n"[..], GET].concat())
+        .unwrap();
+    assert!(closed_silently(&mut c, Duration::from_secs(3)));
+    let hdr = b"PROXY TCP4 192.0.2.67 10.0.0.1 5555 80\r\n";
+    assert_eq!(ask(&h, hdr, GET), "c xff=192.0.2.67");
+    assert_eq!(common::counter(&h, "err_block"), 1);
 }
