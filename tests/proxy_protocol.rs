@@ -17,6 +17,8 @@ use serde_json::json;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What every origin answers: its name and the X-Forwarded-For it got.
@@ -585,4 +587,208 @@ fn mod_block_blocklist_checks_the_header_source() {
     let hdr = b"PROXY TCP4 192.0.2.67 10.0.0.1 5555 80\r\n";
     assert_eq!(ask(&h, hdr, GET), "c xff=192.0.2.67");
     assert_eq!(common::counter(&h, "err_block"), 1);
+}
+
+/// A backend that requires a PROXY v2 header on every connection (as
+/// nginx with `listen … proxy_protocol` does): it answers each request
+/// with the header's addresses and the request's index on its connection,
+/// and closes connections that do not start with a header.
+struct PpBackend {
+    addr: SocketAddr,
+    conns: Arc<AtomicUsize>,
+    /// One entry per connection: the header as text.
+    headers: Arc<Mutex<Vec<String>>>,
+}
+
+impl PpBackend {
+    fn start_on(addr: SocketAddr) -> PpBackend {
+        let l = std::net::TcpListener::bind(addr).expect("bind pp backend");
+        let addr = l.local_addr().unwrap();
+        let conns = Arc::new(AtomicUsize::new(0));
+        let headers = Arc::new(Mutex::new(Vec::new()));
+        let (c2, h2) = (conns.clone(), headers.clone());
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(s) = s else { continue };
+                c2.fetch_add(1, Ordering::SeqCst);
+                let h = h2.clone();
+                std::thread::spawn(move || pp_serve(s, h));
+            }
+        });
+        PpBackend {
+            addr,
+            conns,
+            headers,
+        }
+    }
+}
+
+/// Parse a v2 header off `s`: "src dst", "LOCAL", or None when absent or bad.
+fn read_v2(s: &mut TcpStream) -> Option<String> {
+    let mut fixed = [0u8; 16];
+    s.read_exact(&mut fixed).ok()?;
+    if &fixed[..12] != b"\r\n\r\n\0\r\nQUIT\n" {
+        return None;
+    }
+    let len = u16::from_be_bytes([fixed[14], fixed[15]]) as usize;
+    let mut rest = vec![0u8; len];
+    s.read_exact(&mut rest).ok()?;
+    let port = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
+    match (fixed[12], fixed[13]) {
+        (0x20, _) => Some("LOCAL".into()),
+        (0x21, 0x11) if len >= 12 => {
+            let ip = |b: &[u8]| Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+            Some(format!(
+                "{}:{} {}:{}",
+                ip(&rest[0..4]),
+                port(&rest[8..10]),
+                ip(&rest[4..8]),
+                port(&rest[10..12])
+            ))
+        }
+        (0x21, 0x21) if len >= 36 => {
+            let ip = |b: &[u8]| std::net::Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap());
+            Some(format!(
+                "[{}]:{} [{}]:{}",
+                ip(&rest[0..16]),
+                port(&rest[32..34]),
+                ip(&rest[16..32]),
+                port(&rest[34..36])
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn pp_serve(mut s: TcpStream, headers: Arc<Mutex<Vec<String>>>) {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let Some(hdr) = read_v2(&mut s) else {
+        headers.lock().unwrap().push("none".into());
+        return;
+    };
+    headers.lock().unwrap().push(hdr.clone());
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 4096];
+    for nth in 0.. {
+        let end = loop {
+            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            match s.read(&mut tmp) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&tmp[..n]),
+            }
+        };
+        buf.drain(..end);
+        let body = format!("{hdr} nth={nth}");
+        let res = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if s.write_all(res.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn send_proxy_layout(backend: SocketAddr, check: serde_json::Value) -> Layout {
+    let cluster = Cluster::simple("c", &[backend]).with_conf(json!({
+        "BackendConf": {"SendProxyV2": true, "MaxIdleConnsPerHost": 16},
+        "CheckConf": check,
+    }));
+    let mut l = Layout::single(cluster);
+    l.server_extra = "Layer4LoadBalancer = PROXY\n".into();
+    l
+}
+
+/// `SendProxyV2` (a ringfront key in `BackendConf`): each backend
+/// connection starts with a v2 header naming the client and the VIP, the
+/// ones ringfront got from its own balancer or the socket; such
+/// connections are not reused for another request.
+#[test]
+fn send_proxy_v2_to_backends() {
+    let b = PpBackend::start_on("127.0.0.1:0".parse().unwrap());
+    let d = send_proxy_layout(b.addr, json!({})).write();
+    let h = common::start(d.path(), None);
+    let hdr = b"PROXY TCP4 192.0.2.7 10.0.0.1 5555 80\r\n";
+    let mut c = Conn::open(h.http_addr);
+    c.send(&[&hdr[..], GET].concat());
+    let want = "192.0.2.7:5555 10.0.0.1:80 nth=0";
+    assert_eq!(c.response(false).expect("first").text(), want);
+    c.send(GET);
+    assert_eq!(c.response(false).expect("second").text(), want);
+    assert_eq!(b.conns.load(Ordering::SeqCst), 2, "one connection each");
+    // A direct client: the socket's addresses.
+    let r = ask(&h, b"", GET);
+    let want = format!(" 127.0.0.1:{} nth=0", h.http_addr.port());
+    assert!(r.starts_with("127.0.0.1:") && r.ends_with(&want), "{r}");
+    let v6 = b"PROXY TCP6 2001:db8::1 2001:db8::2 1 443\r\n";
+    assert_eq!(ask(&h, v6, GET), "[2001:db8::1]:1 [2001:db8::2]:443 nth=0");
+    assert_eq!(common::counter(&h, "upstream_reuse"), 0);
+}
+
+/// Health checks of a `SendProxyV2` cluster start with a `LOCAL` header,
+/// or a backend that requires the header could never come back.
+#[test]
+fn send_proxy_v2_health_checks_send_local() {
+    let at = common::origin::refused_addr();
+    let check = json!({"FailNum": 1, "CheckInterval": 50, "Uri": "/health"});
+    let d = send_proxy_layout(at, check).write();
+    let h = common::start(d.path(), None);
+    // Nothing listens yet: the backend fails and is taken out.
+    let mut c = Conn::open(h.http_addr);
+    c.send(GET);
+    assert_eq!(c.response(false).expect("502").status, 502);
+    assert!(common::eventually(
+        || common::counter(&h, "backend_down") == 1
+    ));
+    let b = PpBackend::start_on(at);
+    assert!(
+        common::eventually(|| common::counter(&h, "backend_up") == 1),
+        "the probe did not bring it back; the backend saw {:?}",
+        b.headers.lock().unwrap()
+    );
+    assert_eq!(b.headers.lock().unwrap()[0], "LOCAL");
+    let r = ask(&h, b"PROXY TCP4 192.0.2.7 10.0.0.1 5555 80\r\n", GET);
+    assert_eq!(r, "192.0.2.7:5555 10.0.0.1:80 nth=0");
+}
+
+/// HAProxy, as a backend with `accept-proxy`, reads ringfront's header: an
+/// independent parser agrees on the addresses.
+#[test]
+fn haproxy_accept_proxy_behind_ringfront() {
+    let port = free_port();
+    let cfg = format!(
+        "global\n  maxconn 100\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend be\n  bind 127.0.0.1:{port} accept-proxy\n\
+         \x20 http-request return status 200 content-type text/plain lf-string \"%[src]:%[src_port] %[dst]:%[dst_port]\"\n"
+    );
+    let path = std::env::temp_dir().join(format!(
+        "ringfront-pp-haproxy-be-{}.cfg",
+        std::process::id()
+    ));
+    std::fs::write(&path, cfg).unwrap();
+    let child = match Command::new("haproxy")
+        .args(["-db", "-f"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("SKIPPED: haproxy is not installed ({e}); apt-get install -y haproxy");
+            return;
+        }
+    };
+    let _hp = Haproxy(child, path);
+    let be = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    assert!(
+        common::eventually(|| TcpStream::connect(be).is_ok()),
+        "haproxy did not start listening"
+    );
+    let d = send_proxy_layout(be, json!({})).write();
+    let h = common::start(d.path(), None);
+    let r = ask(&h, b"PROXY TCP4 192.0.2.7 10.0.0.1 5555 80\r\n", GET);
+    assert_eq!(r, "192.0.2.7:5555 10.0.0.1:80");
 }
