@@ -217,6 +217,31 @@ fn direct_connection_without_a_header_is_served_as_direct() {
     assert_eq!(common::counter(&s.h, "proxy_normal_v1_header"), 0);
 }
 
+/// A header that arrives in pieces (split inside the signature, inside
+/// the addresses, before the request) is put together, and the request
+/// right after it is read intact.
+#[test]
+fn header_in_pieces_is_reassembled() {
+    let s = start("", false);
+    let v1 = b"PROXY TCP4 192.0.2.7 10.0.0.1 5555 80\r\n";
+    let v2h = v2_tcp4([192, 0, 2, 8], 1, [10, 0, 0, 1], 80);
+    let cases: [(&[u8], &[usize], &str); 2] = [
+        (v1, &[1, 3, 14, 39], "doc xff=192.0.2.7"),
+        (&v2h, &[2, 11, 15, 20], "doc xff=192.0.2.8"),
+    ];
+    for (hdr, cuts, want) in cases {
+        let mut c = Conn::open(s.h.http_addr);
+        let mut at = 0;
+        for &cut in cuts {
+            c.send(&hdr[at..cut]);
+            std::thread::sleep(Duration::from_millis(30));
+            at = cut;
+        }
+        c.send(&[&hdr[at..], GET].concat());
+        assert_eq!(c.response(false).expect("response").text(), want);
+    }
+}
+
 #[test]
 fn malformed_headers_close_the_connection_and_are_counted() {
     let s = start("", false);

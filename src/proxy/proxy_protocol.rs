@@ -19,7 +19,9 @@
 //! then consumed, so what follows stays in the socket. The HTTPS listener's
 //! SNI peek and the rustls handshake then see the ClientHello exactly as
 //! on a direct connection, and the HTTP path needs no "bytes read before
-//! the request" special case.
+//! the request" special case. (A header that arrives in pieces is taken
+//! off the socket piece by piece once its signature is known, so waiting
+//! for the rest is a real wait, not a poll.)
 
 use crate::worker::{Stats, Worker};
 use monoio::net::TcpStream;
@@ -151,6 +153,12 @@ fn scan_v2(bytes: &[u8], limit: usize) -> Scan {
 /// bytes. `Ok(Some((source, destination)))` when it gave addresses,
 /// `Ok(None)` when the socket's addresses stay (no header, LOCAL,
 /// UNKNOWN), `Err(())` when the connection must close (counted here).
+///
+/// Bytes are peeked; once a whole signature is seen, every byte of an
+/// incomplete header is certainly header, so it is taken off the socket
+/// (into `buf`) and the next wait is a real one. Only the first few bytes
+/// of an undecided signature (fewer than 5 or 12) are polled for, with a
+/// growing pause, so a client trickling a header costs next to nothing.
 pub(super) async fn read_header(
     w: &Worker,
     stream: &TcpStream,
@@ -162,17 +170,23 @@ pub(super) async fn read_header(
     let mut buf = w.bufs.borrow_mut().take();
     buf.clear();
     buf.resize(limit, 0);
+    // buf[..got] is header already taken off the socket.
+    let mut got = 0;
+    let mut pause = Duration::from_millis(1);
     let mut outcome = Err(());
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        if !matches!(
-            monoio::time::timeout(left, stream.readable(false)).await,
-            Ok(Ok(()))
-        ) {
+        if left.is_zero()
+            || !matches!(
+                monoio::time::timeout(left, stream.readable(false)).await,
+                Ok(Ok(()))
+            )
+        {
             Stats::inc(&st.proxy_err_read_header);
+            log::debug!("worker {}: PROXY protocol header timed out", w.id);
             break;
         }
-        let n = match crate::sys::peek(fd, &mut buf) {
+        let n = match crate::sys::peek(fd, &mut buf[got..]) {
             Ok(0) => {
                 Stats::inc(&st.proxy_err_read_header);
                 break;
@@ -189,19 +203,25 @@ pub(super) async fn read_header(
                 break;
             }
         };
-        let s = scan(&buf[..n], limit);
+        let total = got + n;
+        let s = scan(&buf[..total], limit);
         let v2 = match s {
-            Scan::NeedMore => {
-                // The peeked bytes keep the socket readable, so the wait
-                // above would not time out by itself.
-                if Instant::now() >= deadline {
+            Scan::NeedMore
+                if buf[..total].starts_with(SIG_V1) || buf[..total].starts_with(SIG_V2) =>
+            {
+                // All of it is header: take it, then wait for the rest.
+                if !take(fd, &mut buf, got, total) {
                     Stats::inc(&st.proxy_err_read_header);
-                    log::debug!("worker {}: PROXY protocol header timed out", w.id);
                     break;
                 }
-                // The rest is still in flight: wait a little rather than
-                // spin. Senders write the header at once, so this is rare.
-                monoio::time::sleep(Duration::from_millis(1)).await;
+                got = total;
+                continue;
+            }
+            Scan::NeedMore => {
+                // Too few bytes to tell a signature from a request; they
+                // stay in the socket, which therefore stays readable.
+                monoio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(50));
                 continue;
             }
             Scan::Absent => {
@@ -218,7 +238,7 @@ pub(super) async fn read_header(
         });
         match s {
             Scan::Header { v2, len, addrs } => {
-                if consume(fd, &mut buf, len) {
+                if take(fd, &mut buf, got, len) {
                     Stats::inc(if v2 {
                         &st.proxy_normal_v2_header
                     } else {
@@ -248,17 +268,21 @@ pub(super) async fn read_header(
     outcome
 }
 
-/// Take the `len` header bytes a peek saw off the socket. They are queued
-/// in the kernel already, so a non-blocking read gets them.
-fn consume(fd: std::os::fd::RawFd, buf: &mut Vec<u8>, len: usize) -> bool {
-    buf.clear();
-    while buf.len() < len {
-        match crate::sys::recv_now(fd, buf, len - buf.len()) {
+/// Take header bytes `from..to` off the socket into `buf[from..to]`,
+/// where a peek already put them. They are queued in the kernel, so a
+/// non-blocking read gets them; reading exactly these leaves whatever
+/// follows the header (the request, a ClientHello) in the socket.
+fn take(fd: std::os::fd::RawFd, buf: &mut Vec<u8>, from: usize, to: usize) -> bool {
+    let keep = buf.len();
+    buf.truncate(from);
+    while buf.len() < to {
+        match crate::sys::recv_now(fd, buf, to - buf.len()) {
             Ok(n) if n > 0 => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             _ => return false,
         }
     }
+    buf.resize(keep, 0);
     true
 }
 
