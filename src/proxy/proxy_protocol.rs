@@ -93,14 +93,21 @@ fn scan(bytes: &[u8], limit: usize) -> Scan {
     }
 }
 
+/// v1's longest line, CRLF included (the specification's 107 bytes).
+const V1_MAX: usize = 107;
+
 fn scan_v1(bytes: &[u8]) -> Scan {
     use ppp::v1::{Addresses, Header};
-    use ppp::PartialResult;
-    let parsed = Header::try_from(bytes);
-    if parsed.is_incomplete() {
-        return Scan::NeedMore;
-    }
-    match parsed {
+    // The line ends at its first LF. Only a whole line goes to ppp: it
+    // takes a line cut just after a space for one with an empty field.
+    let window = &bytes[..bytes.len().min(V1_MAX)];
+    let line = match window.iter().position(|&b| b == b'\n') {
+        Some(end) => &bytes[..=end],
+        None if bytes.len() >= V1_MAX => return Scan::Invalid { v2: false },
+        None => return Scan::NeedMore,
+    };
+    // A whole line that does not parse is invalid, "incomplete" or not.
+    match Header::try_from(line) {
         Ok(h) => Scan::Header {
             v2: false,
             len: h.header.len(),
@@ -417,6 +424,48 @@ mod tests {
             scan(&v2(0x21, 0x11, &[1, 2, 3]), 2048),
             Scan::Invalid { v2: true }
         );
+    }
+
+    /// Every strict prefix of a valid header is "need more", whatever the
+    /// cut; and arbitrary bytes after a signature never panic.
+    #[test]
+    fn every_prefix_waits_and_garbage_never_panics() {
+        let mut p = v4_payload();
+        p.extend_from_slice(&[0x04, 0, 2, 9, 9]);
+        let v1: &[u8] = b"PROXY TCP6 2001:db8::1 2001:db8::2 65535 1\r\n";
+        for h in [v1.to_vec(), v2(0x21, 0x11, &p), v2(0x20, 0x00, &[])] {
+            for cut in 1..h.len() {
+                assert_eq!(scan(&h[..cut], 2048), Scan::NeedMore, "{h:?} cut at {cut}");
+            }
+            assert!(matches!(scan(&h, 2048), Scan::Header { len, .. } if len == h.len()));
+        }
+        // A small xorshift generator: deterministic, no extra crate.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..20_000 {
+            let mut b = if i % 2 == 0 {
+                SIG_V1.to_vec()
+            } else {
+                SIG_V2.to_vec()
+            };
+            let len = (next() % 120) as usize;
+            b.extend((0..len).map(|_| {
+                // Mostly text-like bytes, with separators and line ends.
+                let r = next();
+                match r % 8 {
+                    0 => b' ',
+                    1 => b'\r',
+                    2 => b'\n',
+                    _ => (r >> 8) as u8,
+                }
+            }));
+            let _ = scan(&b, (next() % 200) as usize + 1);
+        }
     }
 
     #[test]
