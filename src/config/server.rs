@@ -296,7 +296,7 @@ fn server(r: &mut Reader, sv: &Sec) -> ServerConf {
 }
 
 /// BFE's default `MaxProxyHeaderBytes` (`bfe_proxy/conn.go`).
-pub const DEFAULT_MAX_PROXY_HEADER_BYTES: usize = 2048;
+const DEFAULT_MAX_PROXY_HEADER_BYTES: usize = 2048;
 
 /// `Layer4LoadBalancer`: `PROXY`, or `NONE`/empty (BFE's
 /// `checkLayer4LoadBalancer`). True for PROXY.
