@@ -301,11 +301,8 @@ fn variants() -> Vec<(&'static str, Breakage, &'static [&'static str])> {
         ),
         (
             "bfe.conf key not acted on",
-            |l, d| bfe_conf(l, d, "Layer4LoadBalancer = PROXY\n"),
-            &[
-                "bfe.conf: Server.Layer4LoadBalancer: ",
-                "not supported yet: PROXY protocol",
-            ],
+            |l, d| bfe_conf(l, d, "AcceptNum = 4\n"),
+            &["bfe.conf: Server.AcceptNum: ", "not supported yet: "],
         ),
         (
             "bfe.conf section not acted on",

@@ -15,6 +15,7 @@ fn cluster(name: &str, subs: &[(&str, u32, &[u32])], blackhole: u32, mode: Balan
             retry_level: 0,
             outlier_detection_http_code: Vec::new(),
             slow_start_time: Duration::ZERO,
+            send_proxy_v2: false,
         },
         check: CheckConf {
             schem: "http".into(),

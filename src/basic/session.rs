@@ -29,10 +29,19 @@ pub struct Session {
     pub id: u64,
     /// Index of the worker (core) serving the connection.
     pub worker: usize,
-    /// The TCP peer (BFE's `ses_sip`).
+    /// The client's address as the connection tells it (BFE's
+    /// `Session.RemoteAddr`, `ses_sip`): the TCP peer, or the source of the
+    /// PROXY protocol header when a layer-4 balancer sent one.
     pub peer: SocketAddr,
-    /// The listener address the client connected to (the VIP).
+    /// The address the client connected to (the VIP and port): the
+    /// listener's socket address, or the destination of the PROXY header.
     pub local: SocketAddr,
+    /// The listener's own socket address (`$server_addr`); differs from
+    /// `local` only behind a PROXY header.
+    pub server_addr: SocketAddr,
+    /// The layer-4 balancer's address (BFE's `BalancerAddr`): the TCP peer
+    /// when a PROXY header gave the addresses above, else `None`.
+    pub balancer: Option<SocketAddr>,
     /// When the connection was accepted.
     pub started: Instant,
     /// The client's address: the peer, unless something in front of
@@ -65,6 +74,8 @@ impl Session {
             worker,
             peer,
             local,
+            server_addr: local,
+            balancer: None,
             started: Instant::now(),
             client: Cell::new(peer),
             trusted: Cell::new(false),

@@ -48,6 +48,12 @@ pub struct BackendConf {
     /// `SlowStartTime` (seconds in the file): a backend that comes back or
     /// joins on reload ramps up to its full weight over this long.
     pub slow_start_time: Duration,
+    /// `SendProxyV2` (a ringfront key, not BFE's): open every backend
+    /// connection with a PROXY protocol v2 header naming the client and
+    /// the VIP, as HAProxy's `send-proxy-v2`. Such connections are not
+    /// pooled (each carries one client's addresses), and health checks
+    /// send a `LOCAL` header first.
+    pub send_proxy_v2: bool,
 }
 
 /// `CheckConf`: health checking.

@@ -32,6 +32,11 @@ pub struct ServerConf {
     pub graceful_shutdown_timeout: Duration,
     pub max_header_bytes: usize,
     pub max_header_uri_bytes: usize,
+    /// `Layer4LoadBalancer = PROXY`: both listeners read an optional PROXY
+    /// protocol v1/v2 header on accept (see `docs/proxy-protocol.md`).
+    pub proxy_protocol: bool,
+    /// `MaxProxyHeaderBytes`, with BFE's default (2048) for 0 or less.
+    pub max_proxy_header_bytes: usize,
     pub host_rule_conf: PathBuf,
     pub vip_rule_conf: PathBuf,
     pub route_rule_conf: PathBuf,
@@ -234,6 +239,18 @@ fn server(r: &mut Reader, sv: &Sec) -> ServerConf {
     let monitor_port = port(r, "MonitorPort", 8421);
     let monitor_enabled = r.boolean(sv, "MonitorEnabled", true);
     let max_cpus = r.int(sv, "MaxCpus", 0, 0, 65535) as usize;
+    let proxy_protocol = layer4_load_balancer(r, sv);
+    // BFE (bfe_proxy.NewConn): 0 or negative means the default, 2048.
+    let max_proxy_header_bytes = match r.int(
+        sv,
+        "MaxProxyHeaderBytes",
+        0,
+        i32::MIN as i64,
+        i32::MAX as i64,
+    ) {
+        n if n <= 0 => DEFAULT_MAX_PROXY_HEADER_BYTES,
+        n => n as usize,
+    };
     unsupported_server_keys(r, sv);
     let tls_handshake_timeout = secs(r, "TlsHandshakeTimeout", 30, 1200);
     let client_read_timeout = secs(r, "ClientReadTimeout", 60, i32::MAX as i64);
@@ -262,6 +279,8 @@ fn server(r: &mut Reader, sv: &Sec) -> ServerConf {
         graceful_shutdown_timeout,
         max_header_bytes,
         max_header_uri_bytes,
+        proxy_protocol,
+        max_proxy_header_bytes,
         host_rule_conf: r.path(sv, "HostRuleConf", "server_data_conf/host_rule.data"),
         vip_rule_conf: r.path(sv, "VipRuleConf", "server_data_conf/vip_rule.data"),
         route_rule_conf: r.path(sv, "RouteRuleConf", "server_data_conf/route_rule.data"),
@@ -276,27 +295,28 @@ fn server(r: &mut Reader, sv: &Sec) -> ServerConf {
     }
 }
 
+/// BFE's default `MaxProxyHeaderBytes` (`bfe_proxy/conn.go`).
+const DEFAULT_MAX_PROXY_HEADER_BYTES: usize = 2048;
+
+/// `Layer4LoadBalancer`: `PROXY`, or `NONE`/empty (BFE's
+/// `checkLayer4LoadBalancer`). True for PROXY.
+fn layer4_load_balancer(r: &mut Reader, sv: &Sec) -> bool {
+    match r.string(sv, "Layer4LoadBalancer", "").as_str() {
+        "" | "NONE" => false,
+        "PROXY" => true,
+        other => {
+            r.fail(
+                "Server.Layer4LoadBalancer",
+                format!("{other:?} should be PROXY or NONE"),
+            );
+            false
+        }
+    }
+}
+
 /// `[Server]` keys BFE has and ringfront does not act on: each is checked
 /// like BFE checks it, then refused unless it holds BFE's "off" value.
 fn unsupported_server_keys(r: &mut Reader, sv: &Sec) {
-    let l4 = r.string(sv, "Layer4LoadBalancer", "");
-    match l4.as_str() {
-        "" | "NONE" => {}
-        "PROXY" => r.unsupported(
-            "Server.Layer4LoadBalancer",
-            "PROXY protocol headers are not read on accept; set it to NONE or leave it empty",
-        ),
-        other => r.fail(
-            "Server.Layer4LoadBalancer",
-            format!("{other:?} should be PROXY or NONE"),
-        ),
-    }
-    if r.int(sv, "MaxProxyHeaderBytes", 0, 0, i32::MAX as i64) != 0 {
-        r.unsupported(
-            "Server.MaxProxyHeaderBytes",
-            "it bounds the PROXY protocol header, which is not read; remove it or set 0",
-        );
-    }
     if r.int(sv, "AcceptNum", 0, 0, 65535) > 1 {
         r.unsupported(
             "Server.AcceptNum",
@@ -829,19 +849,36 @@ mod tests {
         assert_eq!(c.tuning.uring_taskrun, Taskrun::Off);
     }
 
+    /// `Layer4LoadBalancer` and `MaxProxyHeaderBytes` as BFE reads them:
+    /// PROXY turns header reading on; 0 or less is the 2048-byte default.
+    #[test]
+    fn proxy_protocol_keys() {
+        let c = parse("[Server]\n").unwrap();
+        assert!(!c.proxy_protocol);
+        assert_eq!(c.max_proxy_header_bytes, 2048);
+        let c = parse("[Server]\nLayer4LoadBalancer = PROXY\nMaxProxyHeaderBytes = 300\n").unwrap();
+        assert!(c.proxy_protocol);
+        assert_eq!(c.max_proxy_header_bytes, 300);
+        let c = parse("[Server]\nLayer4LoadBalancer = NONE\nMaxProxyHeaderBytes = -5\n").unwrap();
+        assert!(!c.proxy_protocol);
+        assert_eq!(c.max_proxy_header_bytes, 2048);
+        let errs = parse("[Server]\nLayer4LoadBalancer = proxy\n")
+            .unwrap_err()
+            .0;
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].key, "Server.Layer4LoadBalancer");
+        assert!(
+            errs[0].reason.contains("should be PROXY or NONE"),
+            "{}",
+            errs[0].reason
+        );
+    }
+
     /// Each key ringfront does not act on, set to something other than
     /// BFE's "off", is refused naming the file, the key and the reason.
     #[test]
     fn keys_not_acted_on_are_refused() {
         let cases = [
-            (
-                "[Server]\nLayer4LoadBalancer = PROXY\n",
-                "Server.Layer4LoadBalancer",
-            ),
-            (
-                "[Server]\nMaxProxyHeaderBytes = 2048\n",
-                "Server.MaxProxyHeaderBytes",
-            ),
             ("[Server]\nAcceptNum = 4\n", "Server.AcceptNum"),
             ("[Server]\nPlugins = p.so\n", "Server.Plugins"),
             ("[Server]\nMonitorInterval = 30\n", "Server.MonitorInterval"),

@@ -13,8 +13,15 @@ const MAX_STATUS_LINE: usize = 1024;
 ///
 /// `Schem` `http` sends `GET Uri` with `Host` (or the address) as BFE
 /// does; `tcp` only connects. ringfront has no TLS to backends, so `https`
-/// and `tls` are checked as `tcp`.
-pub(super) async fn once(addr: SocketAddr, check: &CheckConf, timeout: Duration) -> bool {
+/// and `tls` are checked as `tcp`. With `send_proxy` (the cluster's
+/// `SendProxyV2`) the GET follows a PROXY v2 `LOCAL` header, the
+/// protocol's way to say "a check from the proxy itself".
+pub(super) async fn once(
+    addr: SocketAddr,
+    check: &CheckConf,
+    timeout: Duration,
+    send_proxy: bool,
+) -> bool {
     let addr = check_addr(addr, &check.host);
     let run = async {
         let mut s = crate::upstream::connect(addr, timeout).await.ok()?;
@@ -26,11 +33,18 @@ pub(super) async fn once(addr: SocketAddr, check: &CheckConf, timeout: Duration)
         } else {
             check.host.clone()
         };
-        let req = format!(
-            "GET {} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\nUser-Agent: ringfront-health-check\r\nConnection: close\r\n\r\n",
-            check.uri
+        let mut req = Vec::with_capacity(256);
+        if send_proxy {
+            crate::upstream::write_proxy_v2(&mut req, None);
+        }
+        req.extend_from_slice(
+            format!(
+                "GET {} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\nUser-Agent: ringfront-health-check\r\nConnection: close\r\n\r\n",
+                check.uri
+            )
+            .as_bytes(),
         );
-        let (r, _) = s.write_all(req.into_bytes()).await;
+        let (r, _) = s.write_all(req).await;
         r.ok()?;
         let status = read_status(&mut s).await?;
         Some(status_matches(status, check.status_code))

@@ -52,9 +52,9 @@ pub(crate) fn start(w: &Worker, t: Target) {
 async fn run(w: Rc<Worker>, t: Target) {
     Stats::inc(&w.stats.probes_active);
     let mut passed = 0u32;
-    while let Some((check, timeout)) = conf(&w, &t.cluster) {
-        let Some(ok) = unless_released(&t.health, check::once(t.addr, &check, timeout)).await
-        else {
+    while let Some((check, timeout, send_proxy)) = conf(&w, &t.cluster) {
+        let once = check::once(t.addr, &check, timeout, send_proxy);
+        let Some(ok) = unless_released(&t.health, once).await else {
             break;
         };
         Stats::inc(&w.stats.probe_checks);
@@ -85,8 +85,9 @@ async fn run(w: Rc<Worker>, t: Target) {
 /// The cluster's check settings now, and the time one check may take:
 /// `CheckTimeout`, or where it is 0 (no limit in BFE) the cluster's
 /// connect plus response-header timeouts, so a hung check cannot keep a
-/// backend down for good.
-fn conf(w: &Worker, cluster: &str) -> Option<(crate::config::CheckConf, Duration)> {
+/// backend down for good. Also whether the cluster's backends expect a
+/// PROXY header (`SendProxyV2`).
+fn conf(w: &Worker, cluster: &str) -> Option<(crate::config::CheckConf, Duration, bool)> {
     let gen = w.current();
     let c = gen
         .snapshot
@@ -97,7 +98,7 @@ fn conf(w: &Worker, cluster: &str) -> Option<(crate::config::CheckConf, Duration
     } else {
         c.check.check_timeout
     };
-    Some((c.check.clone(), timeout))
+    Some((c.check.clone(), timeout, c.backend.send_proxy_v2))
 }
 
 /// `f`'s output, or None as soon as the backend is released.

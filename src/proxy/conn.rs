@@ -52,21 +52,34 @@ impl<S> Client<S> {
     }
 }
 
-/// Serve one accepted client connection to its end: HandleAccept, the TLS
-/// handshake on the HTTPS listener, requests, and HandleFinish.
-pub(crate) fn serve(
-    w: Rc<Worker>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    tls: bool,
-) -> impl std::future::Future<Output = ()> {
+/// Serve one accepted client connection to its end: the PROXY protocol
+/// header behind a layer-4 balancer, HandleAccept, the TLS handshake on the
+/// HTTPS listener, requests, and HandleFinish.
+pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, tls: bool) {
     let local = stream.local_addr().unwrap_or(peer);
     let _ = stream.set_nodelay(true);
     Stats::inc(&w.stats.conn_accepted);
     Stats::inc(&w.stats.conn_active);
-    let ses = Rc::new(Session::new(w.next_conn_id(), w.id, peer, local));
-    let client = Client::new(&w, stream, ses);
-    lifecycle(w, client, tls)
+    // (client, VIP, balancer): the socket's, unless a PROXY header says.
+    let mut addrs = (peer, local, None);
+    if w.conf.proxy_protocol {
+        // Boxed: plain listeners should not carry this state's size.
+        match Box::pin(super::proxy_protocol::read_header(&w, &stream)).await {
+            Ok(Some((src, dst))) => addrs = (src, dst, Some(peer)),
+            Ok(None) => {}
+            Err(()) => {
+                // Closed before it became a session: no HandleAccept, so
+                // no HandleFinish either.
+                Stats::dec(&w.stats.conn_active);
+                return;
+            }
+        }
+    }
+    let mut ses = Session::new(w.next_conn_id(), w.id, addrs.0, addrs.1);
+    ses.server_addr = local;
+    ses.balancer = addrs.2;
+    let client = Client::new(&w, stream, Rc::new(ses));
+    lifecycle(w, client, tls).await
 }
 
 async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {

@@ -11,7 +11,8 @@
 //! 8. `HandleFinish` when the connection ends
 //!
 //! Where each part lives:
-//! - [`conn`] (with [`tls`]): one HTTP/1.1 client connection: accept,
+//! - [`conn`] (with [`tls`]): one HTTP/1.1 client connection: accept
+//!   (after [`proxy_protocol`]'s header, behind a layer-4 balancer),
 //!   handshake, idle keep-alive waits, reading request heads, steps 1–2
 //!   and 7–8.
 //! - [`lifecycle`]: one request through steps 3–4, protocol-neutral.
@@ -36,6 +37,7 @@ mod guard;
 mod h1;
 mod io;
 mod lifecycle;
+mod proxy_protocol;
 mod relay;
 mod reply;
 mod retry;

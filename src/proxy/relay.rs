@@ -125,7 +125,7 @@ pub(crate) async fn respond<D: Downstream>(
         }
     }
     req.stat.mark(|t| &mut t.response_end);
-    if backend_keep && upstream_clean && pump.is_done() {
+    if backend_keep && upstream_clean && pump.is_done() && !cluster.backend.send_proxy_v2 {
         w.put_upstream(addr, up, cluster.backend.max_idle_conns_per_host);
     }
 
@@ -177,7 +177,7 @@ async fn relay_filtered<D: Downstream>(
     };
     let keep = match r {
         Ok(clean) => {
-            if backend_keep && clean {
+            if backend_keep && clean && !cluster.backend.send_proxy_v2 {
                 w.put_upstream(addr, up, cluster.backend.max_idle_conns_per_host);
             }
             keep_alive

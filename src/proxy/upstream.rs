@@ -33,7 +33,10 @@ pub(crate) async fn exchange<D: Downstream>(
     res: &mut Response,
 ) -> Result<Upstream, Outcome> {
     req.stat.mark(|t| &mut t.backend_start);
-    let pooled = if t.fresh {
+    // A connection opened with a PROXY header belongs to one client: never
+    // taken from the pool (nor put back, see the relay).
+    let send_proxy = cluster.backend.send_proxy_v2;
+    let pooled = if t.fresh || send_proxy {
         None
     } else {
         w.take_upstream(t.addr)
@@ -45,8 +48,16 @@ pub(crate) async fn exchange<D: Downstream>(
             s
         }
         None => match upstream::connect(t.addr, cluster.backend.timeout_conn_srv).await {
-            Ok(s) => {
+            Ok(mut s) => {
                 crate::worker::Stats::inc(&w.stats.upstream_connect);
+                if send_proxy {
+                    let mut hdr = w.lend();
+                    upstream::write_proxy_v2(&mut hdr, Some((req.ses.peer, req.ses.local)));
+                    let timeout = cluster.backend.timeout_conn_srv;
+                    if write_all_in(&mut s, &mut hdr, timeout).await.is_err() {
+                        return Err(Outcome::ConnectFailed);
+                    }
+                }
                 s
             }
             Err(_) => return Err(Outcome::ConnectFailed),

@@ -1,9 +1,12 @@
 //! Connections to backends, owned by one worker: connect with a timeout,
-//! and keep idle keep-alive connections per backend address for reuse.
+//! keep idle keep-alive connections per backend address for reuse, and
+//! the PROXY protocol header a cluster may ask to open them with.
 
 mod pool;
+mod proxy_header;
 
 pub(crate) use pool::Pool;
+pub(crate) use proxy_header::write_v2 as write_proxy_v2;
 
 use monoio::net::TcpStream;
 use std::io;

@@ -107,6 +107,22 @@ counters! {
     /// Tunnels closed because no byte moved either way for the cluster's
     /// `TimeoutReadClient`.
     web_socket_err_idle,
+    /// PROXY protocol (`Layer4LoadBalancer = PROXY`), BFE's `bfe_proxy`
+    /// counters: the header could not be read (peer closed, timeout,
+    /// larger than `MaxProxyHeaderBytes`); the connection was closed.
+    proxy_err_read_header,
+    /// No PROXY signature: the connection was served as a direct one.
+    proxy_err_no_proxy_protocol,
+    /// The v1 (`PROXY `) signature was seen.
+    proxy_matched_v1_signature,
+    /// The v2 (binary) signature was seen.
+    proxy_matched_v2_signature,
+    /// A signature was seen but the header was malformed; closed.
+    proxy_err_invalid_header,
+    /// v1 headers read.
+    proxy_normal_v1_header,
+    /// v2 headers read.
+    proxy_normal_v2_header,
 }
 
 impl Stats {

@@ -104,6 +104,22 @@ fn handshake(
     name: ServerName<'static>,
 ) -> Result<Tls, rustls::Error> {
     let tcp = TcpStream::connect(super::client::local(addr)).expect("connect");
+    handshake_on(tcp, conf, name)
+}
+
+/// Handshake on a connection already open (and maybe already written to,
+/// as a PROXY protocol header is), trusting the test CA and checking
+/// `name`, sent as SNI.
+pub fn connect_verified_on(tcp: TcpStream, name: &str) -> Result<Tls, rustls::Error> {
+    let name = ServerName::try_from(name.to_string()).expect("name");
+    handshake_on(tcp, verified_config(), name)
+}
+
+fn handshake_on(
+    tcp: TcpStream,
+    conf: Arc<ClientConfig>,
+    name: ServerName<'static>,
+) -> Result<Tls, rustls::Error> {
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut tls = StreamOwned::new(ClientConnection::new(conf, name)?, tcp);
     while tls.conn.is_handshaking() {

@@ -115,6 +115,7 @@ fn backend(j: &mut J, m: Option<&Obj>, path: &str) -> BackendConf {
         retry_level: s.int("RetryLevel", 0, 0, 1) as u8,
         outlier_detection_http_code,
         slow_start_time: Duration::from_secs(s.int("SlowStartTime", 0, 0, u32::MAX as i64) as u64),
+        send_proxy_v2: s.boolean("SendProxyV2", false),
     }
 }
 

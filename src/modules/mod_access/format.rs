@@ -258,7 +258,7 @@ impl Fmt {
             Item::Time => {}
             Item::Host => out.extend_from_slice(req.host()),
             Item::RemoteAddr => put_ip(out, req.ses.peer.ip()),
-            Item::ServerAddr => put_addr(out, req.ses.local),
+            Item::ServerAddr => put_addr(out, req.ses.server_addr),
             Item::Vip => put_ip(out, req.ses.local.ip()),
             Item::IsTrustClientip => put_bool(out, req.ses.trusted()),
             Item::Product => or_dash(out, req.product_name().map(str::as_bytes)),

@@ -118,9 +118,14 @@ pub fn expand(v: Var, req: &Request, server_name: &str, out: &mut String) {
             }
         }
         Var::LogId => out.push_str(req.log_id.as_deref().unwrap_or("")),
-        Var::Vip | Var::Rip => text::push_ip(out, req.ses.local.ip()),
-        // ringfront does not keep a layer-4 balancer's address.
-        Var::Bip => out.push_str("unknown"),
+        Var::Vip => text::push_ip(out, req.ses.local.ip()),
+        // The listener's own address: not the VIP behind a PROXY header.
+        Var::Rip => text::push_ip(out, req.ses.server_addr.ip()),
+        // The layer-4 balancer, known only from a PROXY header.
+        Var::Bip => match req.ses.balancer {
+            Some(b) => text::push_ip(out, b.ip()),
+            None => out.push_str("unknown"),
+        },
         Var::ServerName => out.push_str(server_name),
         Var::Cluster => out.push_str(req.cluster_name().unwrap_or("")),
         Var::BackendInfo => backend_info(req, out),
