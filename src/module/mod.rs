@@ -207,6 +207,15 @@ impl ModuleError {
     }
 }
 
+/// Several errors as one line (a reload reply or a test message), `; `
+/// between them.
+pub fn joined(errs: Vec<ModuleError>) -> String {
+    errs.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl fmt::Display for ModuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.file.is_empty() {

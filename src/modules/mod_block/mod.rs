@@ -12,11 +12,11 @@ pub mod conf;
 
 use crate::basic::{ErrorKind, Request, Response, Session};
 use crate::module::conf::{ProductRules, Rule, GLOBAL_PRODUCT};
+use crate::module::joined;
 use crate::module::{
     AcceptPoint, Counters, InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, Ret,
     Tables, WebHandlers,
 };
-use crate::modules::mod_trust_clientip::joined;
 use conf::{Action, BlockConf, BlockRule, NAME};
 use std::path::Path;
 use std::sync::Arc;

@@ -20,8 +20,8 @@ pub mod vars;
 
 use crate::basic::{text, Request, Response};
 use crate::module::{
-    InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, ResponsePoint, Ret, Tables,
-    WebHandlers,
+    joined, InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, ResponsePoint, Ret,
+    Tables, WebHandlers,
 };
 use crate::route::RequestFacts;
 use conf::{HeaderRule, HeaderTable, NAME};
@@ -157,13 +157,6 @@ pub fn rsp_handler(t: &HeaderTable, req: &mut Request, res: &mut Response, s: &m
         debug_headers("after", res.headers());
     }
     Ret::GoOn
-}
-
-fn joined(errs: Vec<ModuleError>) -> String {
-    errs.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 impl Module for ModHeader {

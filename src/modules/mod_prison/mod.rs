@@ -20,11 +20,11 @@ mod sign;
 use crate::basic::{ErrorKind, ProxyError, Request, Response};
 use crate::module::conf::ProductMap;
 use crate::module::conf::GLOBAL_PRODUCT;
+use crate::module::joined;
 use crate::module::{
     Counters, InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, Ret, Tables,
     WebHandlers,
 };
-use crate::modules::mod_trust_clientip::joined;
 use conf::{Action, PrisonConf, PrisonRule, NAME};
 use lru::Lru;
 use std::cell::RefCell;

@@ -12,7 +12,8 @@ pub mod conf;
 
 use crate::basic::{Request, Response};
 use crate::module::{
-    InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, Ret, Tables, WebHandlers,
+    joined, InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, Ret, Tables,
+    WebHandlers,
 };
 use crate::route::bytes::decoded_query;
 use crate::route::condition::params::query_key_is;
@@ -88,13 +89,6 @@ pub fn redirect_handler(t: &RedirectTable, req: &mut Request) -> (Ret, Option<Re
             (Ret::GoOn, None)
         }
     }
-}
-
-fn joined(errs: Vec<ModuleError>) -> String {
-    errs.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 impl Module for ModRedirect {

@@ -13,7 +13,8 @@ pub mod conf;
 
 use crate::basic::{Request, Response};
 use crate::module::{
-    InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, Ret, Tables, WebHandlers,
+    joined, InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, Ret, Tables,
+    WebHandlers,
 };
 use crate::route::RequestFacts;
 use conf::{RewriteTable, NAME};
@@ -59,13 +60,6 @@ pub fn rewrite_handler(t: &RewriteTable, req: &mut Request) -> (Ret, Option<Resp
         );
     }
     (Ret::GoOn, None)
-}
-
-fn joined(errs: Vec<ModuleError>) -> String {
-    errs.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 impl Module for ModRewrite {

@@ -30,8 +30,8 @@ pub mod conf;
 use crate::basic::{Request, Response, StickyBackend};
 use crate::module::conf::{ProductRules, Rule};
 use crate::module::{
-    InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, ResponsePoint, Ret, Tables,
-    WebHandlers,
+    joined, InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, ResponsePoint, Ret,
+    Tables, WebHandlers,
 };
 use crate::route::bytes::decoded_query;
 use crate::route::condition::params::query_value;
@@ -146,11 +146,6 @@ fn load_table(
         open_debug,
         load_id: LOADS.fetch_add(1, Ordering::Relaxed),
     })
-}
-
-fn joined(errs: Vec<ModuleError>) -> String {
-    let v: Vec<String> = errs.iter().map(ToString::to_string).collect();
-    v.join("; ")
 }
 
 /// The rules for the request's product: its own, else `global`'s.

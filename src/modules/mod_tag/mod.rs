@@ -16,7 +16,8 @@ pub mod conf;
 
 use crate::basic::{Request, Response};
 use crate::module::{
-    InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, Ret, Tables, WebHandlers,
+    joined, InitCtx, Module, ModuleConf, ModuleError, Reloaded, RequestPoint, Ret, Tables,
+    WebHandlers,
 };
 use conf::TagTable;
 use std::path::Path;
@@ -83,11 +84,6 @@ fn load(
         empty,
     };
     Ok((table, label))
-}
-
-fn joined(errs: Vec<ModuleError>) -> String {
-    let v: Vec<String> = errs.iter().map(ToString::to_string).collect();
-    v.join("; ")
 }
 
 /// HandleFoundProduct: add the tags of the product's matching rules.

@@ -13,7 +13,7 @@ pub mod conf;
 
 use crate::basic::Session;
 use crate::module::{
-    AcceptPoint, Counters, InitCtx, Module, ModuleConf, ModuleError, Reloaded, Ret, Tables,
+    joined, AcceptPoint, Counters, InitCtx, Module, ModuleConf, ModuleError, Reloaded, Ret, Tables,
     WebHandlers,
 };
 use crate::modules::ip_table::is_private;
@@ -97,12 +97,6 @@ impl Module for ModTrustClientIp {
 }
 
 /// Every problem of a failed load, as one reload error message.
-pub(crate) fn joined(errs: Vec<ModuleError>) -> String {
-    errs.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
 
 #[cfg(test)]
 mod tests;
