@@ -96,7 +96,5 @@ impl Module for ModTrustClientIp {
     }
 }
 
-/// Every problem of a failed load, as one reload error message.
-
 #[cfg(test)]
 mod tests;
