@@ -6,7 +6,9 @@
 //! worker alone.
 
 use super::TlsData;
+use crate::config::tls::H2Proto;
 use monoio_rustls::TlsAcceptor;
+use rustls::ServerConfig;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -15,10 +17,22 @@ const SESSION_CACHE: usize = 1024;
 
 pub(crate) struct Acceptors {
     by_cert: Vec<TlsAcceptor>,
-    exact: HashMap<String, usize>,
+    /// Per certificate, the configuration that offers `h2` by ALPN (built
+    /// only when some name offers h2): its handshake runs on readiness IO.
+    by_cert_h2: Vec<Option<Arc<ServerConfig>>>,
+    /// Per certificate, the same with `h2` as the only protocol (level=2).
+    by_cert_h2_only: Vec<Option<Arc<ServerConfig>>>,
+    exact: HashMap<String, (usize, Option<H2Proto>)>,
     /// `*.example.org` stored as `example.org`.
-    wildcard: HashMap<String, usize>,
-    default: usize,
+    wildcard: HashMap<String, (usize, Option<H2Proto>)>,
+    default: (usize, Option<H2Proto>),
+}
+
+/// What the server name chose: the certificate's HTTP/1.1-only acceptor,
+/// or a configuration offering h2 with the rule's settings.
+pub(crate) enum Chosen<'a> {
+    H1(&'a TlsAcceptor),
+    H2(Arc<ServerConfig>, H2Proto),
 }
 
 impl Acceptors {
@@ -27,33 +41,55 @@ impl Acceptors {
         let provider = Arc::new(d.params.provider());
         let versions = d.params.versions();
         let mut by_cert = Vec::with_capacity(d.certs.len());
-        for c in &d.certs {
-            let mut conf = d.params.server_config(&provider, &versions, c)?;
-            // Only HTTP/1.1 is spoken; offering h2 would break clients that
-            // pick it.
-            conf.alpn_protocols = vec![b"http/1.1".to_vec()];
-            conf.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSION_CACHE);
-            by_cert.push(TlsAcceptor::from(Arc::new(conf)));
+        let mut by_cert_h2 = Vec::with_capacity(d.certs.len());
+        let mut by_cert_h2_only = Vec::with_capacity(d.certs.len());
+        let h2_of = |i: usize| {
+            let of_names = d.names.iter().zip(&d.h2).filter(move |((_, c), _)| *c == i);
+            let it = of_names.map(|(_, h)| *h);
+            let dflt = (i == d.default).then_some(d.default_h2);
+            it.chain(dflt).flatten().collect::<Vec<H2Proto>>()
+        };
+        for (i, c) in d.certs.iter().enumerate() {
+            let build = |alpn: &[&[u8]]| -> Result<Arc<ServerConfig>, (String, String)> {
+                let mut conf = d.params.server_config(&provider, &versions, c)?;
+                conf.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+                conf.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSION_CACHE);
+                Ok(Arc::new(conf))
+            };
+            by_cert.push(TlsAcceptor::from(build(&[b"http/1.1"])?));
+            let offers = h2_of(i);
+            by_cert_h2.push(match offers.iter().any(|h| h.level < 2) {
+                true => Some(build(&[b"h2", b"http/1.1"])?),
+                false => None,
+            });
+            by_cert_h2_only.push(match offers.iter().any(|h| h.level == 2) {
+                true => Some(build(&[b"h2"])?),
+                false => None,
+            });
         }
         let mut exact = HashMap::new();
         let mut wildcard = HashMap::new();
-        for (name, i) in &d.names {
+        for ((name, i), h2) in d.names.iter().zip(&d.h2) {
             match name.strip_prefix("*.") {
-                Some(suffix) => wildcard.entry(suffix.to_string()).or_insert(*i),
-                None => exact.entry(name.clone()).or_insert(*i),
+                Some(suffix) => wildcard.entry(suffix.to_string()).or_insert((*i, *h2)),
+                None => exact.entry(name.clone()).or_insert((*i, *h2)),
             };
         }
         Ok(Acceptors {
             by_cert,
+            by_cert_h2,
+            by_cert_h2_only,
             exact,
             wildcard,
-            default: d.default,
+            default: (d.default, d.default_h2),
         })
     }
 
     /// Exact name, then `*.` wildcard one label up, then the default.
-    pub(crate) fn for_sni(&self, sni: Option<&str>) -> &TlsAcceptor {
-        let i = sni
+    /// `h2_on`: the global switch (`/reload/tls_conf?enable=-h2` turns off
+    /// h2 offered at level 0).
+    pub(crate) fn for_sni(&self, sni: Option<&str>, h2_on: bool) -> Chosen<'_> {
+        let (i, h2) = sni
             .and_then(|n| {
                 self.exact.get(n).or_else(|| {
                     n.split_once('.')
@@ -62,6 +98,15 @@ impl Acceptors {
             })
             .copied()
             .unwrap_or(self.default);
-        &self.by_cert[i.min(self.by_cert.len() - 1)]
+        let i = i.min(self.by_cert.len() - 1);
+        let h2_conf = match h2 {
+            Some(h) if h.level == 2 => self.by_cert_h2_only[i].clone().map(|c| (c, h)),
+            Some(h) if h.level == 1 || h2_on => self.by_cert_h2[i].clone().map(|c| (c, h)),
+            _ => None,
+        };
+        match h2_conf {
+            Some((c, h)) => Chosen::H2(c, h),
+            None => Chosen::H1(&self.by_cert[i]),
+        }
     }
 }

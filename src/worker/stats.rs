@@ -90,6 +90,12 @@ counters! {
     upstream_idle,
     /// Configuration snapshots this worker switched to.
     snapshot_swaps,
+    /// HTTP/2 connections whose preface and SETTINGS arrived.
+    h2_conns,
+    /// HTTP/2 streams reset as malformed (RFC 9113 §8).
+    h2_malformed,
+    /// HTTP/2 connections ended by a protocol error or GOAWAY.
+    h2_conn_errors,
 }
 
 impl Stats {

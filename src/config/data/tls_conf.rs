@@ -65,12 +65,38 @@ pub struct TlsRule {
     pub sni: Vec<String>,
     pub cert_name: String,
     pub next_protos: Vec<String>,
+    /// The `h2` item of `NextProtos`, when it has one.
+    pub h2: Option<H2Proto>,
+}
+
+/// BFE's `h2[;level=N;mcs=N;isw=N;rate=N]` NextProtos item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct H2Proto {
+    /// 0: optional (the `/reload/tls_conf?enable=-h2` switch turns it
+    /// off), 1: negotiable and never switched off, 2: mandatory.
+    pub level: u8,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS (default 200).
+    pub mcs: u32,
+    /// Initial stream receive window, 65535..=262144 (default 65535).
+    pub isw: u32,
+}
+
+impl Default for H2Proto {
+    fn default() -> Self {
+        H2Proto {
+            level: 0,
+            mcs: 200,
+            isw: 65535,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct TlsRuleConf {
     pub version: String,
     pub default_next_protos: Vec<String>,
+    /// The `h2` item of `DefaultNextProtos`, when it has one.
+    pub default_h2: Option<H2Proto>,
     pub rules: Vec<TlsRule>,
 }
 
@@ -85,6 +111,7 @@ pub fn parse_rules(j: &mut J, v: &Value) -> Option<TlsRuleConf> {
     };
     if let Some(p) = field(root, "DefaultNextProtos") {
         out.default_next_protos = protos(j, p, "DefaultNextProtos");
+        out.default_h2 = h2_item(j, &out.default_next_protos, "DefaultNextProtos");
     }
     let Some(conf) = field(root, "Config") else {
         return Some(out);
@@ -103,9 +130,13 @@ pub fn parse_rules(j: &mut J, v: &Value) -> Option<TlsRuleConf> {
             .need_str(r, "CertName", &path)
             .unwrap_or_default()
             .to_string();
-        let next_protos = match field(r, "NextProtos") {
-            Some(v) => protos(j, v, &join(&path, "NextProtos")),
-            None => Vec::new(),
+        let (next_protos, h2) = match field(r, "NextProtos") {
+            Some(v) => {
+                let p = protos(j, v, &join(&path, "NextProtos"));
+                let h2 = h2_item(j, &p, &join(&path, "NextProtos"));
+                (p, h2)
+            }
+            None => (Vec::new(), None),
         };
         if let Some(v) = field(r, "ClientAuth") {
             if j.bool(v, &join(&path, "ClientAuth")) == Some(true) {
@@ -120,16 +151,81 @@ pub fn parse_rules(j: &mut J, v: &Value) -> Option<TlsRuleConf> {
             sni: sni.into_iter().map(|s| s.to_ascii_lowercase()).collect(),
             cert_name,
             next_protos,
+            h2,
         });
     }
     Some(out)
+}
+
+/// The parameters of the `h2` item in a NextProtos list, checked as BFE
+/// checks them (`tls_rule_conf_load.go`): `;` or `&` separated, known
+/// names only, each once, in range. `rate` (BFE's per-client-IP share of
+/// connections offered h2) is refused unless 100: ringfront offers h2 to
+/// every client of a rule or to none.
+fn h2_item(j: &mut J, list: &[String], path: &str) -> Option<H2Proto> {
+    let item = list
+        .iter()
+        .find(|p| p.split([';', '&']).next() == Some("h2"))?;
+    let mut h2 = H2Proto::default();
+    let mut seen: Vec<&str> = Vec::new();
+    for kv in item.split([';', '&']).skip(1) {
+        let Some((k, v)) = kv.split_once('=') else {
+            j.err(path, format!("{item:?}: {kv:?} is not key=value"));
+            return None;
+        };
+        if seen.contains(&k) {
+            j.err(path, format!("{item:?}: {k} given twice"));
+            return None;
+        }
+        seen.push(k);
+        let Ok(n) = v.parse::<u32>() else {
+            j.err(path, format!("{item:?}: {k}={v:?} is not a number"));
+            return None;
+        };
+        let ok = match k {
+            "level" => {
+                h2.level = n.min(255) as u8;
+                n <= 2
+            }
+            "mcs" => {
+                h2.mcs = n;
+                n > 0
+            }
+            "isw" => {
+                h2.isw = n;
+                (65535..=262144).contains(&n)
+            }
+            "rate" if n == 100 => true,
+            "rate" if n <= 100 => {
+                j.err(
+                    path,
+                    format!("{item:?}: rate below 100 (h2 for a share of clients) is not supported by ringfront"),
+                );
+                return None;
+            }
+            "rate" => false,
+            _ => {
+                j.err(path, format!("{item:?}: unknown parameter {k:?}"));
+                return None;
+            }
+        };
+        if !ok {
+            j.err(path, format!("{item:?}: {k}={n} out of range"));
+            return None;
+        }
+    }
+    if h2.level == 2 && list.len() != 1 {
+        j.err(path, "a mandatory (level=2) protocol must be the only one");
+        return None;
+    }
+    Some(h2)
 }
 
 fn protos(j: &mut J, v: &Value, path: &str) -> Vec<String> {
     let list = j.strings(v, path).unwrap_or_default();
     for p in &list {
         // BFE writes a protocol with an optional ";level=N" suffix.
-        let name = p.split(';').next().unwrap_or("");
+        let name = p.split([';', '&']).next().unwrap_or("");
         if !NEXT_PROTOS.contains(&name) {
             j.err(path, format!("unknown protocol {p:?}"));
         }

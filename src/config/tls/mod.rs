@@ -10,6 +10,7 @@
 mod load;
 mod params;
 
+pub use crate::config::data::tls_conf::H2Proto;
 pub use load::load;
 pub use params::Params;
 
@@ -57,6 +58,11 @@ pub struct TlsData {
     /// Server names (`example.org` or `*.example.org`, lower case) and the
     /// certificate each is answered with.
     pub names: Vec<(String, usize)>,
+    /// For each of `names`, whether it offers h2 over ALPN and with which
+    /// settings (`NextProtos`).
+    pub h2: Vec<Option<H2Proto>>,
+    /// The same for a client that sent no known name (`DefaultNextProtos`).
+    pub default_h2: Option<H2Proto>,
     pub params: Params,
     /// Versions of the two files, for the monitor.
     pub version: String,

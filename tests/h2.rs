@@ -1,0 +1,363 @@
+//! HTTP/2 downstream through the real server: curl over TLS (ALPN `h2`)
+//! and with prior knowledge on the plain port, bodies both ways under flow
+//! control, many streams on one connection, a module acting on an h2
+//! request, malformed streams reset, HTTP/1.1 still chosen by ALPN, and
+//! NextProtos checked as BFE checks it.
+//!
+//! Needs `curl` built with HTTP/2 (nghttp2), as Debian's is.
+
+mod common;
+
+use common::conf::{Cluster, ConfDir, Layout};
+use common::origin::{Origin, Reply};
+use common::tls as t;
+use ringfront::server::ServerHandle;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::process::Command;
+
+/// An origin that answers with what it received: method, target, the
+/// request body's length and a few headers.
+fn echo() -> Origin {
+    Origin::start(|s| {
+        if let Some(n) = s.target.strip_prefix("/big/") {
+            let n: usize = n.parse().unwrap_or(0);
+            let body: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            return Reply::text(&body);
+        }
+        Reply::text(&format!(
+            "{} {} len={} host={} te={} cookie={}",
+            s.method,
+            s.target,
+            s.body.len(),
+            s.header("host").unwrap_or("-"),
+            s.header("transfer-encoding").unwrap_or("-"),
+            s.header("cookie").unwrap_or("-"),
+        ))
+    })
+}
+
+/// The test TLS files with `DefaultNextProtos` replaced.
+fn write_tls(d: &ConfDir, default_protos: serde_json::Value) {
+    t::write_files(d);
+    d.write_json(
+        "tls_conf/tls_rule_conf.data",
+        &json!({"Version": "t", "DefaultNextProtos": default_protos, "Config": {
+            "p": {"SniConf": ["alias.test"], "CertName": "other.test", "NextProtos": ["http/1.1"], "Grade": "C", "ClientAuth": false, "ClientCAName": ""}
+        }}),
+    );
+    d.write("ca.crt", t::CA);
+}
+
+fn start(origin: &Origin, protos: serde_json::Value, modules: &[&str]) -> (ConfDir, ServerHandle) {
+    let mut l = Layout::single(Cluster::simple("c", &[origin.addr]));
+    l.server_extra.push_str("HttpsPort = 0\n");
+    l.modules = modules.iter().map(|m| m.to_string()).collect();
+    let d = l.write();
+    write_tls(&d, protos);
+    d.write(
+        "mod_header/mod_header.conf",
+        "[Basic]\nDataPath = mod_header/header_rule.data\n",
+    );
+    d.write_json(
+        "mod_header/header_rule.data",
+        &json!({"Version": "t", "Config": {"p": [
+            {"cond": "default_t()", "actions": [
+                {"cmd": "REQ_HEADER_SET", "params": ["cookie", "from=module"]},
+                {"cmd": "RSP_HEADER_SET", "params": ["X-Proxied-By", "ringfront %bfe_request_host"]}
+            ], "last": true}
+        ]}}),
+    );
+    let h = common::start(d.path(), None);
+    (d, h)
+}
+
+const H2_DEFAULT: &str = "h2;level=0;mcs=100;isw=65535;rate=100";
+
+/// Run curl; returns (stdout, the `-w` line). Panics with a clear message
+/// when curl is missing or cannot speak HTTP/2.
+fn curl(args: &[&str]) -> (Vec<u8>, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl is needed for the HTTP/2 tests (apt-get install -y curl)");
+    let stdout = out.stdout;
+    let marker = b"\n@@";
+    let at = stdout
+        .windows(marker.len())
+        .rposition(|w| w == marker)
+        .unwrap_or_else(|| {
+            panic!(
+                "curl {args:?} failed: {}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&stdout)
+            )
+        });
+    let info = String::from_utf8_lossy(&stdout[at + marker.len()..])
+        .trim()
+        .to_string();
+    (stdout[..at].to_vec(), info)
+}
+
+const W: &str = "\n@@%{http_code} %{http_version}";
+
+fn h2c_url(h: &ServerHandle, path: &str) -> String {
+    format!("http://127.0.0.1:{}{path}", h.http_addr.port())
+}
+
+fn resolve(addr: SocketAddr) -> String {
+    format!("example.org:{}:127.0.0.1", addr.port())
+}
+
+fn https_url(addr: SocketAddr, path: &str) -> String {
+    format!("https://example.org:{}{path}", addr.port())
+}
+
+#[test]
+fn h2c_prior_knowledge_get_and_bodies_both_ways() {
+    let origin = echo();
+    let (_d, h) = start(&origin, json!(["http/1.1"]), &[]);
+    let url = h2c_url(&h, "/a?b=1");
+    let (body, info) = curl(&[
+        "--http2-prior-knowledge",
+        "-H",
+        "Host: example.org",
+        "-b",
+        "x=1; y=2",
+        &url,
+        "-w",
+        W,
+    ]);
+    assert_eq!(info, "200 2");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "GET /a?b=1 len=0 host=example.org te=- cookie=x=1; y=2"
+    );
+    // A request body of unknown length (upload from stdin, no
+    // content-length) reaches the backend whole and chunked.
+    let dir = tempdir_file(300_000);
+    let (body, info) = curl(&[
+        "--http2-prior-knowledge",
+        "-H",
+        "Host: example.org",
+        "-T",
+        &dir,
+        &h2c_url(&h, "/up"),
+        "-w",
+        W,
+    ]);
+    assert_eq!(info, "200 2");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "PUT /up len=300000 host=example.org te=- cookie=-"
+    );
+    let seen = origin.requests();
+    let up = seen.last().expect("upload forwarded");
+    assert_eq!(up.body.len(), 300_000);
+    assert!(up
+        .body
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == (i % 251) as u8));
+    // A 5 MB response body crosses many flow-control windows intact.
+    let (body, info) = curl(&[
+        "--http2-prior-knowledge",
+        "-H",
+        "Host: example.org",
+        &h2c_url(&h, "/big/5000000"),
+        "-w",
+        W,
+    ]);
+    assert_eq!(info, "200 2");
+    assert_eq!(body.len(), 5_000_000);
+    assert!(body
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == b'a' + (i % 26) as u8));
+    assert!(common::counter(&h, "h2_conns") >= 3);
+    // HTTP/1.1 on the same port is untouched.
+    let (body, info) = curl(&["-H", "Host: example.org", &h2c_url(&h, "/h1"), "-w", W]);
+    assert_eq!(info, "200 1.1");
+    assert!(String::from_utf8_lossy(&body).starts_with("GET /h1 "));
+}
+
+/// A file of `n` bytes with a known pattern, for uploads.
+fn tempdir_file(n: usize) -> String {
+    let path = std::env::temp_dir().join(format!("ringfront-h2-up-{}-{n}", std::process::id()));
+    let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, data).expect("temp file");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn tls_alpn_offers_h2_from_next_protos_and_keeps_http11() {
+    let origin = echo();
+    let (d, h) = start(&origin, json!([H2_DEFAULT, "http/1.1"]), &["mod_header"]);
+    let addr = h.https_addr.expect("HTTPS listener");
+    let ca = d.path().join("ca.crt");
+    let ca = ca.to_string_lossy();
+    let r = resolve(addr);
+    // h2 by ALPN; mod_header acts on the h2 request and response.
+    let (body, info) = curl(&[
+        "--http2",
+        "--cacert",
+        &ca,
+        "--resolve",
+        &r,
+        "-D",
+        "-",
+        &https_url(addr, "/tls"),
+        "-w",
+        W,
+    ]);
+    assert_eq!(info, "200 2");
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains(&format!(
+            "x-proxied-by: ringfront example.org:{}\r\n",
+            addr.port()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("\r\n\r\nGET /tls len=0 host=example.org:"),
+        "{text}"
+    );
+    assert!(text.ends_with(" te=- cookie=from=module"), "{text}");
+    // A client that asks for HTTP/1.1 gets it from the same rule.
+    let (body, info) = curl(&[
+        "--http1.1",
+        "--cacert",
+        &ca,
+        "--resolve",
+        &r,
+        &https_url(addr, "/one"),
+        "-w",
+        W,
+    ]);
+    assert_eq!(info, "200 1.1");
+    assert!(String::from_utf8_lossy(&body).starts_with("GET /one "));
+    // alias.test's rule offers only http/1.1.
+    let (_, info) = curl(&[
+        "--http2",
+        "-k",
+        "--resolve",
+        &format!("alias.test:{}:127.0.0.1", addr.port()),
+        &format!("https://alias.test:{}/", addr.port()),
+        "-w",
+        W,
+    ]);
+    assert_eq!(info, "200 1.1");
+}
+
+#[test]
+fn many_concurrent_streams_share_one_connection() {
+    let origin = echo();
+    let (_d, h) = start(&origin, json!(["http/1.1"]), &[]);
+    let before = common::counter(&h, "h2_conns");
+    // 300 requests, 100 streams at a time, on one connection.
+    let out = Command::new("h2load")
+        .args(["-n", "300", "-c", "1", "-m", "100"])
+        .args(["-H", ":authority: example.org"])
+        .arg(h2c_url(&h, "/many"))
+        .output()
+        .expect("h2load is needed (apt-get install -y nghttp2-client)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("requests: 300 total, 300 started, 300 done, 300 succeeded"),
+        "{text}"
+    );
+    assert!(text.contains("status codes: 300 2xx"), "{text}");
+    assert_eq!(origin.count(), 300);
+    assert_eq!(common::counter(&h, "h2_conns") - before, 1);
+    assert_eq!(common::counter(&h, "req_total"), 300);
+}
+
+/// A raw HTTP/2 client (the `h2` crate's, over monoio poll IO) for what
+/// curl will not send.
+mod raw {
+    use monoio::io::IntoPollIo;
+    use std::net::SocketAddr;
+
+    /// Send `req` on a fresh h2c connection; the status, or the reset
+    /// reason the stream ended with.
+    pub fn send(addr: SocketAddr, req: http::Request<()>) -> Result<u16, h2::Reason> {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let tcp = monoio::net::TcpStream::connect(addr)
+                .await
+                .expect("connect");
+            let io = tcp.into_poll_io().expect("poll io");
+            let (mut client, conn) = h2::client::handshake(io).await.expect("h2 handshake");
+            monoio::spawn(async move {
+                let _ = conn.await;
+            });
+            let (resp, _) = client.send_request(req, true).expect("send");
+            match resp.await {
+                Ok(r) => Ok(r.status().as_u16()),
+                Err(e) => Err(e.reason().expect("a reset reason")),
+            }
+        })
+    }
+}
+
+#[test]
+fn malformed_streams_are_reset_with_protocol_error() {
+    let origin = echo();
+    let (_d, h) = start(&origin, json!(["http/1.1"]), &[]);
+    let addr = h.http_addr;
+    let uri = "http://example.org/m";
+    let ok = http::Request::get(uri).body(()).expect("req");
+    assert_eq!(raw::send(addr, ok), Ok(200));
+    let bad = [
+        http::Request::get(uri)
+            .header("host", "other.example")
+            .body(()),
+        http::Request::get(uri).header("x-a", " lead").body(()),
+        http::Request::get(uri).header("x-a", "trail\t").body(()),
+    ];
+    let before = common::counter(&h, "h2_malformed");
+    for b in bad {
+        let b = b.expect("req");
+        let what = format!("{:?}", b.headers());
+        assert_eq!(
+            raw::send(addr, b),
+            Err(h2::Reason::PROTOCOL_ERROR),
+            "{what}"
+        );
+    }
+    assert_eq!(common::counter(&h, "h2_malformed") - before, 3);
+    assert_eq!(origin.count(), 1, "nothing malformed was forwarded");
+}
+
+#[test]
+fn next_protos_parameters_are_checked_as_bfe_checks_them() {
+    let origin = echo();
+    let bad = [
+        ("h2;mcs=0", "out of range"),
+        ("h2;isw=1000", "out of range"),
+        ("h2;level=3", "out of range"),
+        ("h2;foo=1", "unknown parameter"),
+        ("h2;mcs=1;mcs=2", "twice"),
+        ("h2;rate=50", "rate below 100"),
+    ];
+    for (item, why) in bad {
+        let mut l = Layout::single(Cluster::simple("c", &[origin.addr]));
+        l.server_extra.push_str("HttpsPort = 0\n");
+        let d = l.write();
+        write_tls(&d, json!([item, "http/1.1"]));
+        let opts = ringfront::server::ServerOptions::new(d.path());
+        let err = match ringfront::server::start(opts) {
+            Ok(_) => panic!("{item} accepted"),
+            Err(e) => e,
+        };
+        assert!(
+            err.contains("DefaultNextProtos") && err.contains(why),
+            "{item}: {err}"
+        );
+    }
+}
