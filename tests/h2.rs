@@ -361,3 +361,73 @@ fn next_protos_parameters_are_checked_as_bfe_checks_them() {
         );
     }
 }
+
+#[test]
+fn reload_switch_turns_optional_h2_off_and_on() {
+    let origin = echo();
+    let (d, h) = start(&origin, json!([H2_DEFAULT, "http/1.1"]), &[]);
+    let addr = h.https_addr.expect("HTTPS listener");
+    let ca = d.path().join("ca.crt");
+    let ca = ca.to_string_lossy().into_owned();
+    let r = resolve(addr);
+    let version = || {
+        let (_, info) = curl(&[
+            "--http2",
+            "--cacert",
+            &ca,
+            "--resolve",
+            &r,
+            &https_url(addr, "/"),
+            "-w",
+            W,
+        ]);
+        info
+    };
+    assert_eq!(version(), "200 2");
+    assert_eq!(
+        common::reload(&h, "tls_conf?enable=-h2"),
+        json!({"error": null})
+    );
+    assert_eq!(version(), "200 1.1");
+    // The switch stays across other reloads.
+    assert_eq!(
+        common::reload(&h, "server_data_conf"),
+        json!({"error": null})
+    );
+    assert_eq!(version(), "200 1.1");
+    assert_eq!(
+        common::reload(&h, "tls_conf?enable=%2Bh2"),
+        json!({"error": null})
+    );
+    assert_eq!(version(), "200 2");
+    // level=1 is never switched off.
+    write_tls(&d, json!(["h2;level=1", "http/1.1"]));
+    assert_eq!(
+        common::reload(&h, "tls_conf?enable=-h2"),
+        json!({"error": null})
+    );
+    assert_eq!(version(), "200 2");
+}
+
+#[test]
+fn goaway_on_shutdown_lets_open_streams_finish() {
+    let origin = Origin::start(|s| {
+        if s.target == "/slow" {
+            std::thread::sleep(std::time::Duration::from_millis(700));
+        }
+        Reply::text("done")
+    });
+    let (_d, h) = start(&origin, json!(["http/1.1"]), &[]);
+    let url = h2c_url(&h, "/slow");
+    let child = Command::new("curl")
+        .args(["-sS", "--http2-prior-knowledge", "-H", "Host: example.org"])
+        .args([url.as_str(), "-w", W])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("curl");
+    assert!(common::eventually(|| origin.count() == 1));
+    let stopping = std::thread::spawn(move || h.shutdown());
+    let out = child.wait_with_output().expect("curl output");
+    stopping.join().expect("shutdown");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n@@200 2");
+}

@@ -26,6 +26,8 @@ pub(crate) struct Acceptors {
     /// `*.example.org` stored as `example.org`.
     wildcard: HashMap<String, (usize, Option<H2Proto>)>,
     default: (usize, Option<H2Proto>),
+    /// The global switch: off, level-0 h2 items are not offered.
+    h2_on: bool,
 }
 
 /// What the server name chose: the certificate's HTTP/1.1-only acceptor,
@@ -82,13 +84,14 @@ impl Acceptors {
             exact,
             wildcard,
             default: (d.default, d.default_h2),
+            h2_on: d.h2_enabled,
         })
     }
 
     /// Exact name, then `*.` wildcard one label up, then the default.
-    /// `h2_on`: the global switch (`/reload/tls_conf?enable=-h2` turns off
-    /// h2 offered at level 0).
-    pub(crate) fn for_sni(&self, sni: Option<&str>, h2_on: bool) -> Chosen<'_> {
+    /// h2 is offered where the name's rule has it, unless it is optional
+    /// (level 0) and the global switch is off.
+    pub(crate) fn for_sni(&self, sni: Option<&str>) -> Chosen<'_> {
         let (i, h2) = sni
             .and_then(|n| {
                 self.exact.get(n).or_else(|| {
@@ -101,7 +104,7 @@ impl Acceptors {
         let i = i.min(self.by_cert.len() - 1);
         let h2_conf = match h2 {
             Some(h) if h.level == 2 => self.by_cert_h2_only[i].clone().map(|c| (c, h)),
-            Some(h) if h.level == 1 || h2_on => self.by_cert_h2[i].clone().map(|c| (c, h)),
+            Some(h) if h.level == 1 || self.h2_on => self.by_cert_h2[i].clone().map(|c| (c, h)),
             _ => None,
         };
         match h2_conf {

@@ -102,6 +102,7 @@ pub fn load(conf_dir: &Path, server: &ServerConf, errs: &mut Vec<ConfError>) -> 
         names,
         h2,
         default_h2: rules.default_h2,
+        h2_enabled: true,
         params,
         version: format!(
             "server_cert_conf={} tls_rule_conf={}",

@@ -63,6 +63,10 @@ pub struct TlsData {
     pub h2: Vec<Option<H2Proto>>,
     /// The same for a client that sent no known name (`DefaultNextProtos`).
     pub default_h2: Option<H2Proto>,
+    /// BFE's global h2 switch (`/reload/tls_conf?enable=-h2` / `+h2`):
+    /// off, h2 items of level 0 are not offered. Not from a file: the
+    /// control thread keeps it across reloads.
+    pub h2_enabled: bool,
     pub params: Params,
     /// Versions of the two files, for the monitor.
     pub version: String,
