@@ -331,6 +331,12 @@ fn malformed_streams_are_reset_with_protocol_error() {
         );
     }
     assert_eq!(common::counter(&h, "h2_malformed") - before, 3);
+    // A content-length the stream does not carry: h2 itself resets it.
+    let short = http::Request::post(uri)
+        .header("content-length", "5")
+        .body(())
+        .expect("req");
+    assert_eq!(raw::send(addr, short), Err(h2::Reason::PROTOCOL_ERROR));
     assert_eq!(origin.count(), 1, "nothing malformed was forwarded");
 }
 
