@@ -77,9 +77,15 @@ const H2_DEFAULT: &str = "h2;level=0;mcs=100;isw=65535;rate=100";
 /// Run curl; returns (stdout, the `-w` line). Panics with a clear message
 /// when curl is missing or cannot speak HTTP/2.
 fn curl(args: &[&str]) -> (Vec<u8>, String) {
+    curl_in(args, std::process::Stdio::null())
+}
+
+/// [`curl`] with `stdin` as its standard input (for `-T -`).
+fn curl_in(args: &[&str], stdin: std::process::Stdio) -> (Vec<u8>, String) {
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "20"])
         .args(args)
+        .stdin(stdin)
         .output()
         .expect("curl is needed for the HTTP/2 tests (apt-get install -y curl)");
     let stdout = out.stdout;
@@ -137,20 +143,23 @@ fn h2c_prior_knowledge_get_and_bodies_both_ways() {
     // A request body of unknown length (upload from stdin, no
     // content-length) reaches the backend whole and chunked.
     let dir = tempdir_file(300_000);
-    let (body, info) = curl(&[
-        "--http2-prior-knowledge",
-        "-H",
-        "Host: example.org",
-        "-T",
-        &dir,
-        &h2c_url(&h, "/up"),
-        "-w",
-        W,
-    ]);
+    let (body, info) = curl_in(
+        &[
+            "--http2-prior-knowledge",
+            "-H",
+            "Host: example.org",
+            "-T",
+            "-",
+            &h2c_url(&h, "/up"),
+            "-w",
+            W,
+        ],
+        std::fs::File::open(&dir).expect("upload file").into(),
+    );
     assert_eq!(info, "200 2");
     assert_eq!(
         String::from_utf8_lossy(&body),
-        "PUT /up len=300000 host=example.org te=- cookie=-"
+        "PUT /up len=300000 host=example.org te=chunked cookie=-"
     );
     let seen = origin.requests();
     let up = seen.last().expect("upload forwarded");
@@ -160,6 +169,39 @@ fn h2c_prior_knowledge_get_and_bodies_both_ways() {
         .iter()
         .enumerate()
         .all(|(i, &b)| b == (i % 251) as u8));
+    // With a content-length, the body goes through as it came.
+    let (body, info) = curl(&[
+        "--http2-prior-knowledge",
+        "-H",
+        "Host: example.org",
+        "--data-binary",
+        &format!("@{dir}"),
+        &h2c_url(&h, "/post"),
+        "-w",
+        W,
+    ]);
+    assert_eq!(info, "200 2");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "POST /post len=300000 host=example.org te=- cookie=-"
+    );
+    let seen = origin.requests();
+    let post = seen.last().expect("post forwarded");
+    assert_eq!(post.header("content-length"), Some("300000"));
+    assert_eq!(post.header("transfer-encoding"), None);
+    // HEAD: the length of what GET would send, no body.
+    let (head, info) = curl(&[
+        "--http2-prior-knowledge",
+        "-H",
+        "Host: example.org",
+        "-I",
+        &h2c_url(&h, "/big/1234"),
+        "-w",
+        W,
+    ]);
+    assert_eq!(info, "200 2");
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.contains("content-length: 1234\r\n"), "{head}");
     // A 5 MB response body crosses many flow-control windows intact.
     let (body, info) = curl(&[
         "--http2-prior-knowledge",
