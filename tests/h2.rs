@@ -386,18 +386,27 @@ fn malformed_streams_are_reset_with_protocol_error() {
 fn next_protos_parameters_are_checked_as_bfe_checks_them() {
     let origin = echo();
     let bad = [
-        ("h2;mcs=0", "out of range"),
-        ("h2;isw=1000", "out of range"),
-        ("h2;level=3", "out of range"),
-        ("h2;foo=1", "unknown parameter"),
-        ("h2;mcs=1;mcs=2", "twice"),
-        ("h2;rate=50", "rate below 100"),
+        (json!(["h2;mcs=0", "http/1.1"]), "out of range"),
+        (json!(["h2;isw=1000", "http/1.1"]), "out of range"),
+        (json!(["h2;level=3", "http/1.1"]), "out of range"),
+        (json!(["h2;rate=101", "http/1.1"]), "out of range"),
+        (json!(["h2;foo=1", "http/1.1"]), "unknown parameter"),
+        (json!(["h2;mcs=1&mcs=2", "http/1.1"]), "twice"),
+        (
+            json!(["h2;level=1;rate=50", "http/1.1"]),
+            "rate must be 100",
+        ),
+        (json!(["h2", "http/1.1;rate=50"]), "rate for http/1.1"),
+        (json!(["h2;pp=1", "http/1.1"]), "pp is only"),
+        (json!(["h2", "h2;mcs=3", "http/1.1"]), "twice"),
+        (json!(["h2"]), "must contain http/1.1"),
+        (json!(["h2;level=2", "http/1.1"]), "only one"),
     ];
     for (item, why) in bad {
         let mut l = Layout::single(Cluster::simple("c", &[origin.addr]));
         l.server_extra.push_str("HttpsPort = 0\n");
         let d = l.write();
-        write_tls(&d, json!([item, "http/1.1"]));
+        write_tls(&d, item.clone());
         let opts = ringfront::server::ServerOptions::new(d.path());
         let err = match ringfront::server::start(opts) {
             Ok(_) => panic!("{item} accepted"),
@@ -411,7 +420,7 @@ fn next_protos_parameters_are_checked_as_bfe_checks_them() {
 }
 
 #[test]
-fn reload_switch_turns_optional_h2_off_and_on() {
+fn reload_switch_rate_and_level_decide_what_alpn_offers() {
     let origin = echo();
     let (d, h) = start(&origin, json!([H2_DEFAULT, "http/1.1"]), &[]);
     let addr = h.https_addr.expect("HTTPS listener");

@@ -58,7 +58,7 @@ pub(crate) async fn handshake(w: &Worker, stream: TcpStream, ses: &Session) -> O
             .tls()
             .ok_or_else(|| std::io::Error::other("no TLS configuration"))?;
         let sni = crate::tls::peek_sni(&stream).await?;
-        let tls = match acceptors.for_sni(sni.as_deref()) {
+        let tls = match acceptors.for_sni(sni.as_deref(), ses.peer.ip()) {
             Chosen::H1(a) => Negotiated::H1(a.accept(stream).await.map_err(std::io::Error::from)?),
             Chosen::H2(conf, h2) => {
                 let poll = stream.try_into_poll_io().map_err(|(e, _)| e)?;

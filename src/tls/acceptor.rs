@@ -91,7 +91,9 @@ impl Acceptors {
     /// Exact name, then `*.` wildcard one label up, then the default.
     /// h2 is offered where the name's rule has it, unless it is optional
     /// (level 0) and the global switch is off.
-    pub(crate) fn for_sni(&self, sni: Option<&str>) -> Chosen<'_> {
+    /// At level 0 a `rate` below 100 offers h2 to that share of clients,
+    /// picked by a hash of `peer`'s address as BFE picks them.
+    pub(crate) fn for_sni(&self, sni: Option<&str>, peer: std::net::IpAddr) -> Chosen<'_> {
         let (i, h2) = sni
             .and_then(|n| {
                 self.exact.get(n).or_else(|| {
@@ -104,12 +106,82 @@ impl Acceptors {
         let i = i.min(self.by_cert.len() - 1);
         let h2_conf = match h2 {
             Some(h) if h.level == 2 => self.by_cert_h2_only[i].clone().map(|c| (c, h)),
-            Some(h) if h.level == 1 || self.h2_on => self.by_cert_h2[i].clone().map(|c| (c, h)),
+            Some(h) if h.level == 1 => self.by_cert_h2[i].clone().map(|c| (c, h)),
+            Some(h) if self.h2_on && (h.rate >= 100 || rate_bucket(peer) < h.rate) => {
+                self.by_cert_h2[i].clone().map(|c| (c, h))
+            }
             _ => None,
         };
         match h2_conf {
             Some((c, h)) => Chosen::H2(c, h),
             None => Chosen::H1(&self.by_cert[i]),
         }
+    }
+}
+
+/// BFE's `getHashValue`: murmur3 (32-bit, seed 0) of the client's address
+/// as Go holds it for a connection accepted on a dual-stack listener (16
+/// bytes; IPv4 as `::ffff:a.b.c.d`), modulo 100.
+fn rate_bucket(peer: std::net::IpAddr) -> u8 {
+    let v6 = match peer {
+        std::net::IpAddr::V4(a) => a.to_ipv6_mapped(),
+        std::net::IpAddr::V6(a) => a,
+    };
+    (murmur3_32(&v6.octets()) % 100) as u8
+}
+
+/// MurmurHash3 x86_32 with seed 0 (what BFE's `murmur3.Sum32` computes).
+fn murmur3_32(data: &[u8]) -> u32 {
+    const C1: u32 = 0xcc9e_2d51;
+    const C2: u32 = 0x1b87_3593;
+    let mut h: u32 = 0;
+    let mut blocks = data.chunks_exact(4);
+    for b in &mut blocks {
+        let mut k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+        h ^= k;
+        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+    }
+    let tail = blocks.remainder();
+    if !tail.is_empty() {
+        let mut k: u32 = 0;
+        for (i, &b) in tail.iter().enumerate() {
+            k |= u32::from(b) << (8 * i);
+        }
+        h ^= k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+    }
+    h ^= data.len() as u32;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur3_matches_the_reference() {
+        // Reference values of MurmurHash3_x86_32 with seed 0.
+        assert_eq!(murmur3_32(b""), 0);
+        assert_eq!(murmur3_32(b"hello"), 0x248b_fa47);
+        assert_eq!(murmur3_32(b"Hello, world!"), 0xc036_3e43);
+        assert_eq!(
+            murmur3_32(b"The quick brown fox jumps over the lazy dog"),
+            0x2e4f_f723
+        );
+    }
+
+    #[test]
+    fn rate_buckets_are_stable_and_spread() {
+        let a: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
+        assert_eq!(rate_bucket(a), rate_bucket(a));
+        let buckets: std::collections::HashSet<u8> = (0..=255u8)
+            .map(|i| rate_bucket(std::net::IpAddr::from([10, 0, 0, i])))
+            .collect();
+        assert!(buckets.len() > 50, "{}", buckets.len());
+        assert!(buckets.iter().all(|&b| b < 100));
     }
 }

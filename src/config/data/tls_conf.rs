@@ -79,6 +79,9 @@ pub struct H2Proto {
     pub mcs: u32,
     /// Initial stream receive window, 65535..=262144 (default 65535).
     pub isw: u32,
+    /// 0..=100 (default 100): at level 0, the share of clients (by a hash
+    /// of their address, as BFE) that are offered h2.
+    pub rate: u8,
 }
 
 impl Default for H2Proto {
@@ -87,6 +90,7 @@ impl Default for H2Proto {
             level: 0,
             mcs: 200,
             isw: 65535,
+            rate: 100,
         }
     }
 }
@@ -157,80 +161,99 @@ pub fn parse_rules(j: &mut J, v: &Value) -> Option<TlsRuleConf> {
     Some(out)
 }
 
-/// The parameters of the `h2` item in a NextProtos list, checked as BFE
-/// checks them (`tls_rule_conf_load.go`): `;` or `&` separated, known
-/// names only, each once, in range. `rate` (BFE's per-client-IP share of
-/// connections offered h2) is refused unless 100: ringfront offers h2 to
-/// every client of a rule or to none.
-fn h2_item(j: &mut J, list: &[String], path: &str) -> Option<H2Proto> {
-    let item = list
-        .iter()
-        .find(|p| p.split([';', '&']).next() == Some("h2"))?;
-    let mut h2 = H2Proto::default();
+/// One NextProtos item, `proto[;level=N;mcs=N;isw=N;rate=N;pp=N]`, parsed
+/// and checked as BFE does (`tls_rule_conf_load.go`): `;` or `&`
+/// separators, known names only, each once, values in range.
+fn parse_item(item: &str) -> Result<(&str, H2Proto), String> {
+    let mut parts = item.split([';', '&']);
+    let name = parts.next().unwrap_or("");
+    if !NEXT_PROTOS.contains(&name) {
+        return Err(format!("unknown protocol {item:?}"));
+    }
+    let mut p = H2Proto::default();
     let mut seen: Vec<&str> = Vec::new();
-    for kv in item.split([';', '&']).skip(1) {
+    for kv in parts {
         let Some((k, v)) = kv.split_once('=') else {
-            j.err(path, format!("{item:?}: {kv:?} is not key=value"));
-            return None;
+            return Err(format!("{item:?}: {kv:?} is not key=value"));
         };
         if seen.contains(&k) {
-            j.err(path, format!("{item:?}: {k} given twice"));
-            return None;
+            return Err(format!("{item:?}: {k} given twice"));
         }
         seen.push(k);
-        let Ok(n) = v.parse::<u32>() else {
-            j.err(path, format!("{item:?}: {k}={v:?} is not a number"));
-            return None;
+        let Ok(n) = v.parse::<i64>() else {
+            return Err(format!("{item:?}: {k}={v:?} is not a number"));
         };
         let ok = match k {
-            "level" => {
-                h2.level = n.min(255) as u8;
-                n <= 2
-            }
-            "mcs" => {
-                h2.mcs = n;
-                n > 0
-            }
-            "isw" => {
-                h2.isw = n;
-                (65535..=262144).contains(&n)
-            }
-            "rate" if n == 100 => true,
-            "rate" if n <= 100 => {
-                j.err(
-                    path,
-                    format!("{item:?}: rate below 100 (h2 for a share of clients) is not supported by ringfront"),
-                );
-                return None;
-            }
-            "rate" => false,
-            _ => {
-                j.err(path, format!("{item:?}: unknown parameter {k:?}"));
-                return None;
-            }
+            "level" => (0..=2).contains(&n),
+            "mcs" => n > 0 && n <= u32::MAX as i64,
+            "isw" => (65535..=262144).contains(&n),
+            "rate" => (0..=100).contains(&n),
+            // PROXY protocol towards the backend, for BFE's `stream` only.
+            "pp" => return Err(format!("{item:?}: pp is only for the stream protocol")),
+            _ => return Err(format!("{item:?}: unknown parameter {k:?}")),
         };
         if !ok {
-            j.err(path, format!("{item:?}: {k}={n} out of range"));
-            return None;
+            return Err(format!("{item:?}: {k}={n} out of range"));
+        }
+        // In range, so the casts are exact.
+        match k {
+            "level" => p.level = n as u8,
+            "mcs" => p.mcs = n as u32,
+            "isw" => p.isw = n as u32,
+            _ => p.rate = n as u8,
         }
     }
-    if h2.level == 2 && list.len() != 1 {
+    if p.level > 0 && p.rate != 100 {
+        return Err(format!("{item:?}: rate must be 100 when level > 0"));
+    }
+    if name == "http/1.1" && p.rate != 100 {
+        return Err(format!("{item:?}: rate for http/1.1 must be 100"));
+    }
+    Ok((name, p))
+}
+
+/// Check a NextProtos list as BFE does and return its `h2` item's
+/// parameters, if it has one. A mandatory (level=2) item must be the only
+/// one; otherwise a non-empty list must contain `http/1.1`.
+fn h2_item(j: &mut J, list: &[String], path: &str) -> Option<H2Proto> {
+    let mut h2 = None;
+    let mut names: Vec<&str> = Vec::new();
+    let mut mandatory = false;
+    for item in list {
+        match parse_item(item) {
+            Ok((name, p)) => {
+                if names.contains(&name) {
+                    j.err(path, format!("{name} listed twice"));
+                    return None;
+                }
+                names.push(name);
+                mandatory |= p.level == 2;
+                if name == "h2" {
+                    h2 = Some(p);
+                }
+            }
+            Err(e) => {
+                j.err(path, e);
+                return None;
+            }
+        }
+    }
+    if mandatory && list.len() != 1 {
         j.err(path, "a mandatory (level=2) protocol must be the only one");
         return None;
     }
-    Some(h2)
+    if !mandatory && !list.is_empty() && !names.contains(&"http/1.1") {
+        j.err(
+            path,
+            "a non-empty list without a mandatory protocol must contain http/1.1",
+        );
+        return None;
+    }
+    h2
 }
 
 fn protos(j: &mut J, v: &Value, path: &str) -> Vec<String> {
-    let list = j.strings(v, path).unwrap_or_default();
-    for p in &list {
-        // BFE writes a protocol with an optional ";level=N" suffix.
-        let name = p.split([';', '&']).next().unwrap_or("");
-        if !NEXT_PROTOS.contains(&name) {
-            j.err(path, format!("unknown protocol {p:?}"));
-        }
-    }
-    list
+    j.strings(v, path).unwrap_or_default()
 }
 
 #[cfg(test)]
