@@ -345,6 +345,57 @@ mod raw {
             }
         })
     }
+
+    /// Open `n` streams on one h2c connection and reset each at once
+    /// (the "rapid reset" attack). How the connection ended: `Ok` if it
+    /// stayed open to the end, else the GOAWAY reason; and how many
+    /// streams were opened before it ended (`None`: closed under it).
+    pub fn rapid_reset(addr: SocketAddr, n: usize) -> (Result<(), Option<h2::Reason>>, usize) {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let tcp = monoio::net::TcpStream::connect(addr)
+                .await
+                .expect("connect");
+            let io = tcp.into_poll_io().expect("poll io");
+            let (client, conn) = h2::client::handshake(io).await.expect("h2 handshake");
+            let conn = monoio::spawn(conn);
+            let mut opened = 0;
+            let mut next = Some(client);
+            for _ in 0..n {
+                let Some(c) = next.take() else { break };
+                let Ok(mut client) = c.ready().await else {
+                    break;
+                };
+                let req = http::Request::post("http://example.org/flood")
+                    .body(())
+                    .expect("req");
+                match client.send_request(req, false) {
+                    Ok((_, mut send)) => {
+                        opened += 1;
+                        send.send_reset(h2::Reason::CANCEL);
+                    }
+                    Err(_) => break,
+                }
+                if opened % 50 == 0 {
+                    monoio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+                next = Some(client);
+            }
+            drop(next);
+            let end = monoio::time::timeout(std::time::Duration::from_secs(5), conn).await;
+            let end = match end {
+                Ok(Ok(())) => Ok(()),
+                // GOAWAY, or the socket closed under it before the client
+                // read the GOAWAY (then no reason).
+                Ok(Err(e)) => Err(e.reason()),
+                Err(_) => Ok(()),
+            };
+            (end, opened)
+        })
+    }
 }
 
 #[test]
@@ -380,6 +431,25 @@ fn malformed_streams_are_reset_with_protocol_error() {
         .expect("req");
     assert_eq!(raw::send(addr, short), Err(h2::Reason::PROTOCOL_ERROR));
     assert_eq!(origin.count(), 1, "nothing malformed was forwarded");
+}
+
+#[test]
+fn rapid_reset_floods_end_the_connection() {
+    let origin = echo();
+    let (_d, h) = start(&origin, json!(["http/1.1"]), &[]);
+    let before = common::counter(&h, "h2_conn_errors");
+    let (end, opened) = raw::rapid_reset(h.http_addr, 5000);
+    assert!(
+        matches!(end, Err(None | Some(h2::Reason::ENHANCE_YOUR_CALM))),
+        "{end:?} after {opened} streams"
+    );
+    assert!(opened < 5000, "{opened}");
+    assert!(common::counter(&h, "h2_conn_errors") > before);
+    // The worker is fine: the next connection is served.
+    let ok = http::Request::get("http://example.org/after")
+        .body(())
+        .expect("req");
+    assert_eq!(raw::send(h.http_addr, ok), Ok(200));
 }
 
 #[test]
