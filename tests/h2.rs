@@ -346,6 +346,39 @@ mod raw {
         })
     }
 
+    /// One request on an h2c connection, then nothing: how long until the
+    /// server ended the connection, and with which GOAWAY reason (`None`
+    /// for a clean close). Gives up after 10 s.
+    pub fn idle_end(addr: SocketAddr) -> (std::time::Duration, Option<h2::Reason>) {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let tcp = monoio::net::TcpStream::connect(addr)
+                .await
+                .expect("connect");
+            let io = tcp.into_poll_io().expect("poll io");
+            let (client, conn) = h2::client::handshake(io).await.expect("h2 handshake");
+            let conn = monoio::spawn(conn);
+            let mut client = client.ready().await.expect("ready");
+            let req = http::Request::get("http://example.org/idle")
+                .body(())
+                .expect("req");
+            let (resp, _) = client.send_request(req, true).expect("send");
+            assert_eq!(resp.await.expect("response").status(), 200);
+            let start = std::time::Instant::now();
+            let end = monoio::time::timeout(std::time::Duration::from_secs(10), conn).await;
+            let reason = match end {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => e.reason(),
+                Err(_) => Some(h2::Reason::INTERNAL_ERROR),
+            };
+            drop(client);
+            (start.elapsed(), reason)
+        })
+    }
+
     /// Open `n` streams on one h2c connection and reset each at once
     /// (the "rapid reset" attack). How the connection ended: `Ok` if it
     /// stayed open to the end, else the GOAWAY reason; and how many
@@ -450,6 +483,58 @@ fn rapid_reset_floods_end_the_connection() {
         .body(())
         .expect("req");
     assert_eq!(raw::send(h.http_addr, ok), Ok(200));
+}
+
+#[test]
+fn idle_and_silent_connections_are_closed_after_client_read_timeout() {
+    let origin = echo();
+    let mut l = Layout::single(Cluster::simple("c", &[origin.addr]));
+    l.server_extra.push_str("ClientReadTimeout = 1\n");
+    let d = l.write();
+    let h = common::start(d.path(), None);
+    // Idle after a request: GOAWAY (NO_ERROR) and close.
+    let (after, reason) = raw::idle_end(h.http_addr);
+    assert!(
+        matches!(reason, None | Some(h2::Reason::NO_ERROR)),
+        "{reason:?}"
+    );
+    assert!(after < std::time::Duration::from_secs(4), "{after:?}");
+    // The preface, then nothing: closed just the same.
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(h.http_addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .expect("preface");
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+    assert!(start.elapsed() < std::time::Duration::from_secs(4));
+    // Half a preface: the connection is dropped all the same, counted.
+    let before = common::counter(&h, "err_client_timeout");
+    let mut s = std::net::TcpStream::connect(h.http_addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(8)))
+        .expect("timeout");
+    s.write_all(b"PRI * HTTP/2.0\r\n").expect("half a preface");
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    assert!(
+        s.read_to_end(&mut got).is_ok(),
+        "still open after {:?}",
+        start.elapsed()
+    );
+    // ClientReadTimeout idle, then GracefulShutdownTimeout for the GOAWAY.
+    assert!(start.elapsed() < std::time::Duration::from_secs(6));
+    assert!(common::eventually(|| common::counter(
+        &h,
+        "err_client_timeout"
+    ) > before));
 }
 
 #[test]

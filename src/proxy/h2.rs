@@ -233,10 +233,12 @@ where
     let idle_ticks = w.conf.client_read_timeout.as_secs().max(1);
     let mut idle = 0u64;
     let mut closing: Option<std::time::Instant> = None;
+    let mut served = false;
     loop {
         match monoio::time::timeout(TICK, conn.accept()).await {
             Ok(Some(Ok((req, respond)))) => {
                 idle = 0;
+                served = true;
                 let guard = streams.start();
                 monoio::spawn(stream(w.clone(), ses.clone(), req, respond, guard));
             }
@@ -261,8 +263,16 @@ where
                         conn.graceful_shutdown();
                         closing = Some(std::time::Instant::now());
                     }
+                    // GOAWAY went out but the connection did not end in
+                    // GracefulShutdownTimeout: open streams are cut, and
+                    // a client that never finished its preface (h2 waits
+                    // for it before anything else) is dropped.
                     Some(t) if t.elapsed() > w.conf.graceful_shutdown_timeout => {
-                        conn.abrupt_shutdown(Reason::NO_ERROR);
+                        if !served {
+                            w.stats.error(ErrorKind::ClientTimeout);
+                            ses.set_error(ErrorKind::ClientTimeout.into());
+                        }
+                        break;
                     }
                     _ => {}
                 }
