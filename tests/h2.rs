@@ -630,16 +630,21 @@ fn goaway_on_shutdown_lets_open_streams_finish() {
         Reply::text("done")
     });
     let (_d, h) = start(&origin, json!(["http/1.1"]), &[]);
-    let url = h2c_url(&h, "/slow");
-    let child = Command::new("curl")
-        .args(["-sS", "--http2-prior-knowledge", "-H", "Host: example.org"])
-        .args([url.as_str(), "-w", W])
+    let child = Command::new("nghttp")
+        .args(["-v", "-H", ":authority: example.org"])
+        .arg(h2c_url(&h, "/slow"))
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .expect("curl");
+        .expect("nghttp is needed (apt-get install -y nghttp2-client)");
     assert!(common::eventually(|| origin.count() == 1));
     let stopping = std::thread::spawn(move || h.shutdown());
-    let out = child.wait_with_output().expect("curl output");
+    let out = child.wait_with_output().expect("nghttp output");
     stopping.join().expect("shutdown");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n@@200 2");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // GOAWAY while the stream is open, then the stream's answer.
+    let goaway = text.find("recv GOAWAY frame").expect("GOAWAY");
+    let answer = text.find("done").expect("the answer");
+    assert!(goaway < answer, "{text}");
+    assert!(text.contains("error_code=NO_ERROR"), "{text}");
+    assert!(text.contains(":status: 200"), "{text}");
 }

@@ -194,8 +194,10 @@ impl Streams {
 /// Serve an HTTP/2 connection whose Accept (and Handshake) callbacks have
 /// run: read the client preface and SETTINGS within ClientReadTimeout,
 /// run each stream in its own task, close an idle connection after
-/// ClientReadTimeout with GOAWAY, send GOAWAY when the worker shuts down,
-/// and run HandleFinish once the last stream is done.
+/// ClientReadTimeout with GOAWAY, send GOAWAY as soon as the worker starts
+/// shutting down (it wakes this task), drop a connection that has not
+/// ended GracefulShutdownTimeout after its GOAWAY, and run HandleFinish
+/// once the last stream is done.
 pub(crate) async fn serve<T>(w: &Rc<Worker>, io: T, ses: Rc<Session>, settings: H2Settings)
 where
     T: AsyncRead + AsyncWrite + Unpin + 'static,
@@ -234,15 +236,36 @@ where
     let mut idle = 0u64;
     let mut closing: Option<std::time::Instant> = None;
     let mut served = false;
+    let _wakeup = ShutdownWakeup(w, ses.id);
     loop {
-        match monoio::time::timeout(TICK, conn.accept()).await {
-            Ok(Some(Ok((req, respond)))) => {
+        let shutdown_seen = closing.is_some();
+        let next = poll_fn(|cx| {
+            if w.shutting_down.get() && !shutdown_seen {
+                return Poll::Ready(None);
+            }
+            let mut wakers = w.shutdown_wakers.borrow_mut();
+            match wakers.get(&ses.id) {
+                Some(wk) if wk.will_wake(cx.waker()) => {}
+                _ => {
+                    wakers.insert(ses.id, cx.waker().clone());
+                }
+            }
+            drop(wakers);
+            conn.poll_accept(cx).map(Some)
+        });
+        match monoio::time::timeout(TICK, next).await {
+            // Shutdown began: GOAWAY now.
+            Ok(None) => {
+                conn.graceful_shutdown();
+                closing = Some(std::time::Instant::now());
+            }
+            Ok(Some(Some(Ok((req, respond))))) => {
                 idle = 0;
                 served = true;
                 let guard = streams.start();
                 monoio::spawn(stream(w.clone(), ses.clone(), req, respond, guard));
             }
-            Ok(Some(Err(e))) => {
+            Ok(Some(Some(Err(e)))) => {
                 log::debug!("worker {}: h2 connection from {}: {e}", w.id, ses.peer);
                 if e.is_go_away() || e.is_reset() {
                     Stats::inc(&w.stats.h2_conn_errors);
@@ -253,7 +276,7 @@ where
                 }
                 break;
             }
-            Ok(None) => break,
+            Ok(Some(None)) => break,
             Err(_) => {
                 if streams.active.get() == 0 {
                     idle += 1;
@@ -283,6 +306,16 @@ where
     drop(conn);
     streams.all_done().await;
     w.cbs.run_finish(&ses);
+}
+
+/// Takes a connection's entry out of the worker's shutdown wake-up list
+/// when the connection ends.
+struct ShutdownWakeup<'w>(&'w Worker, u64);
+
+impl Drop for ShutdownWakeup<'_> {
+    fn drop(&mut self) {
+        self.0.shutdown_wakers.borrow_mut().remove(&self.1);
+    }
 }
 
 /// One stream through the lifecycle.
