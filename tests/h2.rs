@@ -648,3 +648,79 @@ fn goaway_on_shutdown_lets_open_streams_finish() {
     assert!(text.contains("error_code=NO_ERROR"), "{text}");
     assert!(text.contains(":status: 200"), "{text}");
 }
+
+#[test]
+fn callbacks_run_once_per_connection_and_once_per_stream() {
+    use common::probe::{Probe, Script, Shared};
+    use ringfront::module::{Point, Ret};
+    use std::sync::{Arc, Mutex};
+    let origin = echo();
+    let mut l = Layout::single(Cluster::simple("c", &[origin.addr]));
+    l.server_extra.push_str("HttpsPort = 0\n");
+    l.modules = vec!["mod_probe".into()];
+    let d = l.write();
+    write_tls(&d, json!([H2_DEFAULT, "http/1.1"]));
+    let script: Shared = Arc::new(Mutex::new(Script::default()));
+    let h = common::start(d.path(), Some(Probe::registry(script.clone())));
+    let addr = h.https_addr.expect("HTTPS listener");
+    // 20 requests, 10 streams at a time, on one TLS connection (h2 by ALPN).
+    let out = Command::new("h2load")
+        .args(["-n", "20", "-c", "1", "-m", "10"])
+        .args(["-H", ":authority: example.org"])
+        .arg(format!("https://127.0.0.1:{}/p", addr.port()))
+        .output()
+        .expect("h2load is needed (apt-get install -y nghttp2-client)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Application protocol: h2"), "{text}");
+    assert!(text.contains("20 succeeded"), "{text}");
+    assert!(common::eventually(|| script
+        .lock()
+        .unwrap()
+        .seen
+        .iter()
+        .any(|s| s.2 == Point::Finish)));
+    let seen = script.lock().unwrap().seen.clone();
+    let count = |p: Point| seen.iter().filter(|s| s.2 == p).count();
+    assert_eq!(count(Point::Accept), 1);
+    assert_eq!(count(Point::Handshake), 1);
+    for p in [
+        Point::BeforeLocation,
+        Point::FoundProduct,
+        Point::AfterLocation,
+        Point::Forward,
+        Point::ReadResponse,
+        Point::RequestFinish,
+    ] {
+        assert_eq!(count(p), 20, "{}", p.name());
+    }
+    assert_eq!(count(Point::Finish), 1);
+    // One session; HandleFinish last.
+    assert!(seen.iter().all(|s| s.0 == seen[0].0));
+    assert_eq!(seen.last().map(|s| s.2), Some(Point::Finish));
+    // A handler that closes at HandleBeforeLocation resets that stream
+    // only; the connection serves the next stream.
+    script
+        .lock()
+        .unwrap()
+        .returns
+        .insert(Point::BeforeLocation, Ret::Close);
+    let url = format!("https://example.org:{}/x", addr.port());
+    let ca = d.path().join("ca.crt");
+    let out = Command::new("curl")
+        .args(["-sS", "--http2", "--cacert"])
+        .arg(&ca)
+        .args(["--resolve", &resolve(addr), &url, &url])
+        .output()
+        .expect("curl");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("(92)").count(), 2, "{err}");
+    let accepts = script
+        .lock()
+        .unwrap()
+        .seen
+        .iter()
+        .filter(|s| s.2 == Point::Accept)
+        .count();
+    assert_eq!(accepts, 2, "curl's two streams shared one connection");
+    assert_eq!(origin.count(), 20);
+}
