@@ -596,9 +596,17 @@ fn h2_forbidden(name: &[u8]) -> bool {
 /// An HTTP/1.1 response head, as ringfront's writers render it, as an
 /// HTTP/2 response head.
 fn to_h2_head(h1: &[u8]) -> Option<http::Response<()>> {
-    let n = h1.windows(2).filter(|w| w == b"\r\n").count();
-    let mut headers = vec![httparse::EMPTY_HEADER; n];
-    let mut parsed = httparse::Response::new(&mut headers);
+    // Room for every line of the head: on the stack for usual heads.
+    let lines = h1.windows(2).filter(|w| w == b"\r\n").count();
+    let mut stack = [httparse::EMPTY_HEADER; 64];
+    let mut heap = Vec::new();
+    let headers: &mut [httparse::Header] = if lines <= stack.len() {
+        &mut stack
+    } else {
+        heap.resize(lines, httparse::EMPTY_HEADER);
+        &mut heap
+    };
+    let mut parsed = httparse::Response::new(headers);
     match parsed.parse(h1) {
         Ok(httparse::Status::Complete(_)) => {}
         _ => return None,
@@ -1018,5 +1026,14 @@ mod tests {
         assert!(r.headers().get("connection").is_none());
         assert!(r.headers().get("transfer-encoding").is_none());
         assert_eq!(r.headers().len(), 2);
+        // More lines than the stack array holds.
+        let mut big = b"HTTP/1.1 204 No Content\r\n".to_vec();
+        for i in 0..100 {
+            big.extend_from_slice(format!("x-{i}: {i}\r\n").as_bytes());
+        }
+        big.extend_from_slice(b"\r\n");
+        let r = to_h2_head(&big).expect("converted");
+        assert_eq!(r.status(), 204);
+        assert_eq!(r.headers().len(), 100);
     }
 }
