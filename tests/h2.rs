@@ -267,6 +267,45 @@ fn tls_alpn_offers_h2_from_next_protos_and_keeps_http11() {
         "{text}"
     );
     assert!(text.ends_with(" te=- cookie=from=module"), "{text}");
+    // Bodies both ways over TLS: 3 MB down, 1 MB up (unknown length).
+    let (body, info) = curl(&[
+        "--http2",
+        "--cacert",
+        &ca,
+        "--resolve",
+        &r,
+        &https_url(addr, "/big/3000000"),
+        "-w",
+        W,
+    ]);
+    assert_eq!(info, "200 2");
+    assert_eq!(body.len(), 3_000_000);
+    assert!(body
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == b'a' + (i % 26) as u8));
+    let up = tempdir_file(1_000_000);
+    let (body, info) = curl_in(
+        &[
+            "--http2",
+            "--cacert",
+            &ca,
+            "--resolve",
+            &r,
+            "-T",
+            "-",
+            &https_url(addr, "/up"),
+            "-w",
+            W,
+        ],
+        std::fs::File::open(&up).expect("upload file").into(),
+    );
+    assert_eq!(info, "200 2");
+    assert!(
+        String::from_utf8_lossy(&body).starts_with("PUT /up len=1000000 "),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
     // A client that asks for HTTP/1.1 gets it from the same rule.
     let (body, info) = curl(&[
         "--http1.1",
