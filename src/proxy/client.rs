@@ -57,6 +57,10 @@ pub(crate) trait ClientIo: AsyncReadRent + AsyncWriteRent + Split + 'static {
     /// The socket the worker's idle sweeper may shut down to end a wait
     /// past its deadline; `None` for streams whose wait returns at once.
     fn idle_fd(&self) -> Option<RawFd>;
+
+    /// The plain TCP stream, for a connection that turns out to speak
+    /// HTTP/2 with prior knowledge; `None` for TLS (ALPN decides there).
+    fn into_plain(self) -> Option<TcpStream>;
 }
 
 impl ClientIo for TcpStream {
@@ -66,5 +70,9 @@ impl ClientIo for TcpStream {
 
     fn idle_fd(&self) -> Option<RawFd> {
         Some(self.as_raw_fd())
+    }
+
+    fn into_plain(self) -> Option<TcpStream> {
+        Some(self)
     }
 }

@@ -4,8 +4,10 @@
 
 use super::client::{ClientConn, ClientIo};
 use super::guard::{catch_panic, GaugeGuard};
+use super::h2::PREFACE;
 use super::io::{linger_close, read_more, IoErr};
 use super::lifecycle;
+use super::tls::Negotiated;
 use crate::basic::ErrorKind;
 use crate::basic::{Request, Response, Session};
 use crate::http::{parse_request, ParseError, RequestHead, ResponseHead, Version};
@@ -85,7 +87,7 @@ pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, tl
 async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
     // Copies for the panic report: the connection state is gone by then.
     let ses = c.ses.clone();
-    let wr = &*w;
+    let wr = &w;
     let served = async move {
         if wr.cbs.run_accept(Point::Accept, &c.ses) == Ret::Close {
             let why = c.ses.error().map_or(ErrorKind::HandlerAbort, |e| e.kind);
@@ -96,14 +98,22 @@ async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
             // plain connections should not carry that size.
             let (stream, ses) = c.into_parts();
             match Box::pin(super::tls::handshake(wr, stream, &ses)).await {
-                Some(tls) => Box::pin(serve_client(wr, Client::new(wr, tls, ses))).await,
+                Some(Negotiated::H1(tls)) => {
+                    let _ = Box::pin(serve_client(wr, Client::new(wr, tls, ses))).await;
+                }
+                Some(Negotiated::H2(tls, settings)) => {
+                    Box::pin(super::h2::serve(wr, tls, ses, settings)).await
+                }
                 None => {
                     ses.set_error(ErrorKind::ClientTlsHandshake.into());
                     wr.cbs.run_finish(&ses)
                 }
             }
         } else {
-            serve_client(wr, c).await;
+            let ses = c.ses.clone();
+            if let Some((tcp, buf)) = serve_client(wr, c).await {
+                Box::pin(h2c(wr, tcp, buf, ses)).await;
+            }
         }
     };
     if let Err(p) = catch_panic(served).await {
@@ -122,6 +132,22 @@ async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
     Stats::dec(&w.stats.conn_active);
 }
 
+/// A plain connection that opened with the HTTP/2 preface (prior
+/// knowledge, RFC 9113 §3.3): served by [`super::h2`] over readiness IO,
+/// the bytes already read replayed first.
+async fn h2c(w: &Rc<Worker>, tcp: TcpStream, buf: Vec<u8>, ses: Rc<Session>) {
+    match tcp.try_into_poll_io() {
+        Ok(io) => {
+            let io = super::h2::Rewind::new(buf, io);
+            super::h2::serve(w, io, ses, super::h2::H2Settings::default()).await
+        }
+        Err((e, _)) => {
+            log::warn!("worker {}: h2c: no readiness IO: {e}", w.id);
+            w.cbs.run_finish(&ses);
+        }
+    }
+}
+
 /// Serve requests on a connection whose accept (and handshake) callbacks
 /// have run, then run HandleFinish and close.
 ///
@@ -130,7 +156,13 @@ async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
 /// small future. Active, it serves what has arrived in a boxed future
 /// ([`serve_buffered`]) that lives only as long as there are requests to
 /// serve, so thousands of idle keep-alive clients cost little memory.
-pub(crate) async fn serve_client<S: ClientIo>(w: &Worker, mut c: Box<Client<S>>) {
+///
+/// `Some` when the client turned out to speak HTTP/2 with prior knowledge:
+/// the plain stream and the bytes read from it, HandleFinish not yet run.
+pub(crate) async fn serve_client<S: ClientIo>(
+    w: &Worker,
+    mut c: Box<Client<S>>,
+) -> Option<(TcpStream, Vec<u8>)> {
     let linger = loop {
         if c.conn.buf.is_empty() && !wait_for_request(w, &mut c.conn, c.idle_timeout).await {
             break false;
@@ -138,6 +170,10 @@ pub(crate) async fn serve_client<S: ClientIo>(w: &Worker, mut c: Box<Client<S>>)
         match Box::pin(serve_buffered(w, &mut c)).await {
             Next::Idle => {}
             Next::Close { linger } => break linger,
+            Next::H2c => {
+                let Client { conn, .. } = *c;
+                return conn.stream.into_plain().map(|s| (s, conn.buf));
+            }
         }
     };
     w.cbs.run_finish(&c.ses);
@@ -149,6 +185,7 @@ pub(crate) async fn serve_client<S: ClientIo>(w: &Worker, mut c: Box<Client<S>>)
         conn.buf
     };
     w.bufs.borrow_mut().give(buf);
+    None
 }
 
 /// How an active period ended.
@@ -157,6 +194,8 @@ enum Next {
     Idle,
     /// Close the connection; linger first when an error answer was sent.
     Close { linger: bool },
+    /// The first bytes were the HTTP/2 connection preface.
+    H2c,
 }
 
 /// Wait for an idle connection's next request, holding no buffer. False
@@ -258,6 +297,11 @@ async fn request_loop<S: ClientIo>(
             HeadRead::Stalled(_) => {
                 conn.fail(w, ErrorKind::ClientClose);
                 return Next::Close { linger: false };
+            }
+            // Not HTTP/1.1 at all: checked only once parsing failed, so
+            // the HTTP/1.1 path pays nothing for it.
+            HeadRead::Bad(_) if lent.requests() == 0 && conn.buf.starts_with(&PREFACE[..14]) => {
+                return Next::H2c;
             }
             HeadRead::Bad(e) => {
                 conn.fail(w, ErrorKind::ClientBadRequest);

@@ -35,6 +35,7 @@ mod downstream;
 mod forward;
 mod guard;
 mod h1;
+mod h2;
 mod io;
 mod lifecycle;
 mod proxy_protocol;

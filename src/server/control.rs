@@ -75,6 +75,9 @@ pub(super) struct Control {
     /// Successful reloads per module (`module_status`).
     module_reloads: Vec<(&'static str, u64)>,
     diffs: Diffs,
+    /// BFE's global h2 switch (`/reload/tls_conf?enable=-h2`), kept here
+    /// and given to every snapshot's TLS data.
+    h2_enabled: bool,
 }
 
 impl Control {
@@ -93,6 +96,7 @@ impl Control {
             stop,
             version: String::new(),
             reloads: 0,
+            h2_enabled: true,
             module_reloads: modules.set.names().map(|m| (m, 0)).collect(),
             modules,
             web,
@@ -183,6 +187,9 @@ impl Control {
                 reload_reply(Err(format!("reload is not allowed from [{peer}]")))
             }
             ["reload", name] => {
+                if *name == "tls_conf" {
+                    self.switch_protocols(req.param("enable"));
+                }
                 let r = self.reload_named(name, req.param("path"));
                 reload_reply(r)
             }
@@ -372,9 +379,27 @@ impl Control {
     /// worker to it. BFE reloads `server_data_conf`, `gslb_data_conf` and
     /// `tls_conf` separately; their files cross-reference each other, so
     /// ringfront validates and swaps them together as one snapshot.
+    /// BFE's `enable` parameter of `/reload/tls_conf`: a comma-separated
+    /// list of `+h2`/`h2`/`-h2` (and `±spdy`, which ringfront never offers).
+    /// `+` is taken as sent, URL-encoded (`%2B`) or decoded to a space.
+    fn switch_protocols(&mut self, enable: Option<&str>) {
+        for p in enable.unwrap_or("").split(',') {
+            match p {
+                "h2" | "+h2" | " h2" | "%2Bh2" | "%2bh2" => self.h2_enabled = true,
+                "-h2" => self.h2_enabled = false,
+                _ => {}
+            }
+        }
+    }
+
     fn reload(&mut self, what: &str) -> Result<Option<String>, String> {
         let snapshot = match Snapshot::load(&self.conf_dir, &self.conf) {
-            Ok(s) => s,
+            Ok(mut s) => {
+                if let Some(t) = s.tls.as_mut() {
+                    t.h2_enabled = self.h2_enabled;
+                }
+                s
+            }
             Err(e) => {
                 log::warn!("reload {what} rejected:\n{e}");
                 return Err(format!(

@@ -16,5 +16,5 @@ use crate::config::tls::TlsData;
 mod acceptor;
 mod sni;
 
-pub(crate) use acceptor::Acceptors;
+pub(crate) use acceptor::{Acceptors, Chosen};
 pub(crate) use sni::peek_sni;

@@ -98,6 +98,10 @@ pub(crate) struct Worker {
     pub idle: IdleList,
     pub stats: Stats,
     pub shutting_down: Cell<bool>,
+    /// Tasks to wake when shutdown starts, by connection id: HTTP/2
+    /// connections, which must send GOAWAY at once rather than at their
+    /// next timer. Each removes its own entry when it ends.
+    pub shutdown_wakers: RefCell<fxhash::FxHashMap<u64, std::task::Waker>>,
     next_conn: Cell<u64>,
     accept_cancel: RefCell<Canceller>,
     /// This worker's TLS acceptors for the current configuration; `None`
@@ -236,6 +240,7 @@ impl Worker {
             idle: IdleList::default(),
             stats: Stats::default(),
             shutting_down: Cell::new(false),
+            shutdown_wakers: RefCell::default(),
             next_conn: Cell::new(0),
             accept_cancel: RefCell::new(Canceller::new()),
             tls: RefCell::new(acceptors),
@@ -297,6 +302,8 @@ async fn control_loop(w: Rc<Worker>, rx: Receiver<WorkerCmd>) {
                 }
                 Ok(WorkerCmd::Shutdown) | Err(TryRecvError::Disconnected) => {
                     w.shutting_down.set(true);
+                    let wakers = std::mem::take(&mut *w.shutdown_wakers.borrow_mut());
+                    wakers.into_values().for_each(std::task::Waker::wake);
                     w.current().balancer.borrow().release_all();
                     let c = std::mem::replace(&mut *w.accept_cancel.borrow_mut(), Canceller::new());
                     c.cancel();

@@ -123,6 +123,12 @@ counters! {
     proxy_normal_v1_header,
     /// v2 headers read.
     proxy_normal_v2_header,
+    /// HTTP/2 connections whose preface and SETTINGS arrived.
+    h2_conns,
+    /// HTTP/2 streams reset as malformed (RFC 9113 §8).
+    h2_malformed,
+    /// HTTP/2 connections ended by a protocol error or GOAWAY.
+    h2_conn_errors,
 }
 
 impl Stats {

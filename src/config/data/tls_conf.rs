@@ -65,12 +65,42 @@ pub struct TlsRule {
     pub sni: Vec<String>,
     pub cert_name: String,
     pub next_protos: Vec<String>,
+    /// The `h2` item of `NextProtos`, when it has one.
+    pub h2: Option<H2Proto>,
+}
+
+/// BFE's `h2[;level=N;mcs=N;isw=N;rate=N]` NextProtos item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct H2Proto {
+    /// 0: optional (the `/reload/tls_conf?enable=-h2` switch turns it
+    /// off), 1: negotiable and never switched off, 2: mandatory.
+    pub level: u8,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS (default 200).
+    pub mcs: u32,
+    /// Initial stream receive window, 65535..=262144 (default 65535).
+    pub isw: u32,
+    /// 0..=100 (default 100): at level 0, the share of clients (by a hash
+    /// of their address, as BFE) that are offered h2.
+    pub rate: u8,
+}
+
+impl Default for H2Proto {
+    fn default() -> Self {
+        H2Proto {
+            level: 0,
+            mcs: 200,
+            isw: 65535,
+            rate: 100,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct TlsRuleConf {
     pub version: String,
     pub default_next_protos: Vec<String>,
+    /// The `h2` item of `DefaultNextProtos`, when it has one.
+    pub default_h2: Option<H2Proto>,
     pub rules: Vec<TlsRule>,
 }
 
@@ -85,6 +115,7 @@ pub fn parse_rules(j: &mut J, v: &Value) -> Option<TlsRuleConf> {
     };
     if let Some(p) = field(root, "DefaultNextProtos") {
         out.default_next_protos = protos(j, p, "DefaultNextProtos");
+        out.default_h2 = h2_item(j, &out.default_next_protos, "DefaultNextProtos");
     }
     let Some(conf) = field(root, "Config") else {
         return Some(out);
@@ -103,9 +134,13 @@ pub fn parse_rules(j: &mut J, v: &Value) -> Option<TlsRuleConf> {
             .need_str(r, "CertName", &path)
             .unwrap_or_default()
             .to_string();
-        let next_protos = match field(r, "NextProtos") {
-            Some(v) => protos(j, v, &join(&path, "NextProtos")),
-            None => Vec::new(),
+        let (next_protos, h2) = match field(r, "NextProtos") {
+            Some(v) => {
+                let p = protos(j, v, &join(&path, "NextProtos"));
+                let h2 = h2_item(j, &p, &join(&path, "NextProtos"));
+                (p, h2)
+            }
+            None => (Vec::new(), None),
         };
         if let Some(v) = field(r, "ClientAuth") {
             if j.bool(v, &join(&path, "ClientAuth")) == Some(true) {
@@ -120,21 +155,105 @@ pub fn parse_rules(j: &mut J, v: &Value) -> Option<TlsRuleConf> {
             sni: sni.into_iter().map(|s| s.to_ascii_lowercase()).collect(),
             cert_name,
             next_protos,
+            h2,
         });
     }
     Some(out)
 }
 
-fn protos(j: &mut J, v: &Value, path: &str) -> Vec<String> {
-    let list = j.strings(v, path).unwrap_or_default();
-    for p in &list {
-        // BFE writes a protocol with an optional ";level=N" suffix.
-        let name = p.split(';').next().unwrap_or("");
-        if !NEXT_PROTOS.contains(&name) {
-            j.err(path, format!("unknown protocol {p:?}"));
+/// One NextProtos item, `proto[;level=N;mcs=N;isw=N;rate=N;pp=N]`, parsed
+/// and checked as BFE does (`tls_rule_conf_load.go`): `;` or `&`
+/// separators, known names only, each once, values in range.
+fn parse_item(item: &str) -> Result<(&str, H2Proto), String> {
+    let mut parts = item.split([';', '&']);
+    let name = parts.next().unwrap_or("");
+    if !NEXT_PROTOS.contains(&name) {
+        return Err(format!("unknown protocol {item:?}"));
+    }
+    let mut p = H2Proto::default();
+    let mut seen: Vec<&str> = Vec::new();
+    for kv in parts {
+        let Some((k, v)) = kv.split_once('=') else {
+            return Err(format!("{item:?}: {kv:?} is not key=value"));
+        };
+        if seen.contains(&k) {
+            return Err(format!("{item:?}: {k} given twice"));
+        }
+        seen.push(k);
+        let Ok(n) = v.parse::<i64>() else {
+            return Err(format!("{item:?}: {k}={v:?} is not a number"));
+        };
+        let ok = match k {
+            "level" => (0..=2).contains(&n),
+            "mcs" => n > 0 && n <= u32::MAX as i64,
+            "isw" => (65535..=262144).contains(&n),
+            "rate" => (0..=100).contains(&n),
+            // PROXY protocol towards the backend, for BFE's `stream` only.
+            "pp" => return Err(format!("{item:?}: pp is only for the stream protocol")),
+            _ => return Err(format!("{item:?}: unknown parameter {k:?}")),
+        };
+        if !ok {
+            return Err(format!("{item:?}: {k}={n} out of range"));
+        }
+        // In range, so the casts are exact.
+        match k {
+            "level" => p.level = n as u8,
+            "mcs" => p.mcs = n as u32,
+            "isw" => p.isw = n as u32,
+            _ => p.rate = n as u8,
         }
     }
-    list
+    if p.level > 0 && p.rate != 100 {
+        return Err(format!("{item:?}: rate must be 100 when level > 0"));
+    }
+    if name == "http/1.1" && p.rate != 100 {
+        return Err(format!("{item:?}: rate for http/1.1 must be 100"));
+    }
+    Ok((name, p))
+}
+
+/// Check a NextProtos list as BFE does and return its `h2` item's
+/// parameters, if it has one. A mandatory (level=2) item must be the only
+/// one; otherwise a non-empty list must contain `http/1.1`.
+fn h2_item(j: &mut J, list: &[String], path: &str) -> Option<H2Proto> {
+    let mut h2 = None;
+    let mut names: Vec<&str> = Vec::new();
+    let mut mandatory = false;
+    for item in list {
+        match parse_item(item) {
+            Ok((name, p)) => {
+                if names.contains(&name) {
+                    j.err(path, format!("{name} listed twice"));
+                    return None;
+                }
+                names.push(name);
+                mandatory |= p.level == 2;
+                if name == "h2" {
+                    h2 = Some(p);
+                }
+            }
+            Err(e) => {
+                j.err(path, e);
+                return None;
+            }
+        }
+    }
+    if mandatory && list.len() != 1 {
+        j.err(path, "a mandatory (level=2) protocol must be the only one");
+        return None;
+    }
+    if !mandatory && !list.is_empty() && !names.contains(&"http/1.1") {
+        j.err(
+            path,
+            "a non-empty list without a mandatory protocol must contain http/1.1",
+        );
+        return None;
+    }
+    h2
+}
+
+fn protos(j: &mut J, v: &Value, path: &str) -> Vec<String> {
+    j.strings(v, path).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -70,6 +70,9 @@ pub fn load(conf_dir: &Path, server: &ServerConf, errs: &mut Vec<ConfError>) -> 
         .enumerate()
         .map(|(i, c)| (c.name.to_ascii_lowercase(), i))
         .collect();
+    // Names answered with a certificate alone offer DefaultNextProtos; a
+    // rule's names offer its NextProtos (DefaultNextProtos when it has none).
+    let mut h2 = vec![rules.default_h2; names.len()];
     let rule_file = label(conf_dir, &h.tls_rule_conf);
     for r in &rules.rules {
         let Some(i) = loaded.iter().position(|c| c.name == r.cert_name) else {
@@ -81,6 +84,11 @@ pub fn load(conf_dir: &Path, server: &ServerConf, errs: &mut Vec<ConfError>) -> 
             continue;
         };
         names.extend(r.sni.iter().map(|s| (s.clone(), i)));
+        let offer = match r.next_protos.is_empty() {
+            true => rules.default_h2,
+            false => r.h2,
+        };
+        h2.resize(names.len(), offer);
     }
     if !params.skipped.is_empty() {
         log::warn!(
@@ -92,6 +100,9 @@ pub fn load(conf_dir: &Path, server: &ServerConf, errs: &mut Vec<ConfError>) -> 
         certs: loaded,
         default,
         names,
+        h2,
+        default_h2: rules.default_h2,
+        h2_enabled: true,
         params,
         version: format!(
             "server_cert_conf={} tls_rule_conf={}",

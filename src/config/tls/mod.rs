@@ -10,6 +10,7 @@
 mod load;
 mod params;
 
+pub use crate::config::data::tls_conf::H2Proto;
 pub use load::load;
 pub use params::Params;
 
@@ -57,6 +58,15 @@ pub struct TlsData {
     /// Server names (`example.org` or `*.example.org`, lower case) and the
     /// certificate each is answered with.
     pub names: Vec<(String, usize)>,
+    /// For each of `names`, whether it offers h2 over ALPN and with which
+    /// settings (`NextProtos`).
+    pub h2: Vec<Option<H2Proto>>,
+    /// The same for a client that sent no known name (`DefaultNextProtos`).
+    pub default_h2: Option<H2Proto>,
+    /// BFE's global h2 switch (`/reload/tls_conf?enable=-h2` / `+h2`):
+    /// off, h2 items of level 0 are not offered. Not from a file: the
+    /// control thread keeps it across reloads.
+    pub h2_enabled: bool,
     pub params: Params,
     /// Versions of the two files, for the monitor.
     pub version: String,
