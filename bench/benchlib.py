@@ -137,6 +137,38 @@ def _lat_ms(text):
     return float(m.group(1)) * _UNIT_MS[m.group(2)]
 
 
+def parse_h2load(text, log_path=None):
+    """h2load's summary; latency percentiles from its --log-file (one line
+    per request: start time, status, duration in microseconds)."""
+    r = {"requests": 0, "rps": 0.0, "p50_ms": float("nan"),
+         "p99_ms": float("nan"), "non2xx": 0, "sock_errors": 0,
+         "duration_s": float("nan")}
+    m = re.search(r"finished in ([\d.]+)(us|ms|s|m|h), ([\d.]+) req/s", text)
+    if m:
+        r["duration_s"] = _lat_ms(m.group(1) + m.group(2)) / 1000.0
+        r["rps"] = float(m.group(3))
+    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", text)
+    if m:
+        r["requests"] = int(m.group(4))
+        r["sock_errors"] = int(m.group(6)) + int(m.group(7))
+    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    if m:
+        r["non2xx"] = sum(int(x) for x in m.groups()[1:])
+    if log_path and os.path.exists(log_path):
+        durs = []
+        with open(log_path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3:
+                    durs.append(int(parts[2]) / 1000.0)
+        if durs:
+            durs.sort()
+            r["p50_ms"] = durs[len(durs) // 2]
+            r["p99_ms"] = durs[min(len(durs) - 1, len(durs) * 99 // 100)]
+    return r
+
+
 def parse_wrk(text):
     r = {"requests": 0, "rps": 0.0, "p50_ms": float("nan"),
          "p99_ms": float("nan"), "non2xx": 0, "sock_errors": 0,
@@ -183,7 +215,8 @@ def cmd_record(argv):
     a = dict(zip(argv[0::2], argv[1::2]))
     with open(a["--wrk"]) as f:
         text = f.read()
-    r = parse_wrk(text)
+    r = parse_h2load(text, a["--wrk"] + ".log") if text.startswith("starting benchmark") \
+        else parse_wrk(text)
     cpu = float(a["--cpu-after"]) - float(a["--cpu-before"])
     per100k = cpu / r["requests"] * 100000 if r["requests"] else float("nan")
     row = {

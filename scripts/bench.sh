@@ -3,8 +3,8 @@
 #
 #   scripts/bench.sh [--quick] [MODE...] [options]
 #
-# MODE: throughput (default) | idle | scale | noop | modules
-#       | all (= throughput idle scale noop modules)
+# MODE: throughput (default) | idle | scale | noop | modules | h2
+#       | all (= throughput idle scale noop modules h2)
 #   throughput  wrk against nginx (proxy) and ringfront in alternation,
 #               A B A B, per body size (small, 4k, 64k)
 #   idle        RSS growth per idle keep-alive connection, per proxy in two
@@ -31,6 +31,11 @@
 #               alternation; reports CPU per request of ringfront+mods over
 #               ringfront (target <= 10%) and over nginx+log (target <= 1),
 #               then callgrind instructions per request of the two ringfronts
+#   h2          h2load (-c CONNS/8 connections, -m STREAMS streams each)
+#               against nginx (`listen ssl http2`) and ringfront (h2 by
+#               ALPN from tls_rule_conf.data), both HTTP/2 over TLS, one
+#               worker, the same origin over HTTP/1.1; CPU per request and
+#               req/s, per body size, alternating rounds
 #   --quick     foundation smoke check: small body, 3 alternating rounds,
 #               non-2xx / socket errors / leaked connections checked; exits
 #               non-zero when ringfront fails any check
@@ -45,6 +50,7 @@
 #   --warmup DUR    unmeasured wrk run before each body size, 0 = none
 #                                          [BENCH_WARMUP=2s]
 #   --bodies LIST   comma list of small,4k,64k [BENCH_BODIES=small,4k,64k]
+#   -m N            h2 mode: streams per connection [BENCH_STREAMS=32]
 #   -w N            proxy workers for throughput/idle [BENCH_WORKERS=1]
 #   --max-workers N upper N for scale      [BENCH_MAX_WORKERS=nproc]
 #   --origin-workers N  origin nginx workers [BENCH_ORIGIN_WORKERS=1]
@@ -84,6 +90,8 @@ QUICK=0
 RESULTS_ROOT=${BENCH_RESULTS:-$ROOT/bench/results}
 RINGFRONT_BIN=${RINGFRONT_BIN:-$ROOT/target/release/ringfront}
 MODES=()
+STREAMS=${BENCH_STREAMS:-32}
+H2=0   # 1 while `h2` mode runs: proxies listen with TLS and HTTP/2, h2load loads them
 
 usage() { sed -n '2,/^set -E/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "bench: error: $*" >&2; exit 1; }
@@ -91,8 +99,9 @@ log() { echo "bench: $*"; }
 
 while (($#)); do
     case "$1" in
-        throughput|idle|scale|noop|modules|quick) MODES+=("$1") ;;
-        all) MODES+=(throughput idle scale noop modules) ;;
+        throughput|idle|scale|noop|modules|h2|quick) MODES+=("$1") ;;
+        all) MODES+=(throughput idle scale noop modules h2) ;;
+        -m) STREAMS=$2; shift ;;
         --quick) QUICK=1 ;;
         -t) THREADS=$2; shift ;;
         -c) CONNS=$2; shift ;;
@@ -114,6 +123,7 @@ while (($#)); do
         -d?*) DURATION=${1#-d} ;;
         -r?*) ROUNDS=${1#-r} ;;
         -w?*) WORKERS=${1#-w} ;;
+        -m?*) STREAMS=${1#-m} ;;
         -h|--help) usage 0 ;;
         *) echo "bench: unknown argument: $1" >&2; usage 2 >&2 ;;
     esac
@@ -126,7 +136,7 @@ fi
 ((${#MODES[@]})) || MODES=(throughput)
 NCPU=$(nproc)
 MAX_WORKERS=${MAX_WORKERS:-$NCPU}
-for v in THREADS CONNS ROUNDS WORKERS MAX_WORKERS IDLE_CONNS ORIGIN_WORKERS PORT_BASE; do
+for v in THREADS CONNS ROUNDS WORKERS MAX_WORKERS IDLE_CONNS ORIGIN_WORKERS PORT_BASE STREAMS; do
     [[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || die "$v must be a positive integer (got '${!v}')"
 done
 IFS=, read -r -a BODY_LIST <<<"$BODIES"
@@ -159,6 +169,9 @@ ensure_tools() {
     command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
     command -v python3 >/dev/null || missing+=(python3)
     command -v taskset >/dev/null || missing+=(util-linux)
+    if [[ " ${MODES[*]} " == *" h2 "* ]]; then
+        command -v h2load >/dev/null || missing+=(nghttp2-client)
+    fi
     if [[ " ${MODES[*]} " == *" noop "* ]]; then
         command -v callgrind_control >/dev/null || missing+=(valgrind)
     fi
@@ -368,6 +381,16 @@ start_nginx_proxy() {   # workers worker_connections [log]
             proxy_set_header X-Real-Ip \$remote_addr;
             add_header X-Proxied-By bfe;"
     fi
+    local listen="listen 127.0.0.1:$port backlog=4096;"
+    if ((H2)); then
+        # The same test certificate ringfront serves (conf/tls_conf).
+        cp "$ROOT/conf/tls_conf/example.org.crt" "$ROOT/conf/tls_conf/example.org.key" "$d/"
+        listen="listen 127.0.0.1:$port ssl http2 backlog=4096;
+        ssl_certificate $d/example.org.crt;
+        ssl_certificate_key $d/example.org.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        http2_max_concurrent_streams 256;"
+    fi
     mkdir -p "$d/tmp"
     if ((PIN)); then
         local i j mask
@@ -400,7 +423,7 @@ $(nginx_temp_paths "$d")
         keepalive_timeout 600s;
     }
     server {
-        listen 127.0.0.1:$port backlog=4096;
+        $listen
         location / {
             proxy_pass http://origin;
             proxy_http_version 1.1;
@@ -478,6 +501,18 @@ EOF
     cat >"$d/cluster_conf/cluster_table.data" <<EOF
 {"Version":"bench","Config":{"origin":{"origin.sub":[{"Addr":"127.0.0.1","Name":"origin","Port":$ORIGIN_PORT,"Weight":10}]}}}
 EOF
+    if ((H2)); then
+        # HTTPS with h2 offered by ALPN, as BFE's sample rule offers it.
+        mkdir -p "$d/tls_conf"
+        cp "$ROOT/conf/tls_conf/example.org.crt" "$ROOT/conf/tls_conf/example.org.key" "$d/tls_conf/"
+        cat >"$d/tls_conf/server_cert_conf.data" <<'EOF'
+{"Version":"bench","Config":{"Default":"example.org","CertConf":{"example.org":{
+ "ServerCertFile":"tls_conf/example.org.crt","ServerKeyFile":"tls_conf/example.org.key"}}}}
+EOF
+        cat >"$d/tls_conf/tls_rule_conf.data" <<'EOF'
+{"Version":"bench","DefaultNextProtos":["h2;level=0;mcs=256","http/1.1"],"Config":{}}
+EOF
+    fi
 }
 
 # The core modules' files for `modules` mode: BFE's shipped samples
@@ -648,8 +683,15 @@ start_proxies() {   # workers worker_connections [noop|mods: also that ringfront
         targets+=("nginx+log:$NGINX_LOG_PORT")
         twin+=", nginx+log 127.0.0.1:$NGINX_LOG_PORT (pid $NGINX_LOG_PID)"
     fi
+    ((H2)) && targets=("nginx:$NGINX_PORT" "ringfront:$RF_HTTPS_PORT")
     for b in "${BODY_LIST[@]}"; do
         for p in "${targets[@]}"; do
+            if ((H2)); then
+                got=$(curl -sk --http2 -o /dev/null -w '%{http_version} %{http_code} %{size_download}' \
+                    "https://127.0.0.1:${p##*:}$(body_path "$b")")
+                [[ $got == "2 200 $(body_bytes "$b")" ]] || die "${p%%:*} h2 GET /$b answered '$got'"
+                continue
+            fi
             got=$(python3 "$LIB" fetch "http://127.0.0.1:${p##*:}$(body_path "$b")")
             if [[ $got != "200 $(body_bytes "$b")" ]]; then
                 [[ ${p%%:*} == ringfront ]] && ringfront_fail "GET /$b answered '$got' (want '200 $(body_bytes "$b")')"
@@ -685,16 +727,34 @@ stop_proxies() {
 
 run_wrk() {   # proxy port body outfile duration workers
     local port=$2 body=$3 out=$4 dur=$5 w=$6
+    if ((H2)); then
+        run_h2load "$@"
+        return
+    fi
     # shellcheck disable=SC2046
     timeout --foreground -k 5 $(($(dur_s "$dur") + 30)) $(loadgen_prefix "$w") \
         wrk -t"$THREADS" -c"$CONNS" -d"$dur" --latency "http://127.0.0.1:$port$(body_path "$body")" \
         >"$out" 2>&1 || { echo "bench: wrk failed against $1:" >&2; cat "$out" >&2; return 1; }
 }
 
+# HTTP/2 over TLS: CONNS/8 connections (at least 1), STREAMS streams each,
+# so about as many requests are in flight as wrk keeps with CONNS.
+run_h2load() {   # proxy port body outfile duration workers
+    local port=$2 body=$3 out=$4 dur=$5 w=$6 c=$((CONNS / 8))
+    ((c > 0)) || c=1
+    # shellcheck disable=SC2046
+    timeout --foreground -k 5 $(($(dur_s "$dur") + 30)) $(loadgen_prefix "$w") \
+        h2load -t"$THREADS" -c"$c" -m"$STREAMS" -D"$(dur_s "$dur")" --log-file="$out.log" \
+        "https://127.0.0.1:$port$(body_path "$body")" >"$out" 2>&1 ||
+        { echo "bench: h2load failed against $1:" >&2; cat "$out" >&2; return 1; }
+    grep -q "^application protocol: h2" "$out" ||
+        { echo "bench: $1 did not speak h2:" >&2; cat "$out" >&2; return 1; }
+}
+
 proxy_pid_port() {   # proxy -> "pid port"
     case $1 in
         nginx) echo "$NGINX_PROXY_PID $NGINX_PORT" ;;
-        ringfront) echo "$RF_PID $RF_PORT" ;;
+        ringfront) if ((H2)); then echo "$RF_PID $RF_HTTPS_PORT"; else echo "$RF_PID $RF_PORT"; fi ;;
         ringfront+noop|ringfront+mods) echo "$RF_NOOP_PID $RF_NOOP_PORT" ;;
         nginx+log) echo "$NGINX_LOG_PID $NGINX_LOG_PORT" ;;
         *) die "unknown proxy '$1'" ;;
@@ -721,6 +781,7 @@ measure() {   # mode workers body proxy round
     python3 "$LIB" record --samples "$RESULTS/samples.csv" --wrk "$out" --mode "$mode" \
         --workers "$w" --body "$body" --proxy "$proxy" --round "$round" --threads "$THREADS" \
         --conns "$CONNS" --cpu-before "$before" --cpu-after "$after" --rss "$rss" --pss "$pss"
+    rm -f "$out.log"   # h2load's per-request log, read for the percentiles
 }
 
 throughput() {   # mode workers [proxy...]: rounds in alternation, default nginx ringfront
@@ -960,6 +1021,12 @@ EOF
                 throughput noop "$WORKERS" nginx ringfront ringfront+noop
                 stop_proxies
                 noop_instructions "$WORKERS" ;;
+            h2)
+                H2=1
+                start_proxies "$WORKERS" "$wc"
+                throughput h2 "$WORKERS"
+                stop_proxies
+                H2=0 ;;
             modules)
                 start_proxies "$WORKERS" "$wc" mods
                 throughput modules "$WORKERS" nginx nginx+log ringfront ringfront+mods

@@ -26,7 +26,7 @@ echo
 echo "== curl -i http://127.0.0.1:8080/hello"
 curl -sS -i http://127.0.0.1:8080/hello
 echo
-echo "== curl -sk https://example.org:8443/hello (resolved to 127.0.0.1; a test certificate, hence -k)"
+echo "== curl -sk https://example.org:8443/hello (resolved to 127.0.0.1; a test certificate, hence -k; HTTP/2 by ALPN, as BFE's sample rule offers it)"
 curl -sS -k -i --resolve example.org:8443:127.0.0.1 https://example.org:8443/hello
 echo
 echo "== BFE's sample module rules (conf/mod_*/): a header rule, a redirect, a rewrite, a block"
