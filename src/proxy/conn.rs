@@ -223,7 +223,9 @@ async fn wait_for_request<S: ClientIo>(
         conn.buf = w.bufs.borrow_mut().take();
         return true;
     };
-    let slot = w.idle.register(fd, Instant::now() + idle_timeout);
+    // The sweeper's own clock: it looks every SWEEP_EVERY anyway, so the
+    // deadline needs no finer reading than the one it keeps.
+    let slot = w.idle.register(fd, w.coarse_now() + idle_timeout);
     loop {
         if conn.stream.wait_readable().await.is_err() || w.shutting_down.get() || slot.expired() {
             return false;
@@ -391,7 +393,9 @@ async fn read_head<S: ClientIo>(
     conn: &mut ClientConn<S>,
     head: &mut RequestHead,
 ) -> HeadRead {
-    let deadline = std::time::Instant::now() + w.conf.client_read_timeout;
+    // Set on the first read: a head already buffered (the usual case on a
+    // busy keep-alive connection) reads no clock at all.
+    let mut deadline = None;
     loop {
         if !conn.buf.is_empty() {
             match parse_request(&conn.buf, &w.limits, head) {
@@ -400,7 +404,14 @@ async fn read_head<S: ClientIo>(
                 Err(e) => return HeadRead::Bad(e),
             }
         }
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let left = match deadline {
+            None => {
+                let whole = w.conf.client_read_timeout;
+                deadline = Some(std::time::Instant::now() + whole);
+                whole
+            }
+            Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+        };
         let limit = w.limits.max_header_bytes + 1 - conn.buf.len().min(w.limits.max_header_bytes);
         match read_more(&mut conn.stream, &mut conn.buf, limit, left).await {
             Ok(n) => conn.read(n),

@@ -156,7 +156,10 @@ async fn read_head(
 ) -> Result<(), Outcome> {
     let mut ubuf = w.lend();
     let mut rhead = req.rhead.take().unwrap_or_default();
-    let deadline = Instant::now() + cluster.backend.timeout_response_header;
+    let whole = cluster.backend.timeout_response_header;
+    let deadline = Instant::now() + whole;
+    // The first read has the whole timeout: no second clock read for it.
+    let mut first = true;
     let is_head = req.is_head();
     let failed = loop {
         if !ubuf.is_empty() {
@@ -176,7 +179,11 @@ async fn read_head(
                 }
             }
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = if std::mem::take(&mut first) {
+            whole
+        } else {
+            deadline.saturating_duration_since(Instant::now())
+        };
         match read_more(up, &mut ubuf, HEAD_READ, left).await {
             Ok(_) => {}
             Err(IoErr::Timeout) => {

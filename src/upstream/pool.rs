@@ -54,12 +54,13 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// A reusable connection to `addr`, if one is idle and fresh.
-    pub(crate) fn take(&mut self, addr: SocketAddr) -> Option<TcpStream> {
+    /// A reusable connection to `addr`, if one is idle and fresh. `now`
+    /// may be a coarse clock: ages are compared with [`MAX_IDLE_AGE`].
+    pub(crate) fn take(&mut self, addr: SocketAddr, now: Instant) -> Option<TcpStream> {
         let list = self.idle.get_mut(&addr)?;
         while let Some((s, since)) = list.pop() {
             self.count -= 1;
-            if since.elapsed() < MAX_IDLE_AGE && is_quiet(&s) {
+            if now.saturating_duration_since(since) < MAX_IDLE_AGE && is_quiet(&s) {
                 return Some(s);
             }
         }
@@ -67,10 +68,10 @@ impl Pool {
     }
 
     /// Keep `s` for reuse unless `addr` already has `cap` idle connections.
-    pub(crate) fn put(&mut self, addr: SocketAddr, s: TcpStream, cap: usize) {
+    pub(crate) fn put(&mut self, addr: SocketAddr, s: TcpStream, cap: usize, now: Instant) {
         let list = self.idle.entry(addr).or_default();
         if list.len() < cap {
-            list.push((s, Instant::now()));
+            list.push((s, now));
             self.count += 1;
         }
     }

@@ -89,6 +89,10 @@ pub(crate) struct Worker {
     pub modules: WorkerModules,
     current: RefCell<Rc<Generation>>,
     pool: RefCell<Pool>,
+    /// A clock read every [`idle::SWEEP_EVERY`] by the sweeper, for ages
+    /// measured in seconds (idle upstream connections): reading the real
+    /// one twice per request cost more than the pool itself.
+    coarse_now: Cell<Instant>,
     pub bufs: RefCell<BufPool>,
     /// Buffers bodies stream through (`BodyBufferSize`), one per body in
     /// flight: bigger than head buffers so a body takes few reads.
@@ -162,7 +166,7 @@ impl Worker {
     }
 
     pub(crate) fn take_upstream(&self, addr: SocketAddr) -> Option<TcpStream> {
-        let s = self.pool.borrow_mut().take(addr);
+        let s = self.pool.borrow_mut().take(addr, self.coarse_now.get());
         self.stats
             .upstream_idle
             .set(self.pool.borrow().len() as u64);
@@ -178,7 +182,7 @@ impl Worker {
             cluster_cap
         };
         let cap = cap.min(self.conf.tuning.upstream_idle_per_host);
-        self.pool.borrow_mut().put(addr, s, cap);
+        self.pool.borrow_mut().put(addr, s, cap, self.coarse_now.get());
         self.stats
             .upstream_idle
             .set(self.pool.borrow().len() as u64);
@@ -234,6 +238,7 @@ impl Worker {
             modules,
             current: RefCell::new(Rc::new(Generation::new(0, snapshot, None))),
             pool: RefCell::new(Pool::default()),
+            coarse_now: Cell::new(Instant::now()),
             bufs: RefCell::new(bufs),
             body_bufs: RefCell::new(body_bufs),
             heads: RefCell::new(HeadPool::new(FREE_LISTS)),
@@ -251,6 +256,13 @@ impl Worker {
     /// What an accept waits with, so that shutdown can cancel it.
     pub(crate) fn accept_handle(&self) -> CancelHandle {
         self.accept_cancel.borrow().handle()
+    }
+
+    /// The clock as the sweeper last read it (at most
+    /// [`idle::SWEEP_EVERY`] old): for deadlines it enforces and ages in
+    /// seconds.
+    pub(crate) fn coarse_now(&self) -> Instant {
+        self.coarse_now.get()
     }
 
     /// Close every idle upstream connection (the worker is stopping).
@@ -272,11 +284,13 @@ async fn sweep_idle(w: Rc<Worker>) {
     let mut trim = trim::Trim::default();
     loop {
         monoio::time::sleep(idle::SWEEP_EVERY).await;
+        let now = Instant::now();
+        w.coarse_now.set(now);
         if trim.tick(w.stats.req_total.get(), w.stats.req_active.get()) {
             trim::release();
         }
         if !w.idle.is_empty() {
-            w.idle.sweep(Instant::now(), w.shutting_down.get());
+            w.idle.sweep(now, w.shutting_down.get());
         }
     }
 }
