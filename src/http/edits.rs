@@ -70,10 +70,14 @@ impl HeaderEdits {
 
     /// Drop earlier edits of `name` (their text stays until `clear`).
     fn forget(&mut self, name: &str) {
-        if let Some(i) = self.inner.as_mut() {
-            let text = &i.text;
-            i.edits
-                .retain(|e| !span(text, e.name).eq_ignore_ascii_case(name.as_bytes()));
+        let Some(i) = self.inner.as_mut() else {
+            return;
+        };
+        let text = &i.text;
+        let same = |e: &Edit| span(text, e.name).eq_ignore_ascii_case(name.as_bytes());
+        // Most sets name a header not edited before: look before rewriting.
+        if i.edits.iter().any(same) {
+            i.edits.retain(|e| !same(e));
         }
     }
 
