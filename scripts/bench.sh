@@ -384,6 +384,7 @@ start_nginx_proxy() {   # workers worker_connections [log]
     local listen="listen 127.0.0.1:$port backlog=4096;"
     if ((H2)); then
         # The same test certificate ringfront serves (conf/tls_conf).
+        mkdir -p "$d"
         cp "$ROOT/conf/tls_conf/example.org.crt" "$ROOT/conf/tls_conf/example.org.key" "$d/"
         listen="listen 127.0.0.1:$port ssl http2 backlog=4096;
         ssl_certificate $d/example.org.crt;
@@ -747,7 +748,7 @@ run_h2load() {   # proxy port body outfile duration workers
         h2load -t"$THREADS" -c"$c" -m"$STREAMS" -D"$(dur_s "$dur")" --log-file="$out.log" \
         "https://127.0.0.1:$port$(body_path "$body")" >"$out" 2>&1 ||
         { echo "bench: h2load failed against $1:" >&2; cat "$out" >&2; return 1; }
-    grep -q "^application protocol: h2" "$out" ||
+    grep -qi "^application protocol: h2" "$out" ||
         { echo "bench: $1 did not speak h2:" >&2; cat "$out" >&2; return 1; }
 }
 
