@@ -182,7 +182,9 @@ impl Worker {
             cluster_cap
         };
         let cap = cap.min(self.conf.tuning.upstream_idle_per_host);
-        self.pool.borrow_mut().put(addr, s, cap, self.coarse_now.get());
+        self.pool
+            .borrow_mut()
+            .put(addr, s, cap, self.coarse_now.get());
         self.stats
             .upstream_idle
             .set(self.pool.borrow().len() as u64);

@@ -4,7 +4,7 @@
 //! logger does.
 //!
 //! Templates are compiled once at load ([`template`]); a line is formatted
-//! into the worker's own buffer ([`format`]) and whole buffers go to one
+//! into the worker's own buffer ([`format`](mod@format)) and whole buffers go to one
 //! writer thread ([`writer`]) that appends, rotates and reopens on
 //! SIGUSR1. A worker never waits for the disk: a full queue drops lines
 //! and counts them (`DROPPED_LOG_LINES` on `/monitor/mod_access`).
