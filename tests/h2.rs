@@ -332,6 +332,38 @@ fn tls_alpn_offers_h2_from_next_protos_and_keeps_http11() {
     assert_eq!(info, "200 1.1");
 }
 
+/// BFE's sample (and ringfront's default conf): the rule's SniConf is the
+/// certificate's own name, and its NextProtos offer h2 while
+/// DefaultNextProtos offers only http/1.1. The rule decides.
+#[test]
+fn a_rule_naming_the_certificates_own_name_offers_its_protocols() {
+    let origin = echo();
+    let (d, h) = start(&origin, json!(["http/1.1"]), &[]);
+    d.write_json(
+        "tls_conf/tls_rule_conf.data",
+        &json!({"Version": "t2", "DefaultNextProtos": ["http/1.1"], "Config": {
+            "p": {"SniConf": ["example.org"], "CertName": "example.org",
+                  "NextProtos": [H2_DEFAULT, "http/1.1"], "Grade": "C",
+                  "ClientAuth": false, "ClientCAName": ""}
+        }}),
+    );
+    let rep = common::reload(&h, "tls_conf");
+    assert!(rep["error"].is_null(), "{rep}");
+    let addr = h.https_addr.expect("HTTPS listener");
+    let ca = d.path().join("ca.crt");
+    let (_, info) = curl(&[
+        "--http2",
+        "--cacert",
+        &ca.to_string_lossy(),
+        "--resolve",
+        &resolve(addr),
+        &https_url(addr, "/rule"),
+        "-w",
+        W,
+    ]);
+    assert_eq!(info, "200 2");
+}
+
 #[test]
 fn many_concurrent_streams_share_one_connection() {
     let origin = echo();

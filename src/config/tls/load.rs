@@ -83,12 +83,25 @@ pub fn load(conf_dir: &Path, server: &ServerConf, errs: &mut Vec<ConfError>) -> 
             ));
             continue;
         };
-        names.extend(r.sni.iter().map(|s| (s.clone(), i)));
         let offer = match r.next_protos.is_empty() {
             true => rules.default_h2,
             false => r.h2,
         };
-        h2.resize(names.len(), offer);
+        // A rule's name that is also a certificate's own name (BFE's sample:
+        // `example.org` both ways) takes the rule's protocols: an appended
+        // duplicate would never be looked up.
+        for s in &r.sni {
+            match names.iter().position(|(n, _)| n == s) {
+                Some(at) => {
+                    names[at].1 = i;
+                    h2[at] = offer;
+                }
+                None => {
+                    names.push((s.clone(), i));
+                    h2.push(offer);
+                }
+            }
+        }
     }
     if !params.skipped.is_empty() {
         log::warn!(
