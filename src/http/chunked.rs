@@ -126,12 +126,18 @@ impl Decoder {
                 State::Size => match b {
                     b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
                         let v = (b as char).to_digit(16).unwrap_or(0) as u64;
-                        if self.digits >= 16 {
+                        // RFC 9112: `1*HEXDIG`, so leading zeros are valid;
+                        // the value is capped, not the digit count (the
+                        // size line's length is, below).
+                        if self.size > u64::MAX >> 4 {
                             return Err(ChunkError::BadSize);
                         }
                         self.size = self.size << 4 | v;
                         self.digits += 1;
                         self.line_len += 1;
+                        if self.line_len > MAX_CHUNK_LINE {
+                            return Err(ChunkError::LineTooLong);
+                        }
                     }
                     b'\r' if self.digits > 0 => self.state = State::SizeLf,
                     b';' if self.digits > 0 => self.state = State::Ext,
@@ -301,6 +307,26 @@ mod tests {
             assert_eq!(t, b"X-T: 1\r\n");
             assert!(end);
         }
+    }
+
+    #[test]
+    fn leading_zeros_are_a_size_like_any_other() {
+        // RFC 9112 chunk-size = 1*HEXDIG: 35 digits, value 0xe3.
+        let mut body = b"000000000000000000000000000000000e3\r\n".to_vec();
+        body.extend(std::iter::repeat_n(b'a', 0xe3));
+        body.extend_from_slice(b"\r\n00000\r\n\r\n");
+        for step in [1, 7, 64, body.len()] {
+            let (d, _, end) = decode(&body, step).unwrap();
+            assert_eq!(d.len(), 0xe3);
+            assert!(end);
+        }
+        // The value is capped, and the line's length still is.
+        assert_eq!(
+            decode(b"0000010000000000000000\r\n", 64).unwrap_err(),
+            ChunkError::BadSize
+        );
+        let zeros = vec![b'0'; MAX_CHUNK_LINE + 1];
+        assert_eq!(decode(&zeros, 64).unwrap_err(), ChunkError::LineTooLong);
     }
 
     #[test]

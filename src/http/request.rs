@@ -186,14 +186,15 @@ pub fn parse_request(
             }
             head.host = Some(span.value);
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            for part in value.split(|&b| b == b',') {
-                let n = parse_content_length(trim(part))
-                    .ok_or(ParseError::BadRequest("invalid Content-Length"))?;
-                if content_length.is_some_and(|c| c != n) {
-                    return Err(ParseError::BadRequest("conflicting Content-Length"));
-                }
-                content_length = Some(n);
+            // One header, one number, as nginx has it: a list (even of
+            // equal values) or a repeated header is a request some server
+            // on the path may read another way.
+            if content_length.is_some() {
+                return Err(ParseError::BadRequest("repeated Content-Length"));
             }
+            let n = parse_content_length(trim(value))
+                .ok_or(ParseError::BadRequest("invalid Content-Length"))?;
+            content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             codings.add(value);
         } else if name.eq_ignore_ascii_case(b"connection") {
@@ -463,8 +464,10 @@ mod tests {
         assert_eq!(parse(gz).unwrap_err().status(), 501);
         let two = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n";
         assert_eq!(parse(two).unwrap_err().status(), 400);
-        let same = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n";
-        assert_eq!(parse(same).unwrap().1.body, BodyKind::Length(5));
+        let list = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n";
+        assert_eq!(parse(list).unwrap_err().status(), 400);
+        let again = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(parse(again).unwrap_err().status(), 400);
         let sign = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n";
         assert_eq!(parse(sign).unwrap_err().status(), 400);
     }
