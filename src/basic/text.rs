@@ -1,27 +1,13 @@
-//! Numbers and addresses appended to header values and log lines without
-//! `core::fmt`: handlers do this on every request, and the formatting
-//! machinery costs several times the digits it writes.
+//! Numbers and addresses appended to header values (`String`s) without
+//! `core::fmt`, over the byte writers everything shares
+//! ([`crate::http::write::decimal`], [`crate::http::write::dotted`]).
 
-use std::net::{IpAddr, Ipv4Addr};
+use crate::http::write::{decimal, dotted};
+use std::net::IpAddr;
 
 /// Append `n` in decimal.
 pub fn push_u64(out: &mut String, n: u64) {
-    let mut buf = [0u8; 20];
-    let at = digits(&mut buf, n);
-    push_ascii(out, &buf[at..]);
-}
-
-/// `n`'s decimal digits at the end of `buf`; returns where they start.
-fn digits(buf: &mut [u8], mut n: u64) -> usize {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 || i == 0 {
-            return i;
-        }
-    }
+    push_ascii(out, decimal(&mut [0; 20], n));
 }
 
 /// Digits and dots are ASCII: one copy instead of a push per character.
@@ -33,38 +19,12 @@ fn push_ascii(out: &mut String, b: &[u8]) {
 /// its compression rules are not worth repeating).
 pub fn push_ip(out: &mut String, ip: IpAddr) {
     match ip {
-        IpAddr::V4(v4) => {
-            let mut buf = [0u8; 15];
-            let n = ipv4(&mut buf, v4);
-            push_ascii(out, &buf[..n]);
-        }
+        IpAddr::V4(v4) => push_ascii(out, dotted(&mut [0; 15], v4)),
         IpAddr::V6(v6) => {
             use std::fmt::Write;
             let _ = write!(out, "{v6}");
         }
     }
-}
-
-/// `ip` in dotted decimal at the start of `buf`; returns its length.
-pub fn ipv4(buf: &mut [u8; 15], ip: Ipv4Addr) -> usize {
-    let mut n = 0;
-    for (i, o) in ip.octets().into_iter().enumerate() {
-        if i > 0 {
-            buf[n] = b'.';
-            n += 1;
-        }
-        if o >= 100 {
-            buf[n] = b'0' + o / 100;
-            n += 1;
-        }
-        if o >= 10 {
-            buf[n] = b'0' + o / 10 % 10;
-            n += 1;
-        }
-        buf[n] = b'0' + o % 10;
-        n += 1;
-    }
-    n
 }
 
 #[cfg(test)]

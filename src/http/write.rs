@@ -9,7 +9,7 @@ use super::message::status_reason;
 use super::request::RequestHead;
 use super::response::ResponseHead;
 use std::io::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// `100 Continue`, sent when the body of an `Expect: 100-continue` request
 /// is about to be read.
@@ -22,33 +22,54 @@ fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// `n` in decimal, without the formatting machinery (a hot path: every
-/// response head carries a status and most a length).
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+/// `n` in decimal, written into `buf`: the digits are the returned tail.
+/// Numbers and addresses are written on every request (statuses, lengths,
+/// X-Forwarded-For, module headers, log lines), and `core::fmt` costs
+/// several times the digits it writes. Everyone writes them through here.
+pub fn decimal(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
+    let mut i = buf.len();
     loop {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            break;
+            return &buf[i..];
         }
     }
-    out.extend_from_slice(&digits[i..]);
 }
 
-/// The client address as X-Forwarded-For carries it.
-fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                push_u64(out, u64::from(octet));
-            }
+/// `ip` in dotted decimal, written into `buf`.
+pub fn dotted(buf: &mut [u8; 15], ip: Ipv4Addr) -> &[u8] {
+    let mut n = 0;
+    for (i, o) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
         }
+        if o >= 100 {
+            buf[n] = b'0' + o / 100;
+            n += 1;
+        }
+        if o >= 10 {
+            buf[n] = b'0' + o / 10 % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + o % 10;
+        n += 1;
+    }
+    &buf[..n]
+}
+
+/// Append `n` in decimal.
+pub fn push_u64(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(decimal(&mut [0; 20], n));
+}
+
+/// Append `ip` as `Display` writes it (IPv6 through `Display`: rare, and
+/// its compression rules are not worth repeating).
+pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => out.extend_from_slice(dotted(&mut [0; 15], v4)),
         IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
         }

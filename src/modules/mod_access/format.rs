@@ -12,20 +12,9 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Append `n` in decimal.
-pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&tmp[i..]);
-}
+/// Numbers and addresses go through the writers every head and header
+/// uses.
+pub use crate::http::write::{push_ip as put_ip, push_u64 as put_u64};
 
 fn put2(out: &mut Vec<u8>, n: u8) {
     out.push(b'0' + n / 10 % 10);
@@ -442,21 +431,6 @@ fn backend_name(req: &Request) -> &str {
             .and_then(|s| s.backends.get(b.index))
             .map_or("", |b| b.name.as_str()),
         _ => "",
-    }
-}
-
-/// An IP address; IPv4 by hand (the common case, and `Display` costs
-/// several times more), IPv6 through `Display`.
-fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            let mut buf = [0u8; 15];
-            let n = crate::basic::text::ipv4(&mut buf, v4);
-            out.extend_from_slice(&buf[..n]);
-        }
-        IpAddr::V6(v6) => {
-            let _ = write!(out, "{v6}");
-        }
     }
 }
 
