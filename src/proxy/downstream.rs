@@ -73,14 +73,22 @@ pub(crate) trait Downstream {
     /// How a backend body framed as `backend` goes out to this client.
     fn response_framing(&self, backend: BodyKind) -> BodyKind;
 
-    /// The request-body bytes that arrived with the head, framed by `body`
-    /// for the backend and appended to `out`.
+    /// The request-body bytes that arrived with the head (in the request's
+    /// buffer past what it used), framed by `body` for the backend and
+    /// appended to `out`. Both protocols keep them there, so one body.
     fn body_with_head(
         &mut self,
         req: &mut Request,
         body: &mut Pump,
         out: &mut Vec<u8>,
-    ) -> Result<(), ChunkError>;
+    ) -> Result<(), ChunkError> {
+        let n = body.feed(&req.buf[req.consumed..], out)?;
+        req.consumed += n;
+        req.body_done = body.is_done();
+        // Known at HandleRequestFinish, which runs inside the attempt.
+        req.stat.body_len_in = body.seen;
+        Ok(())
+    }
 
     /// Tell a client waiting on `Expect: 100-continue` to send its body.
     async fn send_continue(&mut self, w: &Worker) -> Result<(), IoErr>;

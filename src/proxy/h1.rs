@@ -37,19 +37,6 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         }
     }
 
-    fn body_with_head(
-        &mut self,
-        req: &mut Request,
-        body: &mut Pump,
-        out: &mut Vec<u8>,
-    ) -> Result<(), ChunkError> {
-        let n = body.feed(&req.buf[req.consumed..], out)?;
-        req.consumed += n;
-        req.body_done = body.is_done();
-        req.stat.body_len_in = body.seen;
-        Ok(())
-    }
-
     async fn send_continue(&mut self, w: &Worker) -> Result<(), IoErr> {
         let c = CONTINUE_100.to_vec();
         let n = c.len();

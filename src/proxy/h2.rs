@@ -32,7 +32,6 @@ use super::guard::{catch_panic, GaugeGuard};
 use super::io::{read_more, IoErr};
 use super::lifecycle;
 use crate::basic::{Body, ErrorKind, ProxyError, Request, Response, Session};
-use crate::http::chunked::ChunkError;
 use crate::http::write::{self, ResponseFraming};
 use crate::http::{parse_request, BodyKind, Version};
 use crate::worker::{Stats, Worker};
@@ -636,19 +635,6 @@ impl Downstream for H2Stream {
             BodyKind::Length(n) => BodyKind::Length(n),
             _ => BodyKind::UntilClose,
         }
-    }
-
-    fn body_with_head(
-        &mut self,
-        req: &mut Request,
-        body: &mut Pump,
-        out: &mut Vec<u8>,
-    ) -> Result<(), ChunkError> {
-        // Nothing follows the rendered head in the buffer.
-        let n = body.feed(&req.buf[req.consumed..], out)?;
-        req.consumed += n;
-        req.body_done = body.is_done();
-        Ok(())
     }
 
     async fn send_continue(&mut self, _w: &Worker) -> Result<(), IoErr> {
