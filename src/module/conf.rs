@@ -24,6 +24,24 @@ pub fn conf_path(conf_root: &Path, module: &str) -> PathBuf {
     conf_root.join(module).join(format!("{module}.conf"))
 }
 
+/// The module conf most of BFE's rule modules share:
+/// `<module>/<module>.conf` with `[Basic] DataPath` (`default_data` when
+/// empty, resolved against the root) and `[Log] OpenDebug`, any other key
+/// refused. Returns the rule file and the debug flag.
+pub fn read_data_conf(
+    root: &Path,
+    module: &str,
+    default_data: &str,
+) -> Result<(PathBuf, bool), Vec<super::ModuleError>> {
+    let refused = |e: Vec<ConfError>| super::ModuleError::confs(module, &e);
+    let mut ini = IniConf::read(root, &conf_path(root, module)).map_err(refused)?;
+    let data = ini.string("Basic", "DataPath").unwrap_or_default();
+    let debug = ini.bool("Log", "OpenDebug").unwrap_or(false);
+    ini.finish().map_err(refused)?;
+    let data = if data.is_empty() { default_data } else { &data };
+    Ok((resolve(root, data), debug))
+}
+
 /// BFE's `ConfPathProc`: an absolute path is kept, a relative one is
 /// joined to the conf root.
 pub fn resolve(conf_root: &Path, p: &str) -> PathBuf {

@@ -3,7 +3,7 @@
 
 use crate::config::data::json::{self, Obj, J};
 use crate::module::conf::ProductMap;
-use crate::module::conf::{conf_path, resolve, IniConf, ProductRules};
+use crate::module::conf::{read_data_conf, ProductRules};
 use crate::module::ModuleError;
 use crate::route::Cond;
 use serde_json::Value;
@@ -57,17 +57,7 @@ impl RedirectTable {
 
 /// `mod_redirect.conf`: `[Basic] DataPath`, `[Log] OpenDebug`.
 pub fn read_conf(root: &Path) -> Result<(PathBuf, bool), Vec<ModuleError>> {
-    let mut ini =
-        IniConf::read(root, &conf_path(root, NAME)).map_err(|e| ModuleError::confs(NAME, &e))?;
-    let data = ini.string("Basic", "DataPath").unwrap_or_default();
-    let debug = ini.bool("Log", "OpenDebug").unwrap_or(false);
-    ini.finish().map_err(|e| ModuleError::confs(NAME, &e))?;
-    let data = if data.is_empty() {
-        DEFAULT_DATA_PATH
-    } else {
-        &data
-    };
-    Ok((resolve(root, data), debug))
+    read_data_conf(root, NAME, DEFAULT_DATA_PATH)
 }
 
 pub fn load_all(root: &Path) -> Result<(RedirectTable, String), Vec<ModuleError>> {

@@ -4,7 +4,7 @@
 use super::action::{parse_action, Action};
 use crate::config::data::json::{self, Obj, J};
 use crate::module::conf::ProductMap;
-use crate::module::conf::{conf_path, resolve, IniConf, ProductRules};
+use crate::module::conf::{read_data_conf, ProductRules};
 use crate::module::ModuleError;
 use crate::route::Cond;
 use std::path::{Path, PathBuf};
@@ -46,17 +46,7 @@ impl RewriteTable {
 
 /// `mod_rewrite.conf`: `[Basic] DataPath`, `[Log] OpenDebug`.
 pub fn read_conf(root: &Path) -> Result<(PathBuf, bool), Vec<ModuleError>> {
-    let mut ini =
-        IniConf::read(root, &conf_path(root, NAME)).map_err(|e| ModuleError::confs(NAME, &e))?;
-    let data = ini.string("Basic", "DataPath").unwrap_or_default();
-    let debug = ini.bool("Log", "OpenDebug").unwrap_or(false);
-    ini.finish().map_err(|e| ModuleError::confs(NAME, &e))?;
-    let data = if data.is_empty() {
-        DEFAULT_DATA_PATH
-    } else {
-        &data
-    };
-    Ok((resolve(root, data), debug))
+    read_data_conf(root, NAME, DEFAULT_DATA_PATH)
 }
 
 /// Read the conf and the rule file it names.

@@ -3,9 +3,7 @@
 //! (`{"Version": …, "Config": {"<product>": [{"Cond", "Param": {"TagName",
 //! "TagValue"}, "Last"}]}}`).
 
-use crate::module::conf::{
-    conf_path, field, resolve, IniConf, JsonReader, ProductRules, Versioned,
-};
+use crate::module::conf::{field, read_data_conf, JsonReader, ProductRules, Versioned};
 use crate::module::ModuleError;
 use std::path::{Path, PathBuf};
 
@@ -44,18 +42,9 @@ pub struct TagTable {
 }
 
 pub fn read_conf(root: &Path) -> Result<TagConf, Vec<ModuleError>> {
-    let mut ini =
-        IniConf::read(root, &conf_path(root, NAME)).map_err(|e| ModuleError::confs(NAME, &e))?;
-    let path = ini.string("Basic", "DataPath").unwrap_or_default();
-    let open_debug = ini.bool("Log", "OpenDebug").unwrap_or(false);
-    ini.finish().map_err(|e| ModuleError::confs(NAME, &e))?;
-    let path = if path.is_empty() {
-        DEFAULT_DATA_PATH
-    } else {
-        &path
-    };
+    let (data_path, open_debug) = read_data_conf(root, NAME, DEFAULT_DATA_PATH)?;
     Ok(TagConf {
-        data_path: resolve(root, path),
+        data_path,
         open_debug,
     })
 }
