@@ -14,6 +14,23 @@ pub struct ReloadCtx<'a> {
     pub path: Option<&'a Path>,
 }
 
+impl ReloadCtx<'_> {
+    /// The table the module runs on now: every reload starts from it (the
+    /// rule file it was loaded from, its conf flags). An error only if the
+    /// module's `check` stored another type.
+    pub fn table<T: std::any::Any>(&self, module: &str) -> Result<&T, String> {
+        self.current
+            .get::<T>()
+            .ok_or_else(|| format!("{module}: no table loaded"))
+    }
+
+    /// The rule file to read: `?path=` when given, else `loaded` (the one
+    /// read at start; BFE keeps that path).
+    pub fn data_path<'p>(&'p self, loaded: &'p Path) -> &'p Path {
+        self.path.unwrap_or(loaded)
+    }
+}
+
 /// A reload that validated: the new table and, when the handler reports
 /// one, the version for the reply (`"<file name>=<Version>"`).
 pub struct Reloaded {

@@ -125,8 +125,8 @@ impl Module for ModBlock {
 
     fn web(&self, web: &mut WebHandlers) {
         web.reload(format!("{NAME}.product_rule_table"), |ctx| {
-            let cur = current(ctx.current)?;
-            let path = ctx.path.unwrap_or(&cur.rule_path);
+            let cur = ctx.table::<BlockConf>(NAME)?;
+            let path = ctx.data_path(&cur.rule_path);
             let rules = conf::load_rules(ctx.conf_root, path).map_err(joined)?;
             let next = BlockConf {
                 any_rules: !rules.products().is_empty(),
@@ -140,8 +140,8 @@ impl Module for ModBlock {
             })
         });
         web.reload(format!("{NAME}.global_ip_table"), |ctx| {
-            let cur = current(ctx.current)?;
-            let path = ctx.path.unwrap_or(&cur.ip_path);
+            let cur = ctx.table::<BlockConf>(NAME)?;
+            let path = ctx.data_path(&cur.ip_path);
             let ips = conf::load_ips(ctx.conf_root, path).map_err(joined)?;
             let next = BlockConf {
                 ips: Arc::new(ips),
@@ -168,11 +168,6 @@ impl Module for ModBlock {
         });
         Ok(())
     }
-}
-
-fn current(c: &ModuleConf) -> Result<&BlockConf, String> {
-    c.get::<BlockConf>()
-        .ok_or_else(|| format!("{NAME}: no table loaded"))
 }
 
 #[cfg(test)]

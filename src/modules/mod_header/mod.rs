@@ -172,16 +172,14 @@ impl Module for ModHeader {
     /// is read at start only, as in BFE.
     fn web(&self, web: &mut WebHandlers) {
         web.reload(NAME, |ctx| {
-            let base = match ctx.current.get::<HeaderTable>() {
-                Some(t) => t.clone(),
-                None => conf::load_all(ctx.conf_root).map_err(joined)?,
-            };
-            let path = ctx.path.map_or(base.data_path.clone(), Path::to_path_buf);
-            let mut t = conf::load_data(ctx.conf_root, &path).map_err(joined)?;
-            t.data_path = base.data_path;
-            t.disable_default = base.disable_default;
-            t.open_debug = base.open_debug;
-            t.server_name = base.server_name;
+            let cur = ctx.table::<HeaderTable>(NAME)?;
+            let path = ctx.data_path(&cur.data_path);
+            let mut t = conf::load_data(ctx.conf_root, path).map_err(joined)?;
+            // The conf file's settings are kept: it is read at start only.
+            t.data_path = cur.data_path.clone();
+            t.disable_default = cur.disable_default;
+            t.open_debug = cur.open_debug;
+            t.server_name = cur.server_name.clone();
             Ok(Reloaded {
                 conf: ModuleConf::new(t),
                 version: None,

@@ -285,11 +285,8 @@ impl Module for ModPrison {
 
     fn web(&self, web: &mut WebHandlers) {
         web.reload(NAME, |ctx| {
-            let cur = ctx
-                .current
-                .get::<PrisonConf>()
-                .ok_or_else(|| format!("{NAME}: no table loaded"))?;
-            let path = ctx.path.unwrap_or(&cur.rule_path);
+            let cur = ctx.table::<PrisonConf>(NAME)?;
+            let path = ctx.data_path(&cur.rule_path);
             let (rules, version) = conf::load_rules(ctx.conf_root, path).map_err(joined)?;
             let next = PrisonConf {
                 any_rules: !rules.products().is_empty(),

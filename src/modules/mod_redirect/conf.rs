@@ -55,13 +55,8 @@ impl RedirectTable {
     }
 }
 
-/// `mod_redirect.conf`: `[Basic] DataPath`, `[Log] OpenDebug`.
-pub fn read_conf(root: &Path) -> Result<(PathBuf, bool), Vec<ModuleError>> {
-    read_data_conf(root, NAME, DEFAULT_DATA_PATH)
-}
-
 pub fn load_all(root: &Path) -> Result<(RedirectTable, String), Vec<ModuleError>> {
-    let (path, debug) = read_conf(root)?;
+    let (path, debug) = read_data_conf(root, NAME, DEFAULT_DATA_PATH)?;
     load_data(root, &path, debug)
 }
 

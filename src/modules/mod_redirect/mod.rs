@@ -104,17 +104,11 @@ impl Module for ModRedirect {
     /// `"version": "<file>=<Version>"` as BFE does.
     fn web(&self, web: &mut WebHandlers) {
         web.reload(NAME, |ctx| {
-            let cur = ctx.current.get::<RedirectTable>();
-            let debug = cur.is_some_and(|t| t.open_debug);
-            let path = match (ctx.path, cur) {
-                (Some(p), _) => p.to_path_buf(),
-                (None, Some(t)) => t.data_path.clone(),
-                (None, None) => conf::read_conf(ctx.conf_root).map_err(joined)?.0,
-            };
-            let (mut t, version) = conf::load_data(ctx.conf_root, &path, debug).map_err(joined)?;
-            if let Some(c) = cur {
-                t.data_path = c.data_path.clone();
-            }
+            let cur = ctx.table::<RedirectTable>(NAME)?;
+            let path = ctx.data_path(&cur.data_path);
+            let (mut t, version) =
+                conf::load_data(ctx.conf_root, path, cur.open_debug).map_err(joined)?;
+            t.data_path = cur.data_path.clone();
             Ok(Reloaded {
                 conf: ModuleConf::new(t),
                 version: Some(version),

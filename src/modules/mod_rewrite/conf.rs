@@ -44,14 +44,9 @@ impl RewriteTable {
     }
 }
 
-/// `mod_rewrite.conf`: `[Basic] DataPath`, `[Log] OpenDebug`.
-pub fn read_conf(root: &Path) -> Result<(PathBuf, bool), Vec<ModuleError>> {
-    read_data_conf(root, NAME, DEFAULT_DATA_PATH)
-}
-
 /// Read the conf and the rule file it names.
 pub fn load_all(root: &Path) -> Result<RewriteTable, Vec<ModuleError>> {
-    let (path, debug) = read_conf(root)?;
+    let (path, debug) = read_data_conf(root, NAME, DEFAULT_DATA_PATH)?;
     load_data(root, &path, debug)
 }
 

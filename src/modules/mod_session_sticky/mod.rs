@@ -93,11 +93,8 @@ impl Module for ModSessionSticky {
 
     fn web(&self, web: &mut WebHandlers) {
         web.reload(NAME, |ctx| {
-            let cur = ctx
-                .current
-                .get::<StickyTable>()
-                .ok_or_else(|| format!("{NAME}: no table loaded"))?;
-            let path = ctx.path.unwrap_or(&cur.data_path);
+            let cur = ctx.table::<StickyTable>(NAME)?;
+            let path = ctx.data_path(&cur.data_path);
             let mut t =
                 load_table(ctx.conf_root, path, cur.cache_size, cur.open_debug).map_err(joined)?;
             t.data_path = cur.data_path.clone();

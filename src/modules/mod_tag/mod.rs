@@ -40,11 +40,8 @@ impl Module for ModTag {
 
     fn web(&self, web: &mut WebHandlers) {
         web.reload(NAME, |ctx| {
-            let cur = ctx
-                .current
-                .get::<TagTable>()
-                .ok_or_else(|| format!("{NAME}: no table loaded"))?;
-            let path = ctx.path.unwrap_or(&cur.data_path);
+            let cur = ctx.table::<TagTable>(NAME)?;
+            let path = ctx.data_path(&cur.data_path);
             let (mut table, version) = load(ctx.conf_root, path, cur.open_debug).map_err(joined)?;
             table.data_path = cur.data_path.clone();
             Ok(Reloaded {

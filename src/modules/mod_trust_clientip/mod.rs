@@ -67,11 +67,8 @@ impl Module for ModTrustClientIp {
 
     fn web(&self, web: &mut WebHandlers) {
         web.reload(NAME, |ctx| {
-            let cur = ctx
-                .current
-                .get::<TrustConf>()
-                .ok_or_else(|| format!("{NAME}: no table loaded"))?;
-            let path = ctx.path.unwrap_or(&cur.data_path);
+            let cur = ctx.table::<TrustConf>(NAME)?;
+            let path = ctx.data_path(&cur.data_path);
             let (table, version) = conf::load_data(ctx.conf_root, path).map_err(joined)?;
             let next = TrustConf {
                 table: Arc::new(table),
