@@ -362,13 +362,7 @@ async fn stream(
                 let res = Response::error(status);
                 let disp = d.send_local(wr, &mut r, &res, false).await;
                 d.end(disp);
-                let Request {
-                    buf, head, rhead, ..
-                } = r;
-                wr.bufs.borrow_mut().give(buf);
-                if let Some(rh) = rhead {
-                    wr.heads.borrow_mut().give(head, rh);
-                }
+                recycle(wr, r);
                 return;
             }
         }
@@ -381,13 +375,7 @@ async fn stream(
         drop(active);
         d.end(disp);
         ses.count_request();
-        let Request {
-            buf, head, rhead, ..
-        } = r;
-        wr.bufs.borrow_mut().give(buf);
-        if let Some(rh) = rhead {
-            wr.heads.borrow_mut().give(head, rh);
-        }
+        recycle(wr, r);
     };
     if let Err(p) = catch_panic(run).await {
         w.stats.error(ErrorKind::ConnPanic);
@@ -581,6 +569,18 @@ impl H2Stream {
             self.ended |= end;
         }
         r
+    }
+}
+
+/// A finished stream's request buffer and head indexes back to the
+/// worker's pools, for the next stream.
+fn recycle(w: &Worker, r: Request) {
+    let Request {
+        buf, head, rhead, ..
+    } = r;
+    w.bufs.borrow_mut().give(buf);
+    if let Some(rh) = rhead {
+        w.heads.borrow_mut().give(head, rh);
     }
 }
 
