@@ -10,16 +10,35 @@
 
 use std::any::{Any, TypeId};
 
+/// Both stores behind one pointer: most requests carry neither, and a
+/// request is built (and its context with it) for every exchange.
 #[derive(Default)]
 pub struct Context {
-    items: Option<Vec<(TypeId, Box<dyn Any>)>>,
+    inner: Option<Box<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    items: Vec<(TypeId, Box<dyn Any>)>,
     values: Vec<(&'static str, String)>,
 }
 
 impl Context {
+    fn inner(&mut self) -> &mut Inner {
+        self.inner.get_or_insert_with(Box::default)
+    }
+
+    fn items(&self) -> &[(TypeId, Box<dyn Any>)] {
+        self.inner.as_deref().map_or(&[], |i| &i.items)
+    }
+
+    fn value_list(&self) -> &[(&'static str, String)] {
+        self.inner.as_deref().map_or(&[], |i| &i.values)
+    }
+
     /// Store `value`, replacing an earlier value of the same type.
     pub fn insert<T: 'static>(&mut self, value: T) {
-        let items = self.items.get_or_insert_with(Vec::new);
+        let items = &mut self.inner().items;
         let id = TypeId::of::<T>();
         match items.iter_mut().find(|(k, _)| *k == id) {
             Some(slot) => slot.1 = Box::new(value),
@@ -29,8 +48,7 @@ impl Context {
 
     pub fn get<T: 'static>(&self) -> Option<&T> {
         let id = TypeId::of::<T>();
-        self.items
-            .as_ref()?
+        self.items()
             .iter()
             .find(|(k, _)| *k == id)
             .and_then(|(_, v)| v.downcast_ref())
@@ -38,8 +56,9 @@ impl Context {
 
     pub fn get_mut<T: 'static>(&mut self) -> Option<&mut T> {
         let id = TypeId::of::<T>();
-        self.items
-            .as_mut()?
+        self.inner
+            .as_deref_mut()?
+            .items
             .iter_mut()
             .find(|(k, _)| *k == id)
             .and_then(|(_, v)| v.downcast_mut())
@@ -48,7 +67,7 @@ impl Context {
     /// The stored value of type `T`, inserting `T::default()` first.
     pub fn entry<T: Default + 'static>(&mut self) -> &mut T {
         let id = TypeId::of::<T>();
-        let items = self.items.get_or_insert_with(Vec::new);
+        let items = &mut self.inner().items;
         let pos = match items.iter().position(|(k, _)| *k == id) {
             Some(p) => p,
             None => {
@@ -64,34 +83,35 @@ impl Context {
 
     pub fn remove<T: 'static>(&mut self) -> Option<T> {
         let id = TypeId::of::<T>();
-        let items = self.items.as_mut()?;
+        let items = &mut self.inner.as_deref_mut()?.items;
         let pos = items.iter().position(|(k, _)| *k == id)?;
         items.swap_remove(pos).1.downcast().ok().map(|b| *b)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.as_ref().is_none_or(Vec::is_empty) && self.values.is_empty()
+        self.items().is_empty() && self.value_list().is_empty()
     }
 
     pub fn clear(&mut self) {
-        if let Some(i) = self.items.as_mut() {
-            i.clear();
+        if let Some(i) = self.inner.as_deref_mut() {
+            i.items.clear();
+            i.values.clear();
         }
-        self.values.clear();
     }
 
     /// Publish `value` under BFE's string `key`, replacing an earlier one.
     pub fn publish(&mut self, key: &'static str, value: impl Into<String>) {
         let value = value.into();
-        match self.values.iter_mut().find(|(k, _)| *k == key) {
+        let values = &mut self.inner().values;
+        match values.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
-            None => self.values.push((key, value)),
+            None => values.push((key, value)),
         }
     }
 
     /// The value published under `key`.
     pub fn value(&self, key: &str) -> Option<&str> {
-        self.values
+        self.value_list()
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, v)| v.as_str())
@@ -99,14 +119,16 @@ impl Context {
 
     /// Every published key and value, in the order first published.
     pub fn values(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.values.iter().map(|(k, v)| (*k, v.as_str()))
+        self.value_list().iter().map(|(k, v)| (*k, v.as_str()))
     }
 }
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.items.as_ref().map_or(0, Vec::len);
-        f.debug_struct("Context").field("entries", &n).finish()
+        f.debug_struct("Context")
+            .field("entries", &self.items().len())
+            .field("values", &self.value_list().len())
+            .finish()
     }
 }
 
