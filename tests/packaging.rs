@@ -3,7 +3,8 @@
 //! unit, the package carries every sample conf file to the right place,
 //! the conf it installs passes `ringfront -t`, and the tuning script never
 //! lowers a limit. Building and installing the .deb itself is
-//! `packaging/check-deb.sh` (docs/packaging.md).
+//! `packaging/check-deb.sh` and, under systemd, `packaging/check-systemd.sh`
+//! (docs/packaging.md).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
