@@ -8,6 +8,7 @@
 mod bal_state;
 mod control;
 mod monitor;
+pub mod notify;
 mod web;
 mod worker_thread;
 
