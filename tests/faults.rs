@@ -10,9 +10,9 @@ use common::origin::{Origin, Reply};
 use std::io::Write;
 use std::time::Duration;
 
-#[test]
-fn backend_dying_mid_body_closes_client() {
-    let o = Origin::start(|s| {
+/// A backend that sends the head and 10 of 100 body bytes, then closes.
+fn dying_origin() -> Origin {
+    Origin::start(|s| {
         if s.target == "/ok" {
             return Reply::text("fine");
         }
@@ -21,8 +21,31 @@ fn backend_dying_mid_body_closes_client() {
             wait: Duration::from_millis(100),
             rest: Vec::new(),
         }
-    });
+    })
+}
+
+#[test]
+fn backend_dying_mid_buffered_body_is_502() {
+    // The body fits ResponseBufferSize, so nothing reached the client
+    // before the backend broke off: it gets a clean 502.
+    let o = dying_origin();
     let d = Layout::single(Cluster::simple("c", &[o.addr])).write();
+    let h = common::start(d.path(), None);
+    assert_eq!(client::get(h.http_addr, "example.org", "/die").status, 502);
+    assert_eq!(common::counter(&h, "err_backend_broken"), 1);
+    assert_eq!(
+        client::get(h.http_addr, "example.org", "/ok").text(),
+        "fine"
+    );
+}
+
+#[test]
+fn backend_dying_mid_body_closes_client() {
+    // Streamed (ResponseBufferSize 0): the head went out first.
+    let o = dying_origin();
+    let c = Cluster::simple("c", &[o.addr])
+        .with_conf(serde_json::json!({"ClusterBasic": {"ResponseBufferSize": 0}}));
+    let d = Layout::single(c).write();
     let h = common::start(d.path(), None);
     let mut c = Conn::open(h.http_addr);
     c.send(b"GET /die HTTP/1.1\r\nHost: example.org\r\n\r\n");

@@ -751,9 +751,10 @@ fn backend_reset_before_or_in_head_is_502_once() {
     assert_eq!(common::counter(&h, "err_backend_broken"), 2);
 }
 
-#[test]
-fn backend_reset_or_stall_mid_body_closes_client() {
-    let o = Origin::start(|s| {
+/// A backend that sends a head and 10 of 100 body bytes, then resets
+/// (`/reset`) or stalls (anything else but `/ok`).
+fn breaking_origin() -> Origin {
+    Origin::start(|s| {
         let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789".to_vec();
         match s.target.as_str() {
             "/reset" => Reply::Reset(head),
@@ -763,8 +764,34 @@ fn backend_reset_or_stall_mid_body_closes_client() {
                 hold: Duration::from_secs(5),
             },
         }
-    });
+    })
+}
+
+#[test]
+fn backend_reset_or_stall_mid_buffered_body_is_502_or_504() {
+    // The body fits ResponseBufferSize: the client has had nothing yet
+    // when the backend breaks off, so it gets a clean answer.
+    let o = breaking_origin();
     let (_d, h) = start_cluster(fault_cluster(o.addr), "");
+    for (path, status) in [("/reset", 502), ("/stall", 504)] {
+        let t0 = Instant::now();
+        assert_eq!(client::get(h.http_addr, "example.org", path).status, status);
+        assert!(t0.elapsed() < Duration::from_secs(3), "{path}");
+    }
+    assert_eq!(common::counter(&h, "upstream_idle"), 0);
+    assert_eq!(
+        client::get(h.http_addr, "example.org", "/ok").text(),
+        "fine"
+    );
+}
+
+#[test]
+fn backend_reset_or_stall_mid_body_closes_client() {
+    // Streamed (ResponseBufferSize 0): the head went out before the break.
+    let o = breaking_origin();
+    let mut c = fault_cluster(o.addr);
+    c.conf["ClusterBasic"] = serde_json::json!({"ResponseBufferSize": 0});
+    let (_d, h) = start_cluster(c, "");
     for path in ["/reset", "/stall"] {
         let t0 = Instant::now();
         let req = format!("GET {path} HTTP/1.1\r\nHost: example.org\r\n\r\n");

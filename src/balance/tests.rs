@@ -42,6 +42,8 @@ fn cluster(name: &str, subs: &[(&str, u32, &[u32])], blackhole: u32, mode: Balan
             timeout_write_client: Duration::from_secs(60),
             timeout_read_client_again: Duration::from_secs(60),
             disable_health_check: false,
+            request_buffer: 64 << 10,
+            response_buffer: 1 << 20,
         },
         subclusters: subs
             .iter()

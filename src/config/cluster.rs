@@ -102,6 +102,14 @@ pub struct ClusterBasic {
     pub timeout_read_client_again: Duration,
     /// `DisableHealthCheck`: failures never take a backend out of rotation.
     pub disable_health_check: bool,
+    /// `RequestBufferSize` (a ringfront key): a request body of known
+    /// length up to this many bytes is read whole before a backend
+    /// connection is taken; longer ones stream once this much arrived.
+    pub request_buffer: usize,
+    /// `ResponseBufferSize` (a ringfront key): a response body up to this
+    /// many bytes is read whole and the backend connection goes back to
+    /// its pool before the client is sent anything; longer ones stream.
+    pub response_buffer: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -112,6 +112,9 @@ pub struct Tuning {
     /// Idle upstream connections kept per worker per backend address
     /// (upper bound on cluster `MaxIdleConnsPerHost`).
     pub upstream_idle_per_host: usize,
+    /// Bytes of request and response bodies a worker may hold whole in
+    /// memory at once (`MaxBufferedBytes`); past it bodies stream.
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for Tuning {
@@ -125,6 +128,7 @@ impl Default for Tuning {
             body_buffer_size: 65536,
             max_conns_per_worker: 0,
             upstream_idle_per_host: 1024,
+            max_buffered_bytes: 64 << 20,
         }
     }
 }
@@ -537,6 +541,13 @@ fn tuning(r: &mut Reader, rs: &Sec) -> Tuning {
             d.upstream_idle_per_host as i64,
             0,
             i32::MAX as i64,
+        ) as usize,
+        max_buffered_bytes: r.int(
+            rs,
+            "MaxBufferedBytes",
+            d.max_buffered_bytes as i64,
+            0,
+            i64::MAX,
         ) as usize,
     }
 }

@@ -90,6 +90,21 @@ pub(crate) trait Downstream {
         Ok(())
     }
 
+    /// Read the rest of a request body of known length, when it is at most
+    /// `limit` bytes, into the request's buffer (where
+    /// [`Downstream::body_with_head`] takes it from) within `timeout`,
+    /// before any backend connection is taken: a client that sends its
+    /// body slowly then holds no backend. Other bodies are left to
+    /// [`Downstream::read_body`]. Not for a client that waits on
+    /// `Expect: 100-continue` (it sends nothing until told to).
+    async fn prefetch_body(
+        &mut self,
+        w: &Worker,
+        req: &mut Request,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<(), BodyError>;
+
     /// Tell a client waiting on `Expect: 100-continue` to send its body.
     async fn send_continue(&mut self, w: &Worker) -> Result<(), IoErr>;
 
@@ -177,3 +192,17 @@ pub(crate) trait Downstream {
 /// The upstream side of a request is HTTP/1.1 over TCP for every
 /// downstream.
 pub(crate) type Upstream = TcpStream;
+
+/// How many bytes of a request body of known length are still to be read
+/// when the whole body fits in `limit` and the client is not waiting on
+/// `Expect: 100-continue`; `None` when there is nothing to prefetch.
+pub(crate) fn body_missing(req: &Request, limit: usize) -> Option<usize> {
+    let BodyKind::Length(n) = req.head.body else {
+        return None;
+    };
+    let have = req.buf.len().saturating_sub(req.consumed) as u64;
+    if req.head.expect_continue || n <= have || n > limit as u64 {
+        return None;
+    }
+    usize::try_from(n - have).ok()
+}

@@ -5,7 +5,7 @@
 
 use super::attempt::{Outcome, Target};
 use super::body::Pump;
-use super::downstream::{Disposition, Downstream};
+use super::downstream::{body_missing, BodyError, Disposition, Downstream};
 use super::reply::fail;
 use super::retry::Plan;
 use crate::balance::{hash_key, StickyBackend, SubClusterPick};
@@ -13,7 +13,7 @@ use crate::basic::{ErrorKind, ProxyError, Request, Response};
 use crate::config::Cluster;
 use crate::http::BodyKind;
 use crate::module::Ret;
-use crate::worker::{Stats, Worker};
+use crate::worker::{Held, Stats, Worker};
 
 pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request) -> Disposition {
     let gen = req.gen.clone();
@@ -47,6 +47,12 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
         }
     };
     req.route.subcluster = Some(home);
+    // A body that fits is read whole before any backend connection is
+    // taken, so that a client sending it slowly holds none.
+    let _held = match prefetch(w, d, req, cluster).await {
+        Ok(held) => held,
+        Err(disp) => return disp,
+    };
     let mut body = Pump::new(req.head.body, req.head.body == BodyKind::Chunked);
     // RetryLevel 1 also retries failed GETs without a body; connect errors
     // are retried at any level.
@@ -220,5 +226,36 @@ fn give_back(w: &Worker, req: &mut Request, res: &mut Response) {
     if let Some((buf, head)) = res.take_backend() {
         w.bufs.borrow_mut().give(buf);
         req.rhead = Some(head);
+    }
+}
+
+/// Read the rest of a request body that fits the cluster's
+/// `RequestBufferSize` and the worker's budget into the request's buffer.
+/// A client that breaks its body off is answered here (400/408, or nothing
+/// when it went away) and its connection closed.
+async fn prefetch<'w, D: Downstream>(
+    w: &'w Worker,
+    d: &mut D,
+    req: &mut Request,
+    cluster: &Cluster,
+) -> Result<Option<Held<'w>>, Disposition> {
+    let limit = cluster.basic.request_buffer;
+    let Some(missing) = body_missing(req, limit) else {
+        return Ok(None);
+    };
+    let Some(held) = w.buffered.hold(missing) else {
+        return Ok(None);
+    };
+    match d
+        .prefetch_body(w, req, limit, cluster.basic.timeout_read_client)
+        .await
+    {
+        Ok(()) => Ok(Some(held)),
+        Err(BodyError::Client(e)) => {
+            req.ses.set_error(e.kind.into());
+            req.body_done = false;
+            Err(fail(w, d, req, e, "request body", true).await)
+        }
+        Err(BodyError::Upstream) => Err(Disposition::Reset),
     }
 }

@@ -9,7 +9,7 @@
 
 use super::body::Pump;
 use super::client::{ClientConn, ClientIo};
-use super::downstream::{BodyError, Disposition, Downstream, Upstream};
+use super::downstream::{body_missing, BodyError, Disposition, Downstream, Upstream};
 use super::io::{read_more, write_all_in, write_from, write_parts, IoErr};
 use super::tunnel::Spliced;
 use crate::basic::{Body, ErrorKind, ProxyError, Request, Response};
@@ -47,6 +47,36 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
             self.wrote(n, n);
         }
         r
+    }
+
+    async fn prefetch_body(
+        &mut self,
+        w: &Worker,
+        req: &mut Request,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<(), BodyError> {
+        let Some(mut missing) = body_missing(req, limit) else {
+            return Ok(());
+        };
+        req.buf.reserve_exact(missing);
+        while missing > 0 {
+            match read_more(&mut self.stream, &mut req.buf, missing, timeout).await {
+                Ok(n) => {
+                    self.read(n);
+                    missing -= n.min(missing);
+                }
+                Err(e) => {
+                    let kind = match e {
+                        IoErr::Timeout => ErrorKind::ClientTimeout,
+                        _ => ErrorKind::ClientClose,
+                    };
+                    self.fail(w, kind);
+                    return Err(BodyError::Client(kind.into()));
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn read_body<U: AsyncWriteRent>(

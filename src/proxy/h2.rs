@@ -27,7 +27,7 @@
 //! Upstream stays HTTP/1.1 over the worker's pools.
 
 use super::body::Pump;
-use super::downstream::{BodyError, Disposition, Downstream};
+use super::downstream::{body_missing, BodyError, Disposition, Downstream};
 use super::guard::{catch_panic, GaugeGuard};
 use super::io::{read_more, IoErr};
 use super::lifecycle;
@@ -748,6 +748,46 @@ impl Downstream for H2Stream {
         let mut r = http::Response::new(());
         *r.status_mut() = http::StatusCode::CONTINUE;
         self.respond.send_informational(r).map_err(|_| IoErr::Io)
+    }
+
+    async fn prefetch_body(
+        &mut self,
+        w: &Worker,
+        req: &mut Request,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<(), BodyError> {
+        let Some(mut missing) = body_missing(req, limit) else {
+            return Ok(());
+        };
+        req.buf.reserve_exact(missing);
+        while missing > 0 {
+            let next = monoio::time::timeout(timeout, poll_fn(|cx| self.body.poll_data(cx)));
+            let kind = match next.await {
+                Ok(Some(Ok(data))) => {
+                    let _ = self.body.flow_control().release_capacity(data.len());
+                    self.ses.add_bytes_in(data.len() as u64);
+                    if data.len() <= missing {
+                        req.buf.extend_from_slice(&data);
+                        missing -= data.len();
+                        continue;
+                    }
+                    // More DATA than content-length said.
+                    ErrorKind::ClientBadRequest
+                }
+                // Shorter than its content-length.
+                Ok(None) => ErrorKind::ClientBadRequest,
+                Ok(Some(Err(_))) => ErrorKind::ClientClose,
+                Err(_) => ErrorKind::ClientTimeout,
+            };
+            w.stats.error(kind);
+            let e = match kind {
+                ErrorKind::ClientBadRequest => ProxyError::with_status(kind, 400),
+                _ => kind.into(),
+            };
+            return Err(BodyError::Client(e));
+        }
+        Ok(())
     }
 
     async fn read_body<U: AsyncWriteRent>(

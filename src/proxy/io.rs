@@ -136,8 +136,8 @@ unsafe impl<const N: usize> IoVecBuf for Gather<N> {
     }
 }
 
-/// Write the given range of each buffer, in order, within `timeout`, in
-/// one submission where the socket takes it all. The buffers come back
+/// Write the given range of each buffer, in order, each write within
+/// `timeout`, in one submission where the socket takes it all. The buffers come back
 /// (empty with no capacity if the write timed out).
 pub(crate) async fn write_parts<S: AsyncWriteRent, const N: usize>(
     s: &mut S,
@@ -147,24 +147,23 @@ pub(crate) async fn write_parts<S: AsyncWriteRent, const N: usize>(
     let mut g = Gather::new(parts);
     // Own loop rather than `write_vectored_all`: a partial write must
     // continue exactly where the kernel stopped, which monoio 0.2's
-    // `IoVecMeta::consume` does not do within an iovec.
-    let all = async move {
-        while g.first() < N {
-            let (r, back) = s.writev(g).await;
-            g = back;
-            match r {
-                Ok(0) => return (Err(IoErr::Io), g),
-                Ok(n) => g.advance(n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => return (Err(IoErr::Io), g),
-            }
+    // `IoVecMeta::consume` does not do within an iovec. The timeout is
+    // for each write, as nginx's send_timeout: a whole body held in memory
+    // goes out in one call, and a client that keeps reading keeps it going.
+    while g.first() < N {
+        let (r, back) = match monoio::time::timeout(timeout, s.writev(g)).await {
+            Ok(done) => done,
+            Err(_) => return (Err(IoErr::Timeout), std::array::from_fn(|_| Vec::new())),
+        };
+        g = back;
+        match r {
+            Ok(0) => return (Err(IoErr::Io), g.bufs),
+            Ok(n) => g.advance(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return (Err(IoErr::Io), g.bufs),
         }
-        (Ok(()), g)
-    };
-    match monoio::time::timeout(timeout, all).await {
-        Ok((r, g)) => (r, g.bufs),
-        Err(_) => (Err(IoErr::Timeout), std::array::from_fn(|_| Vec::new())),
     }
+    (Ok(()), g.bufs)
 }
 
 /// Close politely after an error answer: stop sending, then drain what the

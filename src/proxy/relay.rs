@@ -15,8 +15,9 @@ use crate::basic::{run_filters, ErrorKind, Request, Response};
 use crate::config::Cluster;
 use crate::http::write::ResponseFraming;
 use crate::http::BodyKind;
-use crate::worker::Worker;
+use crate::worker::{Held, Lent, Worker};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Relay the backend's response `res` arriving on `up` to the client.
 pub(crate) async fn respond<D: Downstream>(
@@ -77,7 +78,7 @@ pub(crate) async fn respond<D: Downstream>(
         }
     };
     // Bytes past the declared body: the backend connection is unusable.
-    let mut upstream_clean = head_len + fed == res.backend_buf_mut().len();
+    let upstream_clean = head_len + fed == res.backend_buf_mut().len();
     let filled = {
         let b = res.backend_buf_mut();
         b.len() == b.capacity()
@@ -100,6 +101,23 @@ pub(crate) async fn respond<D: Downstream>(
         }
         pump.advance_direct(first.len());
     }
+    // A body that fits is read whole now, and the backend connection
+    // goes back to its pool before the client, however slow, gets a byte.
+    let limit = cluster.basic.response_buffer;
+    let _held = match hold_whole(w, &mut up, &mut pump, &mut first, limit, backend_timeout).await {
+        Ok(held) => held,
+        Err(kind) => {
+            w.stats.error(kind);
+            return Outcome::BadResponse(kind);
+        }
+    };
+    let reuse = backend_keep && !cluster.backend.send_proxy_v2;
+    let mut up = Some(up);
+    if pump.is_done() && reuse && upstream_clean {
+        if let Some(up) = up.take() {
+            w.put_upstream(addr, up, cluster.backend.max_idle_conns_per_host);
+        }
+    }
     req.status = status;
     w.stats.count_status(status);
     req.stat.mark(|t| &mut t.response_start);
@@ -110,13 +128,16 @@ pub(crate) async fn respond<D: Downstream>(
         req.ses.set_error(ErrorKind::ClientClose.into());
         return Outcome::Ended(Disposition::Reset);
     }
-    if !pump.is_done() {
+    if let (false, Some(mut conn)) = (pump.is_done(), up.take()) {
         // The head stays in the response's buffer for HandleRequestFinish.
         match d
-            .send_body(w, &mut up, &mut pump, first.take(), backend_timeout)
+            .send_body(w, &mut conn, &mut pump, first.take(), backend_timeout)
             .await
         {
-            Ok(clean) => upstream_clean &= clean,
+            Ok(clean) if clean && upstream_clean && reuse && pump.is_done() => {
+                w.put_upstream(addr, conn, cluster.backend.max_idle_conns_per_host);
+            }
+            Ok(_) => {}
             Err(()) => {
                 // HandleRequestFinish sees the response that broke off.
                 request_finish(w, req, res);
@@ -125,9 +146,6 @@ pub(crate) async fn respond<D: Downstream>(
         }
     }
     req.stat.mark(|t| &mut t.response_end);
-    if backend_keep && upstream_clean && pump.is_done() && !cluster.backend.send_proxy_v2 {
-        w.put_upstream(addr, up, cluster.backend.max_idle_conns_per_host);
-    }
 
     keep_alive &= request_finish(w, req, res);
     Outcome::Done(Disposition::from_keep(keep_alive))
@@ -248,6 +266,45 @@ async fn filter_body<D: Downstream>(
         .await
         .map_err(|_| ErrorKind::ClientClose)?;
     Ok(clean)
+}
+
+/// Read the rest of a response body of known length into `first` (after
+/// what it holds) when it fits in `limit` bytes and the worker's budget:
+/// `Some` with the budget it holds once the body is complete, `None` when
+/// it must stream. Chunked and close-delimited bodies always stream: they
+/// are how backends send events as they happen, which holding them would
+/// delay.
+async fn hold_whole<'w>(
+    w: &'w Worker,
+    up: &mut Upstream,
+    pump: &mut Pump,
+    first: &mut Lent<'w>,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Option<Held<'w>>, ErrorKind> {
+    if pump.is_done() || !pump.is_direct() {
+        return Ok(None);
+    }
+    let want = pump.wanted();
+    let Some(held) = (want <= limit).then(|| w.buffered.hold(want)).flatten() else {
+        return Ok(None);
+    };
+    first.reserve_exact(want);
+    while !pump.is_done() {
+        let n = read_more(up, first, pump.wanted(), timeout)
+            .await
+            .map_err(backend_error)?;
+        pump.advance_direct(n);
+    }
+    Ok(Some(held))
+}
+
+/// The error a failed backend read is counted as.
+fn backend_error(e: IoErr) -> ErrorKind {
+    match e {
+        IoErr::Timeout => ErrorKind::BackendTimeout,
+        _ => ErrorKind::BackendBroken,
+    }
 }
 
 /// How a relayed response's head goes out: framed for the client as

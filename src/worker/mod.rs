@@ -10,6 +10,7 @@
 //! listeners, accept loops) is started by `server`, so that nothing here
 //! depends on the proxy that serves the connections.
 
+mod budget;
 mod bufs;
 mod idle;
 mod lent;
@@ -17,6 +18,7 @@ mod runtime;
 mod stats;
 mod trim;
 
+pub(crate) use budget::Held;
 pub(crate) use bufs::{BufPool, HeadPool};
 pub(crate) use idle::IdleList;
 pub(crate) use lent::Lent;
@@ -29,6 +31,7 @@ use crate::http::RequestLimits;
 use crate::module::{Callbacks, CounterValues, ModuleConf, Point, WorkerModules};
 use crate::tls::Acceptors;
 use crate::upstream::Pool;
+use budget::Budget;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use monoio::io::{CancelHandle, Canceller};
 use monoio::net::TcpStream;
@@ -98,6 +101,8 @@ pub(crate) struct Worker {
     /// flight: bigger than head buffers so a body takes few reads.
     pub body_bufs: RefCell<BufPool>,
     pub heads: RefCell<HeadPool>,
+    /// Bodies held whole in memory (`MaxBufferedBytes`).
+    pub buffered: Budget,
     /// Idle keep-alive connections and their deadlines.
     pub idle: IdleList,
     pub stats: Stats,
@@ -243,6 +248,7 @@ impl Worker {
             coarse_now: Cell::new(Instant::now()),
             bufs: RefCell::new(bufs),
             body_bufs: RefCell::new(body_bufs),
+            buffered: Budget::new(conf.tuning.max_buffered_bytes),
             heads: RefCell::new(HeadPool::new(FREE_LISTS)),
             idle: IdleList::default(),
             stats: Stats::default(),

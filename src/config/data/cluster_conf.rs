@@ -234,6 +234,8 @@ fn basic(j: &mut J, m: Option<&Obj>, path: &str) -> ClusterBasic {
         timeout_write_client: s.ms("TimeoutWriteClient", 60000),
         timeout_read_client_again: s.ms("TimeoutReadClientAgain", 60000),
         disable_health_check: s.boolean("DisableHealthCheck", false),
+        request_buffer: s.int("RequestBufferSize", 64 << 10, 0, 1 << 30) as usize,
+        response_buffer: s.int("ResponseBufferSize", 1 << 20, 0, 1 << 30) as usize,
     }
 }
 

@@ -1,0 +1,158 @@
+//! Slow clients do not hold backends: a request body that fits
+//! `RequestBufferSize` is read whole before a backend connection is
+//! taken, and a response body that fits `ResponseBufferSize` is read whole
+//! and its backend connection pooled before the client is sent anything.
+//! Bodies past the limits stream, as before.
+
+mod common;
+
+use common::client::{self, Conn};
+use common::conf::{Cluster, Layout};
+use common::origin::{Origin, Reply};
+use serde_json::json;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// A response body bigger than every socket buffer on the way (loopback
+/// send buffers grow to 4 MiB; a receive window that is not read stays
+/// small).
+const BIG: usize = 16 << 20;
+
+/// An origin echoing the request body's length.
+fn echo_len() -> Origin {
+    Origin::start(|s| Reply::text(&format!("got {}", s.body.len())))
+}
+
+#[test]
+fn a_slowly_sent_body_that_fits_reaches_no_backend_until_whole() {
+    let o = echo_len();
+    let d = Layout::single(Cluster::simple("c", &[o.addr])).write();
+    let h = common::start(d.path(), None);
+    let mut c = Conn::open(h.http_addr);
+    c.send(b"POST /up HTTP/1.1\r\nHost: example.org\r\nContent-Length: 3000\r\n\r\n");
+    for _ in 0..5 {
+        c.send(&[b'a'; 500]);
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(o.conn_count(), 0, "a backend connection opened mid-body");
+    }
+    c.send(&[b'a'; 500]);
+    let r = c.response(false).expect("a response");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "got 3000");
+    assert_eq!(o.conn_count(), 1);
+}
+
+#[test]
+fn a_body_past_the_limit_streams() {
+    let o = echo_len();
+    let c = Cluster::simple("c", &[o.addr])
+        .with_conf(json!({"ClusterBasic": {"RequestBufferSize": 1000}}));
+    let d = Layout::single(c).write();
+    let h = common::start(d.path(), None);
+    let mut c = Conn::open(h.http_addr);
+    c.send(b"POST /up HTTP/1.1\r\nHost: example.org\r\nContent-Length: 3000\r\n\r\n");
+    c.send(&[b'b'; 500]);
+    // Past the limit nothing waits for the body: the backend is opened
+    // at once and the body streams to it.
+    assert!(common::eventually(|| o.conn_count() == 1));
+    c.send(&[b'b'; 2500]);
+    let r = c.response(false).expect("a response");
+    assert_eq!(r.text(), "got 3000");
+}
+
+#[test]
+fn a_client_that_stops_sending_its_body_gets_408_and_no_backend() {
+    let o = echo_len();
+    let c = Cluster::simple("c", &[o.addr])
+        .with_conf(json!({"ClusterBasic": {"TimeoutReadClient": 300}}));
+    let d = Layout::single(c).write();
+    let h = common::start(d.path(), None);
+    let mut c = Conn::open(h.http_addr);
+    c.send(b"POST /up HTTP/1.1\r\nHost: example.org\r\nContent-Length: 100\r\n\r\nshort");
+    let r = c.response(false).expect("an answer");
+    assert_eq!(r.status, 408);
+    assert!(c.closed());
+    assert_eq!(o.conn_count(), 0);
+    assert_eq!(common::counter(&h, "err_client_timeout"), 1);
+}
+
+#[test]
+fn a_client_that_stops_reading_does_not_hold_the_backend_connection() {
+    // 16 MiB: more than the sockets between ringfront and a client that
+    // reads nothing hold, so the relay is stuck on that client unless the
+    // body was taken whole (the next test is the same with buffering off).
+    let big = vec![b'x'; BIG];
+    let o = Origin::start(move |s| match s.target.as_str() {
+        "/big" => Reply::Ok(big.clone()),
+        _ => Reply::text("small"),
+    });
+    let c = Cluster::simple("c", &[o.addr]).with_conf(
+        json!({"ClusterBasic": {"ResponseBufferSize": BIG, "TimeoutWriteClient": 30000}}),
+    );
+    let d = Layout::single(c).write();
+    let h = common::start(d.path(), None);
+    let mut slow = TcpStream::connect(h.http_addr).unwrap();
+    slow.write_all(b"GET /big HTTP/1.1\r\nHost: example.org\r\n\r\n")
+        .unwrap();
+    // The slow client reads one small piece and then nothing.
+    let mut piece = [0u8; 1024];
+    let got = slow.read(&mut piece).unwrap();
+    // The next request reuses the backend connection the big response
+    // came on: it went back to the pool while the slow client dawdles.
+    let t = Instant::now();
+    assert_eq!(
+        client::get(h.http_addr, "example.org", "/small").text(),
+        "small"
+    );
+    assert!(t.elapsed() < Duration::from_secs(2));
+    let seen = o.requests();
+    let small = seen.iter().find(|s| s.target == "/small").unwrap();
+    let big = seen.iter().find(|s| s.target == "/big").unwrap();
+    assert_eq!(
+        small.conn, big.conn,
+        "the backend connection was not reused"
+    );
+    // And the slow client still gets its whole body when it reads.
+    let mut rest = piece[..got].to_vec();
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let want = BIG + 40;
+    let mut buf = [0u8; 65536];
+    while rest.len() < want {
+        match slow.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => rest.extend_from_slice(&buf[..n]),
+        }
+    }
+    let r = client::parse_response(&rest).expect("the whole response");
+    assert_eq!(r.body.len(), BIG);
+}
+
+#[test]
+fn a_slow_reader_of_a_body_past_the_limit_holds_its_backend() {
+    // With ResponseBufferSize under the body, the body streams: the
+    // backend connection stays with the slow client, and the next request
+    // opens another.
+    let big = vec![b'y'; BIG];
+    let o = Origin::start(move |s| match s.target.as_str() {
+        "/big" => Reply::Ok(big.clone()),
+        _ => Reply::text("small"),
+    });
+    let c = Cluster::simple("c", &[o.addr])
+        .with_conf(json!({"ClusterBasic": {"ResponseBufferSize": 4096}}));
+    let d = Layout::single(c).write();
+    let h = common::start(d.path(), None);
+    let mut slow = TcpStream::connect(h.http_addr).unwrap();
+    slow.write_all(b"GET /big HTTP/1.1\r\nHost: example.org\r\n\r\n")
+        .unwrap();
+    let mut piece = [0u8; 1024];
+    let _ = slow.read(&mut piece).unwrap();
+    assert_eq!(
+        client::get(h.http_addr, "example.org", "/small").text(),
+        "small"
+    );
+    let seen = o.requests();
+    let small = seen.iter().find(|s| s.target == "/small").unwrap();
+    let big = seen.iter().find(|s| s.target == "/big").unwrap();
+    assert_ne!(small.conn, big.conn);
+}
