@@ -20,7 +20,7 @@ mod trim;
 pub(crate) use bufs::{BufPool, HeadPool};
 pub(crate) use idle::IdleList;
 pub(crate) use lent::Lent;
-pub(crate) use runtime::build as build_runtime;
+pub(crate) use runtime::{build as build_runtime, Driver};
 pub(crate) use stats::{Stats, StatsSnapshot};
 
 use crate::balance::{BackendRow, Generation};

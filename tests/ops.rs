@@ -1,0 +1,338 @@
+//! Operating the real binary as an operator would: signals (SIGHUP
+//! reload, SIGUSR1 log reopen, SIGTERM/SIGQUIT drain, a second SIGTERM,
+//! SIGUSR2), one instance per port, listen addresses (IPv6, dual-stack,
+//! `MonitorAddr`), the log's format and version line.
+
+mod common;
+
+use common::conf::{Cluster, ConfDir, Layout};
+use common::origin::{Origin, Reply};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// A running `ringfront -c DIR -l LOGDIR` on fixed ports.
+struct Proc {
+    child: Child,
+    port: u16,
+    monitor: u16,
+    log_dir: PathBuf,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.log_dir);
+    }
+}
+
+/// bfe.conf of `l` on fixed ports, plus `extra` `[Server]` lines (later
+/// lines win over the layout's).
+fn conf_text(l: &Layout, port: u16, monitor: u16, extra: &str) -> String {
+    l.bfe_conf()
+        .replace("HttpPort = 0", &format!("HttpPort = {port}"))
+        .replace("MonitorPort = 0", &format!("MonitorPort = {monitor}"))
+        .replace(
+            "GracefulShutdownTimeout = 2\n",
+            &format!("GracefulShutdownTimeout = 2\n{extra}"),
+        )
+}
+
+impl Proc {
+    fn start(d: &ConfDir, l: &Layout, extra: &str) -> Proc {
+        let (port, monitor) = (free_port(), free_port());
+        d.write("bfe.conf", &conf_text(l, port, monitor, extra));
+        let log_dir = d.path().with_extension("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_ringfront"))
+            .arg("-c")
+            .arg(d.path())
+            .arg("-l")
+            .arg(&log_dir)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ringfront");
+        let p = Proc {
+            child,
+            port,
+            monitor,
+            log_dir,
+        };
+        assert!(
+            wait_until(Duration::from_secs(10), || p.log().contains("listening on")),
+            "did not start:\n{}",
+            p.log()
+        );
+        p
+    }
+
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log_dir.join("ringfront.log")).unwrap_or_default()
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
+        assert_eq!(rc, 0, "kill");
+    }
+
+    /// Wait up to `limit` for the process to exit.
+    fn exit_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    fn log_has(&self, what: &str) -> bool {
+        wait_until(Duration::from_secs(5), || self.log().contains(what))
+    }
+}
+
+fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn body(addr: SocketAddr) -> String {
+    common::client::get(addr, "example.org", "/").text()
+}
+
+/// SIGHUP swaps in a changed cluster (requests go to the new backend) and
+/// logs a bfe.conf key that needs a restart; a broken data file on the
+/// next SIGHUP changes nothing, not even the parts that were valid.
+#[test]
+fn sighup_reloads_whole_dir_and_a_broken_one_changes_nothing() {
+    let (a, b) = (Origin::named("A"), Origin::named("B"));
+    let l = Layout::single(Cluster::simple("c", &[a.addr]));
+    let d = l.write();
+    let p = Proc::start(&d, &l, "");
+    assert_eq!(body(p.addr()), "A");
+
+    let to_b = Layout::single(Cluster::simple("c", &[b.addr]));
+    d.write_json("cluster_conf/cluster_table.data", &to_b.cluster_table());
+    d.write(
+        "bfe.conf",
+        &conf_text(&l, p.port, p.monitor, "ClientReadTimeout = 7\n"),
+    );
+    p.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(5), || body(p.addr()) == "B"),
+        "{}",
+        p.log()
+    );
+    assert!(
+        p.log_has(
+            "bfe.conf Server.ClientReadTimeout changed; it takes effect only after a restart"
+        ),
+        "{}",
+        p.log()
+    );
+
+    // Back to A in the cluster table, but gslb.data broken: nothing moves.
+    d.write_json("cluster_conf/cluster_table.data", &l.cluster_table());
+    d.write("cluster_conf/gslb.data", "{\"Clusters\": ");
+    p.signal(libc::SIGHUP);
+    assert!(
+        p.log_has("reload rejected, configuration unchanged"),
+        "{}",
+        p.log()
+    );
+    assert!(p.log().contains("gslb.data"), "{}", p.log());
+    for _ in 0..5 {
+        assert_eq!(body(p.addr()), "B");
+    }
+}
+
+/// SIGUSR1 reopens ringfront's own `-l` log after logrotate moved it.
+#[test]
+fn sigusr1_reopens_own_log() {
+    let o = Origin::named("A");
+    let l = Layout::single(Cluster::simple("c", &[o.addr]));
+    let d = l.write();
+    let p = Proc::start(&d, &l, "");
+    let log = p.log_dir.join("ringfront.log");
+    std::fs::rename(&log, p.log_dir.join("ringfront.log.1")).expect("rotate");
+    p.signal(libc::SIGUSR1);
+    assert!(p.log_has("log file reopened"), "no new log file");
+    let old = std::fs::read_to_string(p.log_dir.join("ringfront.log.1")).expect("old log");
+    assert!(old.contains("SIGUSR1: reopening log files"), "{old}");
+    assert_eq!(body(p.addr()), "A");
+}
+
+/// SIGTERM: new connections are refused, a slow request in flight still
+/// gets its whole answer, the process exits 0. SIGQUIT the same.
+#[test]
+fn sigterm_and_sigquit_drain_a_slow_request() {
+    for sig in [libc::SIGTERM, libc::SIGQUIT] {
+        let o = Origin::start(|_| {
+            std::thread::sleep(Duration::from_millis(800));
+            Reply::text("slow")
+        });
+        let l = Layout::single(Cluster::simple("c", &[o.addr]));
+        let d = l.write();
+        let mut p = Proc::start(&d, &l, "");
+        let addr = p.addr();
+        let slow = std::thread::spawn(move || common::client::get(addr, "example.org", "/"));
+        assert!(wait_until(Duration::from_secs(5), || o.count() == 1));
+        p.signal(sig);
+        let r = slow.join().expect("client");
+        assert_eq!((r.status, r.text().as_str()), (200, "slow"), "signal {sig}");
+        let status = p.exit_within(Duration::from_secs(5)).expect("exited");
+        assert!(status.success(), "{status:?}");
+        assert!(TcpStream::connect(addr).is_err(), "still accepting");
+        assert!(p.log().contains("shutting down gracefully"), "{}", p.log());
+    }
+}
+
+/// A second SIGTERM during the drain exits at once (status 1) instead of
+/// waiting out GracefulShutdownTimeout for a stalled backend.
+#[test]
+fn second_sigterm_exits_at_once() {
+    let o = Origin::start(|_| {
+        std::thread::sleep(Duration::from_secs(20));
+        Reply::text("never")
+    });
+    let l = Layout::single(Cluster::simple("c", &[o.addr]));
+    let d = l.write();
+    let mut p = Proc::start(&d, &l, "GracefulShutdownTimeout = 60\n");
+    let addr = p.addr();
+    std::thread::spawn(move || {
+        let _ = common::client::raw(addr, b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n");
+    });
+    assert!(wait_until(Duration::from_secs(5), || o.count() == 1));
+    p.signal(libc::SIGTERM);
+    assert!(p.log_has("shutting down gracefully"));
+    // Still draining: the stalled request holds it.
+    assert!(p.exit_within(Duration::from_millis(500)).is_none());
+    let t = Instant::now();
+    p.signal(libc::SIGTERM);
+    let status = p
+        .exit_within(Duration::from_secs(2))
+        .expect("exited at once");
+    assert_eq!(status.code(), Some(1));
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert!(p
+        .log()
+        .contains("SIGTERM during graceful shutdown: exiting now"));
+}
+
+/// SIGUSR2 (binary upgrade, not yet supported) is logged and ignored;
+/// SIGHUP with nothing changed is harmless too.
+#[test]
+fn sigusr2_does_not_kill() {
+    let o = Origin::named("A");
+    let l = Layout::single(Cluster::simple("c", &[o.addr]));
+    let d = l.write();
+    let mut p = Proc::start(&d, &l, "");
+    p.signal(libc::SIGUSR2);
+    assert!(p.log_has("SIGUSR2: binary upgrade is not supported yet; ignored"));
+    assert!(p.exit_within(Duration::from_millis(300)).is_none());
+    assert_eq!(body(p.addr()), "A");
+}
+
+/// A second instance on the same conf (same ports) refuses to start and
+/// names the port and the process holding it; the first keeps serving.
+#[test]
+fn second_instance_names_port_and_holder() {
+    let o = Origin::named("A");
+    let l = Layout::single(Cluster::simple("c", &[o.addr]));
+    let d = l.write();
+    let p = Proc::start(&d, &l, "");
+    let out = Command::new(env!("CARGO_BIN_EXE_ringfront"))
+        .arg("-c")
+        .arg(d.path())
+        .output()
+        .expect("second ringfront");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "cannot listen on HTTP port {} ([::]:{0}): it is in use by pid {} (",
+        p.port,
+        p.child.id()
+    );
+    assert!(err.contains(&want), "{err}");
+    assert!(err.contains(env!("CARGO_BIN_EXE_ringfront")), "{err}");
+    assert_eq!(err.matches("start-up failed").count(), 1, "{err}");
+    assert_eq!(body(p.addr()), "A");
+}
+
+/// The log: RFC 3339 UTC timestamps with milliseconds, the version and
+/// build on the first line, the open-file limit, and one warn line per
+/// failed request naming its error code.
+#[test]
+fn log_format_version_and_failed_requests() {
+    let l = Layout::single(Cluster::simple("c", &[common::origin::refused_addr()]));
+    let d = l.write();
+    let p = Proc::start(&d, &l, "");
+    let r = common::client::get(p.addr(), "example.org", "/x?y=1");
+    assert_eq!(r.status, 502);
+    assert!(
+        p.log_has("BK_NO_BACKEND (err_backend_unavailable)"),
+        "{}",
+        p.log()
+    );
+    let log = p.log();
+    let first = log.lines().next().expect("a line");
+    assert!(
+        first.contains(&format!(
+            "INFO  ringfront {} (build ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{first}"
+    );
+    for line in log.lines() {
+        let ts = line.split(' ').next().expect("timestamp");
+        let b = ts.as_bytes();
+        assert!(
+            ts.len() == 24 && b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && b[23] == b'Z',
+            "{line}"
+        );
+    }
+    assert!(log.contains("open files limit (RLIMIT_NOFILE): "), "{log}");
+    let warn = log
+        .lines()
+        .find(|l| l.contains("BK_NO_BACKEND"))
+        .expect("warn");
+    assert!(
+        warn.contains(" WARN ") && warn.contains("GET example.org /x?y=1: status 502"),
+        "{warn}"
+    );
+}
+
+/// `ringfront -v` and `--version` print the version and build.
+#[test]
+fn version_flag() {
+    for flag in ["-v", "--version"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ringfront"))
+            .arg(flag)
+            .output()
+            .expect("run");
+        assert!(out.status.success());
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            s.starts_with(&format!("ringfront {} (build ", env!("CARGO_PKG_VERSION"))),
+            "{s}"
+        );
+    }
+}
