@@ -336,3 +336,116 @@ fn version_flag() {
         );
     }
 }
+
+/// GET / from `addr` exactly (no mapping to 127.0.0.1): the body.
+fn get_at(addr: SocketAddr) -> std::io::Result<String> {
+    use std::io::Write;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n")?;
+    let raw = common::client::read_to_close(&mut s);
+    let r = common::client::parse_response(&raw).expect("response");
+    Ok(r.text())
+}
+
+fn at(ip: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(ip.parse().expect("ip"), port)
+}
+
+/// No HttpAddr: one dual-stack socket on `[::]` serves IPv6 and IPv4
+/// clients, and an IPv4 client is seen as IPv4 (not `::ffff:127.0.0.1`).
+#[test]
+fn dual_stack_by_default() {
+    let o = Origin::named("A");
+    let l = Layout::single(Cluster::simple("c", &[o.addr]));
+    let d = l.write();
+    let h = common::start(d.path(), None);
+    assert_eq!(h.http_addr.ip().to_string(), "::");
+    let port = h.http_addr.port();
+    assert_eq!(get_at(at("::1", port)).expect("IPv6"), "A");
+    assert_eq!(get_at(at("127.0.0.1", port)).expect("IPv4"), "A");
+    let xff: Vec<String> = o
+        .requests()
+        .iter()
+        .filter_map(|s| s.header("X-Forwarded-For").map(str::to_string))
+        .collect();
+    assert_eq!(xff, ["::1", "127.0.0.1"]);
+}
+
+/// `HttpAddr = [::1]` listens on IPv6 loopback only; `MonitorAddr =
+/// 127.0.0.1` keeps the monitor on IPv4 loopback only.
+#[test]
+fn http_addr_ipv6_and_monitor_addr_loopback() {
+    let o = Origin::named("A");
+    let mut l = Layout::single(Cluster::simple("c", &[o.addr]));
+    l.server_extra = "HttpAddr = [::1]\nMonitorAddr = 127.0.0.1\n".into();
+    let d = l.write();
+    let h = common::start(d.path(), None);
+    let (port, mport) = (h.http_addr.port(), h.monitor_addr.expect("monitor").port());
+    assert_eq!(h.http_addr, at("::1", port));
+    assert_eq!(h.monitor_addr, Some(at("127.0.0.1", mport)));
+    assert_eq!(get_at(at("::1", port)).expect("IPv6"), "A");
+    assert!(TcpStream::connect(at("127.0.0.1", port)).is_err());
+    assert!(TcpStream::connect(at("::1", mport)).is_err());
+    let (status, body) = common::monitor_get(&h, "/monitor/proxy_state");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// SIGHUP is all or nothing across core and module data: a new header
+/// rule with a broken route file, or a new cluster with a broken module
+/// file, changes neither; once both are good, both apply together.
+#[test]
+fn sighup_is_all_or_nothing_across_core_and_module_data() {
+    let (a, b) = (Origin::named("A"), Origin::named("B"));
+    let mut l = Layout::single(Cluster::simple("c", &[a.addr]));
+    l.modules = vec!["mod_header".into()];
+    let d = l.write();
+    d.write(
+        "mod_header/mod_header.conf",
+        "[Basic]\nDataPath = mod_header/header_rule.data\n",
+    );
+    let rule = |v: &str| {
+        serde_json::json!({"Version": v, "Config": {"p": [{"cond": "default_t()", "actions": [
+            {"cmd": "RSP_HEADER_SET", "params": ["X-Rule", v]}], "last": true}]}})
+    };
+    d.write_json("mod_header/header_rule.data", &rule("v1"));
+    let p = Proc::start(&d, &l, "");
+    let seen = || {
+        let r = common::client::get(p.addr(), "example.org", "/");
+        (r.text(), r.header("X-Rule").unwrap_or("").to_string())
+    };
+    let v1 = ("A".to_string(), "v1".to_string());
+    assert_eq!(seen(), v1);
+
+    d.write_json("mod_header/header_rule.data", &rule("v2"));
+    d.write("server_data_conf/route_rule.data", "{\"Version\": ");
+    p.signal(libc::SIGHUP);
+    assert!(p.log_has("route_rule.data"), "{}", p.log());
+    assert_eq!(seen(), v1);
+
+    d.write_json("server_data_conf/route_rule.data", &l.route_rule());
+    let to_b = Layout::single(Cluster::simple("c", &[b.addr]));
+    d.write_json("cluster_conf/cluster_table.data", &to_b.cluster_table());
+    d.write(
+        "mod_header/header_rule.data",
+        "{\"Version\": \"v3\", \"Config\": [",
+    );
+    p.signal(libc::SIGHUP);
+    assert!(p.log_has("header_rule.data"), "{}", p.log());
+    assert_eq!(seen(), v1);
+
+    d.write_json("mod_header/header_rule.data", &rule("v2"));
+    p.signal(libc::SIGHUP);
+    let v2 = ("B".to_string(), "v2".to_string());
+    assert!(
+        wait_until(Duration::from_secs(5), || seen() == v2),
+        "{}",
+        p.log()
+    );
+    assert_eq!(
+        p.log()
+            .matches("reload rejected, configuration unchanged")
+            .count(),
+        2
+    );
+}
