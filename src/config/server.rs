@@ -410,6 +410,10 @@ fn listen_addr(r: &mut Reader, sv: &Sec, key: &str) -> Option<IpAddr> {
     }
 }
 
+/// BFE's `bfe_http.DefaultAccessibleBodySize` and `MaxAccessibleBodySize`.
+const DEFAULT_ACCESSIBLE_BODY_SIZE: i64 = 2 << 20;
+const MAX_ACCESSIBLE_BODY_SIZE: i64 = 8 << 20;
+
 /// BFE's default `MaxProxyHeaderBytes` (`bfe_proxy/conn.go`).
 const DEFAULT_MAX_PROXY_HEADER_BYTES: usize = 2048;
 
@@ -450,10 +454,19 @@ fn unsupported_server_keys(r: &mut Reader, sv: &Sec) {
             "token estimation belongs to BFE's AI gateway, which is not built in; remove it or set false",
         );
     }
-    if r.int(sv, "AccessibleBodySize", 0, i64::MIN, i64::MAX) > 0 {
+    // BFE: <= 0 means its default (2 MiB), the value its stock bfe.conf
+    // sets; at most 8 MiB.
+    let body = r.int(
+        sv,
+        "AccessibleBodySize",
+        0,
+        i32::MIN as i64,
+        MAX_ACCESSIBLE_BODY_SIZE,
+    );
+    if body > 0 && body != DEFAULT_ACCESSIBLE_BODY_SIZE {
         r.unsupported(
             "Server.AccessibleBodySize",
-            "request bodies are streamed to the backend, never buffered for rewriting or fallback; remove it or set 0",
+            "it bounds the request bodies modules read whole, and no ringfront module does (bodies are streamed); remove it or set BFE's default 2097152",
         );
     }
     if r.int(sv, "TotalBodyBufferSize", 0, 0, i64::MAX) > 0 {
@@ -974,7 +987,7 @@ mod tests {
             RouteRuleConf = c\nClusterTableConf = d\nGslbConf = e\nClusterConf = f\nNameConf = g\n\
             MonitorInterval = 0\nDebugServHttp = false\nDebugBfeRoute = false\nDebugBal = false\n\
             DebugHealthCheck = false\nHttpAddr = 127.0.0.1\nHttpsAddr = [::1]\nMonitorAddr = ::\n\
-            EnableAiGateway = false\nEstimateToken = false\nAccessibleBodySize = 0\nTotalBodyBufferSize = 0\n\
+            EnableAiGateway = false\nEstimateToken = false\nAccessibleBodySize = 2097152\nTotalBodyBufferSize = 0\n\
             [HttpsBasic]\nServerCertConf = s\nTlsRuleConf = t\nCipherSuites = TLS_RSA_WITH_AES_128_CBC_SHA\n\
             CurvePreferences = X25519\nMaxTlsVersion = VersionTLS13\nMinTlsVersion = VersionTLS12\n\
             EnableSslv2ClientHello = true\nClientCABaseDir = ca\nClientCRLBaseDir = crl\n\
