@@ -449,3 +449,33 @@ fn sighup_is_all_or_nothing_across_core_and_module_data() {
         2
     );
 }
+
+/// A flood of failed requests is logged at most 100 a second per worker;
+/// the next line written says how many were left out.
+#[test]
+fn failed_request_lines_are_rate_limited() {
+    let l = Layout::single(Cluster::simple("c", &[common::origin::refused_addr()]));
+    let d = l.write();
+    let p = Proc::start(&d, &l, "");
+    let t = Instant::now();
+    // 400 in under 2 s: whatever the windows, one gets more than 100.
+    for _ in 0..400 {
+        assert_eq!(
+            common::client::get(p.addr(), "example.org", "/").status,
+            502
+        );
+    }
+    assert!(t.elapsed() < Duration::from_secs(2), "too slow to flood");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        common::client::get(p.addr(), "example.org", "/").status,
+        502
+    );
+    assert!(
+        p.log_has("more failed request(s) not logged (over 100 a second)"),
+        "{}",
+        p.log()
+    );
+    let lines = p.log().matches("BK_NO_BACKEND").count();
+    assert!((100..400).contains(&lines), "{lines} lines");
+}

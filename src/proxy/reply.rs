@@ -409,20 +409,33 @@ pub(crate) fn request_finish(w: &Worker, req: &mut Request, res: &mut Response) 
 fn log_outcome(w: &Worker, req: &Request, res: &Response) {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match &req.error {
-        Some((e, msg)) => log::warn!(
-            "worker {} conn {} {}: {} {} {}: status {} {} ({}){}{}",
-            w.id,
-            req.ses.id,
-            req.ses.peer,
-            text(req.method()),
-            text(req.host()),
-            text(req.uri()),
-            e.status,
-            e.kind.code(),
-            e.kind.counter(),
-            if msg.is_empty() { "" } else { ": " },
-            msg
-        ),
+        Some((e, msg)) if log::log_enabled!(log::Level::Warn) => {
+            let Some(dropped) = w.may_log_failure() else {
+                return;
+            };
+            if dropped > 0 {
+                log::warn!(
+                    "worker {}: {dropped} more failed request(s) not logged (over {} a second)",
+                    w.id,
+                    crate::worker::FAILURE_LOG_PER_SEC
+                );
+            }
+            log::warn!(
+                "worker {} conn {} {}: {} {} {}: status {} {} ({}){}{}",
+                w.id,
+                req.ses.id,
+                req.ses.peer,
+                text(req.method()),
+                text(req.host()),
+                text(req.uri()),
+                e.status,
+                e.kind.code(),
+                e.kind.counter(),
+                if msg.is_empty() { "" } else { ": " },
+                msg
+            )
+        }
+        Some(_) => {}
         None => log::debug!(
             "worker {} conn {} {}: {} {} {}: status {}",
             w.id,

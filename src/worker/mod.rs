@@ -111,7 +111,17 @@ pub(crate) struct Worker {
     /// This worker's TLS acceptors for the current configuration; `None`
     /// without an HTTPS listener.
     tls: RefCell<Option<Rc<Acceptors>>>,
+    /// Failed-request log lines: (window start, lines in it, lines
+    /// suppressed since the last one written). See [`Worker::may_log_failure`].
+    failure_log: Cell<(Instant, u32, u64)>,
 }
+
+/// Failed-request `warn` lines a worker writes per second; past it they
+/// are counted and the next line written says how many were left out.
+/// The log sink is one lock shared by all workers: a flood of bad
+/// requests must not turn it into a contention point (the `err_*`
+/// counters still count every one).
+pub(crate) const FAILURE_LOG_PER_SEC: u32 = 100;
 
 impl Worker {
     /// The configuration new requests start on.
@@ -241,6 +251,7 @@ impl Worker {
             current: RefCell::new(Rc::new(Generation::new(0, snapshot, None))),
             pool: RefCell::new(Pool::default()),
             coarse_now: Cell::new(Instant::now()),
+            failure_log: Cell::new((Instant::now(), 0, 0)),
             bufs: RefCell::new(bufs),
             body_bufs: RefCell::new(body_bufs),
             heads: RefCell::new(HeadPool::new(FREE_LISTS)),
@@ -263,6 +274,25 @@ impl Worker {
     /// The clock as the sweeper last read it (at most
     /// [`idle::SWEEP_EVERY`] old): for deadlines it enforces and ages in
     /// seconds.
+    /// Whether a failed request may be logged now (at most
+    /// [`FAILURE_LOG_PER_SEC`] a second per worker); `Some(n)`: yes, and
+    /// `n` lines were left out before it.
+    pub(crate) fn may_log_failure(&self) -> Option<u64> {
+        let (start, lines, dropped) = self.failure_log.get();
+        let now = self.coarse_now.get();
+        let (start, lines) = if now.duration_since(start) >= Duration::from_secs(1) {
+            (now, 0)
+        } else {
+            (start, lines)
+        };
+        if lines >= FAILURE_LOG_PER_SEC {
+            self.failure_log.set((start, lines, dropped + 1));
+            return None;
+        }
+        self.failure_log.set((start, lines + 1, 0));
+        Some(dropped)
+    }
+
     pub(crate) fn coarse_now(&self) -> Instant {
         self.coarse_now.get()
     }
