@@ -145,7 +145,8 @@ pub fn signal_name(sig: i32) -> &'static str {
     }
 }
 
-/// Raise the soft `RLIMIT_NOFILE` to the hard limit, as BFE does; returns
+/// Raise the soft `RLIMIT_NOFILE` to the hard limit, as BFE gets from Go's
+/// runtime (which does this at start since Go 1.19); returns
 /// the (soft, hard) limits now in force.
 ///
 /// Why: every client and backend connection is a descriptor; the usual
