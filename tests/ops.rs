@@ -118,19 +118,21 @@ fn body(addr: SocketAddr) -> String {
     common::client::get(addr, "example.org", "/").text()
 }
 
-/// SIGHUP swaps in a changed cluster (requests go to the new backend) and
-/// logs a bfe.conf key that needs a restart; a broken data file on the
-/// next SIGHUP changes nothing, not even the parts that were valid.
+/// SIGHUP swaps in a changed route (requests go to the other cluster)
+/// and logs a bfe.conf key that needs a restart; a broken data file on
+/// the next SIGHUP changes nothing, not even the parts that were valid.
 #[test]
 fn sighup_reloads_whole_dir_and_a_broken_one_changes_nothing() {
     let (a, b) = (Origin::named("A"), Origin::named("B"));
-    let l = Layout::single(Cluster::simple("c", &[a.addr]));
+    let mut l = Layout::single(Cluster::simple("ca", &[a.addr]));
+    l.clusters.push(Cluster::simple("cb", &[b.addr]));
     let d = l.write();
     let p = Proc::start(&d, &l, "");
     assert_eq!(body(p.addr()), "A");
 
-    let to_b = Layout::single(Cluster::simple("c", &[b.addr]));
-    d.write_json("cluster_conf/cluster_table.data", &to_b.cluster_table());
+    let mut to_b = Layout::single(Cluster::simple("ca", &[a.addr]));
+    to_b.rules = vec![("p".into(), vec![("default_t()".into(), "cb".into())])];
+    d.write_json("server_data_conf/route_rule.data", &to_b.route_rule());
     d.write(
         "bfe.conf",
         &conf_text(&l, p.port, p.monitor, "ClientReadTimeout = 7\n"),
@@ -149,8 +151,8 @@ fn sighup_reloads_whole_dir_and_a_broken_one_changes_nothing() {
         p.log()
     );
 
-    // Back to A in the cluster table, but gslb.data broken: nothing moves.
-    d.write_json("cluster_conf/cluster_table.data", &l.cluster_table());
+    // Back to A in the route rules, but gslb.data broken: nothing moves.
+    d.write_json("server_data_conf/route_rule.data", &l.route_rule());
     d.write("cluster_conf/gslb.data", "{\"Clusters\": ");
     p.signal(libc::SIGHUP);
     assert!(
@@ -186,7 +188,7 @@ fn sigusr1_reopens_own_log() {
 fn sigterm_and_sigquit_drain_a_slow_request() {
     for sig in [libc::SIGTERM, libc::SIGQUIT] {
         let o = Origin::start(|_| {
-            std::thread::sleep(Duration::from_millis(800));
+            std::thread::sleep(Duration::from_millis(1500));
             Reply::text("slow")
         });
         let l = Layout::single(Cluster::simple("c", &[o.addr]));
@@ -196,11 +198,17 @@ fn sigterm_and_sigquit_drain_a_slow_request() {
         let slow = std::thread::spawn(move || common::client::get(addr, "example.org", "/"));
         assert!(wait_until(Duration::from_secs(5), || o.count() == 1));
         p.signal(sig);
+        // Listeners close at once, while the slow request is still running.
+        assert!(
+            wait_until(Duration::from_millis(500), || TcpStream::connect(addr)
+                .is_err()),
+            "still accepting during the drain"
+        );
+        assert!(!slow.is_finished());
         let r = slow.join().expect("client");
         assert_eq!((r.status, r.text().as_str()), (200, "slow"), "signal {sig}");
         let status = p.exit_within(Duration::from_secs(5)).expect("exited");
         assert!(status.success(), "{status:?}");
-        assert!(TcpStream::connect(addr).is_err(), "still accepting");
         assert!(p.log().contains("shutting down gracefully"), "{}", p.log());
     }
 }
