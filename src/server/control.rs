@@ -447,13 +447,12 @@ impl Control {
             )
         })?;
         self.conf = live;
-        self.swap_snapshot(snapshot, "all")?;
         let names: Vec<&'static str> = self.modules.set.names().collect();
-        for m in &names {
-            if let Some(t) = tables.get(m) {
-                self.swap_module(m, t.clone())?;
-            }
-        }
+        let new: Vec<(&'static str, ModuleConf)> = names
+            .iter()
+            .filter_map(|m| tables.get(m).map(|t| (*m, t.clone())))
+            .collect();
+        self.swap_all(snapshot, new)?;
         for key in &restart {
             log::warn!("SIGHUP: bfe.conf {key} changed; it takes effect only after a restart");
         }
@@ -469,6 +468,46 @@ impl Control {
         );
         log::info!("SIGHUP: {done}");
         Ok(done)
+    }
+
+    /// Give every worker its copy of `snapshot` and of every module table
+    /// in one command, applied between two requests.
+    fn swap_all(
+        &mut self,
+        snapshot: Snapshot,
+        tables: Vec<(&'static str, ModuleConf)>,
+    ) -> Result<(), String> {
+        let (ack_tx, ack_rx) = unbounded();
+        let sent = self
+            .workers
+            .iter()
+            .filter(|w| {
+                let cmd =
+                    WorkerCmd::SwapAll(Box::new(snapshot.clone()), tables.clone(), ack_tx.clone());
+                w.send(cmd).is_ok()
+            })
+            .count();
+        let acked = self.await_acks(&ack_rx, sent);
+        self.version = snapshot.version.clone();
+        self.reloads += 1;
+        for (module, conf) in tables {
+            self.modules.tables.set(module, conf);
+            if let Some((_, n)) = self.module_reloads.iter_mut().find(|(m, _)| *m == module) {
+                *n += 1;
+            }
+        }
+        log::info!(
+            "reload all: {} on {acked}/{} workers",
+            self.version,
+            self.workers.len()
+        );
+        if acked < self.workers.len() {
+            return Err(format!(
+                "reload all: only {acked} of {} workers confirmed",
+                self.workers.len()
+            ));
+        }
+        Ok(())
     }
 
     /// Give every worker a copy of `snapshot`.

@@ -67,6 +67,14 @@ pub(crate) enum WorkerCmd {
     /// Replace a module's table with this (the worker's own) copy of a
     /// reloaded one; acknowledge with the worker id.
     ModuleSwap(&'static str, ModuleConf, Sender<usize>),
+    /// SIGHUP: a new snapshot and every module's new table, applied
+    /// together so that no request sees one without the others;
+    /// acknowledge with the worker id.
+    SwapAll(
+        Box<Snapshot>,
+        Vec<(&'static str, ModuleConf)>,
+        Sender<usize>,
+    ),
     /// Send a copy of every module monitor page's counters.
     ModuleCounters(Sender<(usize, ModuleCounterPages)>),
     /// Send the module names at each callback point (`module_handlers`).
@@ -371,6 +379,19 @@ fn module_cmd(w: &Worker, cmd: WorkerCmd) {
                 let _ = ack.send(w.id);
             } else {
                 log::error!("worker {}: {module}: reloaded table of another type", w.id);
+            }
+        }
+        WorkerCmd::SwapAll(snapshot, tables, ack) => {
+            w.swap(*snapshot);
+            let mut ok = true;
+            for (module, conf) in &tables {
+                if !w.modules.swap(module, conf) {
+                    log::error!("worker {}: {module}: reloaded table of another type", w.id);
+                    ok = false;
+                }
+            }
+            if ok {
+                let _ = ack.send(w.id);
             }
         }
         WorkerCmd::ModuleCounters(reply) => {
