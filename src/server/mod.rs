@@ -1,7 +1,7 @@
 //! Process start-up and the control plane.
 //!
 //! [`start`] validates the whole configuration directory, makes sure no
-//! other process holds its ports ([`listen`]), starts one worker per core
+//! other process holds its ports (`server/listen.rs`), starts one worker per core
 //! (the first binds the HTTP port, the rest join it with `SO_REUSEPORT`)
 //! and the control thread, which owns the monitor port and hands new
 //! configuration snapshots to the workers.
