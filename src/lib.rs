@@ -2,8 +2,9 @@
 //! io_uring.
 //!
 //! A map of the crate, in the order a request meets it:
-//! - [`server`]: process start-up, the control thread, snapshots, the monitor
-//!   port, and each worker thread's main function and accept loops.
+//! - [`server`]: process start-up (listen addresses, one instance per
+//!   port), the control thread (monitor port, reloads, SIGHUP), and each
+//!   worker thread's main function and accept loops.
 //! - `worker`: one pinned thread per core's state: its monoio runtime,
 //!   module state, pools and counters.
 //! - [`http`]: the zero-copy HTTP/1.1 codec (heads as offsets, body framing).
@@ -17,7 +18,10 @@
 //! - `probe`: active health checks of backends marked down.
 //! - `upstream`: per-worker keep-alive pools to backends.
 //! - [`config`]: bfe.conf and the JSON data files, validated into snapshots.
-//! - [`sys`]: the few `libc` calls std and monoio do not offer, wrapped.
+//! - [`sys`]: the few `libc` calls std and monoio do not offer, wrapped
+//!   (signals, the open-file limit); [`logging`]: the log sink.
+//!
+//! Signals are dispatched in `main.rs` (see `docs/operations.md`).
 
 // The public API is what module authors, embedders and the binary use;
 // everything else is crate-private, so unused code shows up as dead.

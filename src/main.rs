@@ -1,6 +1,7 @@
-//! `ringfront -c CONF_DIR [-l LOG_DIR] [-t]`
+//! `ringfront -c CONF_DIR [-l LOG_DIR] [-t] [-v]`; signals in [`dispatch`].
 
-use ringfront::server::{self, ServerOptions};
+use ringfront::server::{self, ServerHandle, ServerOptions};
+use ringfront::sys;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +12,9 @@ const USAGE: &str = "usage: ringfront -c CONF_DIR [-l LOG_DIR] [-t]
   -c CONF_DIR   configuration directory (holds bfe.conf); default ./conf
   -l LOG_DIR    write the log to LOG_DIR/ringfront.log instead of stderr
   -t            check the configuration, print every problem, and exit
-  -v            print the version and exit";
+  -v, --version print the version and build, and exit
+signals: HUP reload conf, USR1 reopen logs, TERM/INT/QUIT graceful stop
+  (TERM/INT again: exit at once), USR2 ignored (upgrade not yet supported)";
 
 fn main() -> ExitCode {
     let mut conf_dir = PathBuf::from("conf");
@@ -30,7 +33,7 @@ fn main() -> ExitCode {
             },
             "-t" => test_only = true,
             "-v" | "--version" => {
-                println!("ringfront {}", env!("CARGO_PKG_VERSION"));
+                println!("{}", ringfront::logging::VERSION);
                 return ExitCode::SUCCESS;
             }
             "-h" | "--help" => {
@@ -60,33 +63,82 @@ fn main() -> ExitCode {
         eprintln!("ringfront: cannot open log: {e}");
         return ExitCode::FAILURE;
     }
-    // Block the stop signals (and SIGUSR1, which reopens log files) before
-    // any thread starts, so every thread inherits the mask and only this
-    // one receives them, in sigwait.
-    let signals = ringfront::sys::block_stop_signals();
+    // Block the handled signals before any thread starts, so every thread
+    // inherits the mask and only this one receives them, in sigwait.
+    let signals = sys::block_signals();
     let handle = match server::start(opts) {
         Ok(h) => h,
         Err(e) => {
+            // Once: to the log, and to stderr too when the log is a file.
             log::error!("start-up failed:\n{e}");
-            eprintln!("ringfront: start-up failed:\n{e}");
+            if log_dir.is_some() {
+                eprintln!("ringfront: start-up failed:\n{e}");
+            }
             return ExitCode::FAILURE;
         }
     };
     // Every listener accepts now: tell systemd (Type=notify), if it asked.
     server::notify::ready(&handle);
-    let sig = loop {
-        match signals.wait() {
-            ringfront::sys::SIGUSR1 => {
-                log::info!("SIGUSR1: reopening log files");
-                handle.reopen_logs();
-            }
-            sig => break sig,
+    let mut handle = Some(handle);
+    loop {
+        dispatch(signals.wait(), &mut handle);
+    }
+}
+
+/// What each signal does; every one is logged. The one place to wire a
+/// new signal (SIGUSR2's binary upgrade goes here).
+///
+/// - SIGHUP: re-read, validate and swap in the whole conf dir (as the
+///   reload endpoints do, all at once; a bad one changes nothing).
+/// - SIGUSR1: reopen log files (ringfront's `-l` log and modules' logs).
+/// - SIGTERM, SIGINT, SIGQUIT: stop accepting, let requests in flight
+///   finish within `GracefulShutdownTimeout`, exit 0. A second SIGTERM or
+///   SIGINT during that drain exits at once, with status 1.
+/// - SIGUSR2: zero-downtime binary upgrade, not yet supported: ignored.
+fn dispatch(sig: i32, handle: &mut Option<ServerHandle>) {
+    let name = sys::signal_name(sig);
+    let Some(h) = handle.as_ref() else {
+        // Draining: the handle went to the drain thread.
+        if sig == sys::SIGTERM || sig == sys::SIGINT {
+            log::warn!("{name} during graceful shutdown: exiting now");
+            std::process::exit(1);
         }
+        if sig == sys::SIGUSR1 {
+            ringfront::logging::reopen();
+        }
+        log::info!("{name} during graceful shutdown: ignored");
+        return;
     };
-    log::info!("signal {sig}: shutting down gracefully");
-    server::notify::stopping();
-    handle.shutdown();
-    ExitCode::SUCCESS
+    match sig {
+        sys::SIGHUP => {
+            log::info!("SIGHUP: reloading the configuration directory");
+            server::notify::reloading();
+            // The control thread logs the outcome.
+            let status = match h.reload_all() {
+                Ok(_) => "configuration reloaded".to_string(),
+                Err(e) => format!("reload refused: {e}"),
+            };
+            server::notify::reloaded(&status);
+        }
+        sys::SIGUSR1 => {
+            log::info!("SIGUSR1: reopening log files");
+            h.reopen_logs();
+        }
+        sys::SIGUSR2 => {
+            log::warn!("SIGUSR2: binary upgrade is not supported yet; ignored");
+        }
+        _ => {
+            log::info!("{name}: shutting down gracefully (up to GracefulShutdownTimeout; {name} again exits at once)");
+            server::notify::stopping();
+            if let Some(h) = handle.take() {
+                std::thread::spawn(move || {
+                    h.shutdown();
+                    log::info!("stopped");
+                    std::process::exit(0);
+                });
+            }
+        }
+    }
 }
 
 fn usage_error(msg: &str) -> ExitCode {

@@ -4,7 +4,8 @@
 //! tested once, next to the reason it exists, and callers deal only in
 //! slices, `io::Result` and plain values. A call is here only when neither
 //! std nor monoio offers it: non-blocking peeks and reads on a socket that
-//! monoio owns, a shutdown by raw descriptor, and the signal mask.
+//! monoio owns, a shutdown by raw descriptor, the signal mask and the
+//! open-file limit.
 //!
 //! None of these functions can break memory safety whatever descriptor is
 //! passed: a wrong one gives an error (`EBADF`, `ENOTSOCK`) or acts on the
@@ -83,39 +84,47 @@ pub fn shutdown(fd: RawFd) {
     unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
 }
 
-/// SIGUSR1: reopen log files (logrotate's "move, then signal" convention).
+/// The signals ringfront handles; [`Signals`] blocks them all.
+pub const SIGHUP: i32 = libc::SIGHUP;
+pub const SIGINT: i32 = libc::SIGINT;
+pub const SIGQUIT: i32 = libc::SIGQUIT;
+pub const SIGTERM: i32 = libc::SIGTERM;
 pub const SIGUSR1: i32 = libc::SIGUSR1;
+pub const SIGUSR2: i32 = libc::SIGUSR2;
 
-/// The process stop signals (SIGTERM, SIGINT, SIGQUIT) and SIGUSR1,
-/// blocked on the thread that made this value. See [`block_stop_signals`].
-pub struct StopSignals(libc::sigset_t);
+const HANDLED: [i32; 6] = [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2];
 
-/// Block SIGTERM, SIGINT, SIGQUIT and SIGUSR1 on the calling thread.
+/// The signals ringfront handles, blocked on the thread that made this
+/// value. See [`block_signals`].
+pub struct Signals(libc::sigset_t);
+
+/// Block SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2 on the
+/// calling thread.
 ///
 /// Why: called in `main` before any other thread starts, so every thread
-/// inherits the mask and the default action (killing the process at once)
-/// never runs; the main thread then takes them in [`StopSignals::wait`]:
-/// the stop signals shut down gracefully, SIGUSR1 reopens log files.
-pub fn block_stop_signals() -> StopSignals {
+/// inherits the mask and the default action of each (killing the process
+/// at once) never runs; the main thread then takes them one by one in
+/// [`Signals::wait`] and dispatches them (`main.rs`).
+pub fn block_signals() -> Signals {
     // SAFETY: sigset_t is plain data, initialised by sigemptyset before
     // any other use; pthread_sigmask only reads it.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGUSR1] {
+        for s in HANDLED {
             libc::sigaddset(&mut set, s);
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        StopSignals(set)
+        Signals(set)
     }
 }
 
-impl StopSignals {
+impl Signals {
     /// Wait for one of the blocked signals; returns its number.
     pub fn wait(&self) -> i32 {
         let mut sig = 0;
-        // SAFETY: the set was initialised by block_stop_signals; sigwait
-        // only reads it and writes `sig`.
+        // SAFETY: the set was initialised by block_signals; sigwait only
+        // reads it and writes `sig`.
         unsafe {
             libc::sigwait(&self.0, &mut sig);
         }
@@ -137,6 +146,49 @@ pub fn monotonic_usec() -> u64 {
         ts
     };
     ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+}
+
+/// A signal's name (`SIGHUP`), for the log.
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        SIGHUP => "SIGHUP",
+        SIGINT => "SIGINT",
+        SIGQUIT => "SIGQUIT",
+        SIGTERM => "SIGTERM",
+        SIGUSR1 => "SIGUSR1",
+        SIGUSR2 => "SIGUSR2",
+        _ => "signal",
+    }
+}
+
+/// Raise the soft `RLIMIT_NOFILE` to the hard limit, as BFE gets from Go's
+/// runtime (which does this at start since Go 1.19); returns
+/// the (soft, hard) limits now in force.
+///
+/// Why: every client and backend connection is a descriptor; the usual
+/// soft limit of 1024 would cap a worker far below what it can serve.
+pub fn raise_nofile_limit() -> io::Result<(u64, u64)> {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write only `rl`.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if rl.rlim_cur < rl.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: rl.rlim_max,
+                rlim_max: rl.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            rl = want;
+        }
+    }
+    Ok((rl.rlim_cur, rl.rlim_max))
 }
 
 /// A wall-clock second broken down in the local time zone.

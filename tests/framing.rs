@@ -309,7 +309,7 @@ fn slow_reader_with_small_window_gets_every_byte_in_order() {
             &small as *const _ as *const libc::c_void,
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
-        let std::net::SocketAddr::V4(a) = h.http_addr else {
+        let std::net::SocketAddr::V4(a) = client::local(h.http_addr) else {
             panic!("IPv4 listener expected")
         };
         let sin = libc::sockaddr_in {

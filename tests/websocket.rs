@@ -452,7 +452,7 @@ fn half_close_is_passed_on_and_the_other_direction_keeps_going() {
     ]}});
     d.write_json("mod_header/header_rule.data", &rules);
     let h = common::start(d.path(), None);
-    let mut c = TcpStream::connect(h.http_addr).unwrap();
+    let mut c = TcpStream::connect(common::client::local(h.http_addr)).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     // Frames right behind the handshake are forwarded after the 101.
     c.write_all(b"GET /chat HTTP/1.1\r\nHost: example.org\r\nConnection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\nearly")
@@ -641,7 +641,7 @@ fn a_handshake_body_is_forwarded_as_bfe_does() {
     let (addr, backend) = half_close_backend();
     let d = Layout::single(Cluster::simple("c", &[addr])).write();
     let h = common::start(d.path(), None);
-    let mut c = TcpStream::connect(h.http_addr).unwrap();
+    let mut c = TcpStream::connect(common::client::local(h.http_addr)).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     c.write_all(b"GET /chat HTTP/1.1\r\nHost: example.org\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\nhelloearly")
         .unwrap();

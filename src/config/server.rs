@@ -10,6 +10,7 @@
 
 use super::ini::{Entry, Ini, Section};
 use super::{ConfError, ConfErrors};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -22,6 +23,13 @@ pub struct ServerConf {
     pub http_port: u16,
     pub https_port: u16,
     pub monitor_port: u16,
+    /// `HttpAddr`, `HttpsAddr`, `MonitorAddr`: the address each listener
+    /// binds; `None` (BFE's empty default) is every interface, IPv6 and
+    /// IPv4 on one dual-stack socket (`[::]`), or `0.0.0.0` on a host
+    /// without IPv6.
+    pub http_addr: Option<IpAddr>,
+    pub https_addr: Option<IpAddr>,
+    pub monitor_addr: Option<IpAddr>,
     pub monitor_enabled: bool,
     /// BFE `MaxCpus`: number of workers; 0 = one per online core.
     pub max_cpus: usize,
@@ -53,7 +61,7 @@ pub struct ServerConf {
 
 /// `[HttpsBasic]`. What rustls can offer of it is resolved by
 /// [`crate::config::tls::Params`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct HttpsBasic {
     /// The HTTPS listener runs: `ServerCertConf` is set, or its default
     /// file exists. A conf dir without TLS files serves plain HTTP only.
@@ -70,7 +78,7 @@ pub struct HttpsBasic {
 }
 
 /// `[SessionTicket]`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionTicket {
     pub session_tickets_disabled: bool,
 }
@@ -92,7 +100,7 @@ pub enum Taskrun {
 
 /// ringfront's per-core tuning (`[Ringfront]` section). Defaults are good
 /// without tuning.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tuning {
     /// CPUs to pin workers to, in order; empty = all online cores.
     pub cpu_list: Vec<usize>,
@@ -162,6 +170,81 @@ pub const CIPHER_SUITES: &[&str] = &[
 ];
 
 impl ServerConf {
+    /// The `bfe.conf` keys whose value differs between `self` (running)
+    /// and `new` and that take effect only at start: everything but the
+    /// data file paths, which a reload follows.
+    pub fn restart_only_changes(&self, new: &ServerConf) -> Vec<&'static str> {
+        let (a, b) = (self, new);
+        let fields = [
+            ("Server.HttpPort", a.http_port != b.http_port),
+            ("Server.HttpsPort", a.https_port != b.https_port),
+            ("Server.MonitorPort", a.monitor_port != b.monitor_port),
+            ("Server.HttpAddr", a.http_addr != b.http_addr),
+            ("Server.HttpsAddr", a.https_addr != b.https_addr),
+            ("Server.MonitorAddr", a.monitor_addr != b.monitor_addr),
+            (
+                "Server.MonitorEnabled",
+                a.monitor_enabled != b.monitor_enabled,
+            ),
+            ("Server.MaxCpus", a.max_cpus != b.max_cpus),
+            (
+                "Server.TlsHandshakeTimeout",
+                a.tls_handshake_timeout != b.tls_handshake_timeout,
+            ),
+            (
+                "Server.ClientReadTimeout",
+                a.client_read_timeout != b.client_read_timeout,
+            ),
+            (
+                "Server.ClientWriteTimeout",
+                a.client_write_timeout != b.client_write_timeout,
+            ),
+            (
+                "Server.KeepAliveEnabled",
+                a.keep_alive_enabled != b.keep_alive_enabled,
+            ),
+            (
+                "Server.GracefulShutdownTimeout",
+                a.graceful_shutdown_timeout != b.graceful_shutdown_timeout,
+            ),
+            (
+                "Server.MaxHeaderBytes",
+                a.max_header_bytes != b.max_header_bytes,
+            ),
+            (
+                "Server.MaxHeaderUriBytes",
+                a.max_header_uri_bytes != b.max_header_uri_bytes,
+            ),
+            (
+                "Server.Layer4LoadBalancer",
+                a.proxy_protocol != b.proxy_protocol,
+            ),
+            (
+                "Server.MaxProxyHeaderBytes",
+                a.max_proxy_header_bytes != b.max_proxy_header_bytes,
+            ),
+            ("Server.Modules", a.modules != b.modules),
+            ("[HttpsBasic]", a.https != b.https),
+            ("[SessionTicket]", a.session_ticket != b.session_ticket),
+            ("[Ringfront]", a.tuning != b.tuning),
+        ];
+        fields.iter().filter(|f| f.1).map(|f| f.0).collect()
+    }
+
+    /// `self` with the data file paths of `new`: what a reload runs.
+    pub fn with_data_paths(&self, new: &ServerConf) -> ServerConf {
+        ServerConf {
+            host_rule_conf: new.host_rule_conf.clone(),
+            vip_rule_conf: new.vip_rule_conf.clone(),
+            route_rule_conf: new.route_rule_conf.clone(),
+            cluster_conf: new.cluster_conf.clone(),
+            name_conf: new.name_conf.clone(),
+            gslb_conf: new.gslb_conf.clone(),
+            cluster_table_conf: new.cluster_table_conf.clone(),
+            ..self.clone()
+        }
+    }
+
     pub fn load(conf_dir: &Path) -> Result<ServerConf, ConfErrors> {
         let (conf, errs) = Self::load_partial(conf_dir)?;
         if errs.is_empty() {
@@ -241,6 +324,9 @@ fn server(r: &mut Reader, sv: &Sec) -> ServerConf {
     let http_port = port(r, "HttpPort", 8080);
     let https_port = port(r, "HttpsPort", 8443);
     let monitor_port = port(r, "MonitorPort", 8421);
+    let http_addr = listen_addr(r, sv, "HttpAddr");
+    let https_addr = listen_addr(r, sv, "HttpsAddr");
+    let monitor_addr = listen_addr(r, sv, "MonitorAddr");
     let monitor_enabled = r.boolean(sv, "MonitorEnabled", true);
     let max_cpus = r.int(sv, "MaxCpus", 0, 0, 65535) as usize;
     let proxy_protocol = layer4_load_balancer(r, sv);
@@ -274,6 +360,9 @@ fn server(r: &mut Reader, sv: &Sec) -> ServerConf {
         http_port,
         https_port,
         monitor_port,
+        http_addr,
+        https_addr,
+        monitor_addr,
         monitor_enabled,
         max_cpus,
         tls_handshake_timeout,
@@ -298,6 +387,36 @@ fn server(r: &mut Reader, sv: &Sec) -> ServerConf {
         session_ticket: SessionTicket::default(),
     }
 }
+
+/// `HttpAddr`/`HttpsAddr`/`MonitorAddr`: BFE listens on `"{addr}:{port}"`,
+/// empty meaning every interface. ringfront takes an IP address, IPv6
+/// with or without brackets (`::1`, `[::1]`); a host name is refused, as
+/// it would be resolved once at start and then silently go stale.
+fn listen_addr(r: &mut Reader, sv: &Sec, key: &str) -> Option<IpAddr> {
+    let raw = r.string(sv, key, "");
+    let v = raw.trim();
+    if v.is_empty() {
+        return None;
+    }
+    let bare = v
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(v);
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => Some(ip),
+        Err(_) => {
+            r.fail(
+                &format!("Server.{key}"),
+                format!("{v:?} is not an IP address (IPv4, or IPv6 with or without brackets; host names are not resolved); leave it empty for every interface"),
+            );
+            None
+        }
+    }
+}
+
+/// BFE's `bfe_http.DefaultAccessibleBodySize` and `MaxAccessibleBodySize`.
+const DEFAULT_ACCESSIBLE_BODY_SIZE: i64 = 2 << 20;
+const MAX_ACCESSIBLE_BODY_SIZE: i64 = 8 << 20;
 
 /// BFE's default `MaxProxyHeaderBytes` (`bfe_proxy/conn.go`).
 const DEFAULT_MAX_PROXY_HEADER_BYTES: usize = 2048;
@@ -325,6 +444,39 @@ fn unsupported_server_keys(r: &mut Reader, sv: &Sec) {
         r.unsupported(
             "Server.AcceptNum",
             "one accept loop per worker on its own SO_REUSEPORT listener (MaxCpus sets how many); remove it or set 1",
+        );
+    }
+    if r.boolean(sv, "EnableAiGateway", false) {
+        r.unsupported(
+            "Server.EnableAiGateway",
+            "BFE's AI gateway (token accounting for LLM backends) is not built in; remove it or set false",
+        );
+    }
+    if r.boolean(sv, "EstimateToken", false) {
+        r.unsupported(
+            "Server.EstimateToken",
+            "token estimation belongs to BFE's AI gateway, which is not built in; remove it or set false",
+        );
+    }
+    // BFE: <= 0 means its default (2 MiB), the value its stock bfe.conf
+    // sets; at most 8 MiB.
+    let body = r.int(
+        sv,
+        "AccessibleBodySize",
+        0,
+        i32::MIN as i64,
+        MAX_ACCESSIBLE_BODY_SIZE,
+    );
+    if body > 0 && body != DEFAULT_ACCESSIBLE_BODY_SIZE {
+        r.unsupported(
+            "Server.AccessibleBodySize",
+            "it bounds the request bodies modules read whole, and no ringfront module does (bodies are streamed); remove it or set BFE's default 2097152",
+        );
+    }
+    if r.int(sv, "TotalBodyBufferSize", 0, 0, i64::MAX) > 0 {
+        r.unsupported(
+            "Server.TotalBodyBufferSize",
+            "no request body is buffered whole, so there is no total to bound; remove it or set 0",
         );
     }
     if !r.list(sv, "Plugins").is_empty() {
@@ -845,7 +997,8 @@ mod tests {
             KeepAliveEnabled = false\nModules = m\nPlugins = \nHostRuleConf = a\nVipRuleConf = b\n\
             RouteRuleConf = c\nClusterTableConf = d\nGslbConf = e\nClusterConf = f\nNameConf = g\n\
             MonitorInterval = 0\nDebugServHttp = false\nDebugBfeRoute = false\nDebugBal = false\n\
-            DebugHealthCheck = false\n\
+            DebugHealthCheck = false\nHttpAddr = 127.0.0.1\nHttpsAddr = [::1]\nMonitorAddr = ::\n\
+            EnableAiGateway = false\nEstimateToken = false\nAccessibleBodySize = 2097152\nTotalBodyBufferSize = 0\n\
             [HttpsBasic]\nServerCertConf = s\nTlsRuleConf = t\nCipherSuites = TLS_RSA_WITH_AES_128_CBC_SHA\n\
             CurvePreferences = X25519\nMaxTlsVersion = VersionTLS13\nMinTlsVersion = VersionTLS12\n\
             EnableSslv2ClientHello = true\nClientCABaseDir = ca\nClientCRLBaseDir = crl\n\
@@ -858,6 +1011,46 @@ mod tests {
         assert!(c.https.enabled && c.https.tls_rule_explicit);
         assert_eq!(c.https.tls_rule_conf, Path::new("/conf/t"));
         assert_eq!(c.tuning.uring_taskrun, Taskrun::Off);
+        assert_eq!(c.http_addr, Some(IpAddr::from([127, 0, 0, 1])));
+        assert_eq!(c.https_addr, "::1".parse().ok());
+        assert_eq!(c.monitor_addr, "::".parse().ok());
+    }
+
+    /// Listen addresses: empty is every interface; names and ports refused.
+    #[test]
+    fn listen_addresses() {
+        let c = parse("[Server]\nHttpAddr =\n").unwrap();
+        assert_eq!(
+            (c.http_addr, c.https_addr, c.monitor_addr),
+            (None, None, None)
+        );
+        for bad in ["localhost", "127.0.0.1:80", "[::1", "1.2.3"] {
+            let errs = parse(&format!("[Server]\nMonitorAddr = {bad}\n"))
+                .unwrap_err()
+                .0;
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert_eq!(errs[0].key, "Server.MonitorAddr");
+            assert!(
+                errs[0].reason.contains("not an IP address"),
+                "{}",
+                errs[0].reason
+            );
+        }
+    }
+
+    /// What a reload can follow (data paths) and what needs a restart.
+    #[test]
+    fn restart_only_changes_are_named() {
+        let a = parse("[Server]\nHttpPort = 1\nRouteRuleConf = a\n").unwrap();
+        let b = parse("[Server]\nHttpPort = 2\nRouteRuleConf = b\nMaxCpus = 3\n[Ringfront]\nUringEntries = 8\n").unwrap();
+        assert_eq!(
+            a.restart_only_changes(&b),
+            ["Server.HttpPort", "Server.MaxCpus", "[Ringfront]"]
+        );
+        let live = a.with_data_paths(&b);
+        assert_eq!(live.route_rule_conf, Path::new("/conf/b"));
+        assert_eq!(live.http_port, 1);
+        assert!(a.restart_only_changes(&live).is_empty());
     }
 
     /// `Layer4LoadBalancer` and `MaxProxyHeaderBytes` as BFE reads them:
@@ -892,6 +1085,19 @@ mod tests {
         let cases = [
             ("[Server]\nAcceptNum = 4\n", "Server.AcceptNum"),
             ("[Server]\nPlugins = p.so\n", "Server.Plugins"),
+            (
+                "[Server]\nEnableAiGateway = true\n",
+                "Server.EnableAiGateway",
+            ),
+            ("[Server]\nEstimateToken = true\n", "Server.EstimateToken"),
+            (
+                "[Server]\nAccessibleBodySize = 4096\n",
+                "Server.AccessibleBodySize",
+            ),
+            (
+                "[Server]\nTotalBodyBufferSize = 1\n",
+                "Server.TotalBodyBufferSize",
+            ),
             ("[Server]\nMonitorInterval = 30\n", "Server.MonitorInterval"),
             ("[Server]\nDebugServHttp = true\n", "Server.DebugServHttp"),
             ("[Server]\nDebugBfeRoute = true\n", "Server.DebugBfeRoute"),

@@ -58,7 +58,10 @@ impl<S> Client<S> {
 /// header behind a layer-4 balancer, HandleAccept, the TLS handshake on the
 /// HTTPS listener, requests, and HandleFinish.
 pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, tls: bool) {
-    let local = stream.local_addr().unwrap_or(peer);
+    // On a dual-stack `[::]` listener IPv4 clients arrive as `::ffff:a.b.c.d`;
+    // rules, logs and headers see them as the IPv4 addresses they are.
+    let peer = canonical(peer);
+    let local = canonical(stream.local_addr().unwrap_or(peer));
     let _ = stream.set_nodelay(true);
     Stats::inc(&w.stats.conn_accepted);
     Stats::inc(&w.stats.conn_active);
@@ -78,10 +81,20 @@ pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, tl
         }
     }
     let mut ses = Session::new(w.next_conn_id(), w.id, addrs.0, addrs.1);
+    log::debug!(
+        "worker {} conn {}: accepted from {} on {local}",
+        w.id,
+        ses.id,
+        addrs.0
+    );
     ses.server_addr = local;
     ses.balancer = addrs.2;
     let client = Client::new(&w, stream, Rc::new(ses));
     lifecycle(w, client, tls).await
+}
+
+fn canonical(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
 }
 
 async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
@@ -129,6 +142,7 @@ async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
         // HandleFinish still runs (once), as on every other way out.
         w.cbs.run_finish(&ses);
     }
+    log::debug!("worker {} conn {}: closed", w.id, ses.id);
     Stats::dec(&w.stats.conn_active);
 }
 

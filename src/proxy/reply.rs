@@ -397,8 +397,56 @@ pub(crate) fn request_finish(w: &Worker, req: &mut Request, res: &mut Response) 
     }
     req.finish_ran = true;
     req.note_bytes_out();
+    log_outcome(w, req, res);
     let ret = w.cbs.run_response(Point::RequestFinish, req, res);
     !matches!(ret, Ret::Finish | Ret::Close)
+}
+
+/// One log line per request: at `warn` when it failed, naming the code of
+/// its error (the table in `basic::error`, as the access log and the
+/// `err_*` counters name it); at `debug` otherwise. A request that
+/// succeeds costs one level check here.
+fn log_outcome(w: &Worker, req: &Request, res: &Response) {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match &req.error {
+        Some((e, msg)) if log::log_enabled!(log::Level::Warn) => {
+            let Some(dropped) = w.may_log_failure() else {
+                return;
+            };
+            if dropped > 0 {
+                log::warn!(
+                    "worker {}: {dropped} more failed request(s) not logged (over {} a second)",
+                    w.id,
+                    crate::worker::FAILURE_LOG_PER_SEC
+                );
+            }
+            log::warn!(
+                "worker {} conn {} {}: {} {} {}: status {} {} ({}){}{}",
+                w.id,
+                req.ses.id,
+                req.ses.peer,
+                text(req.method()),
+                text(req.host()),
+                text(req.uri()),
+                e.status,
+                e.kind.code(),
+                e.kind.counter(),
+                if msg.is_empty() { "" } else { ": " },
+                msg
+            )
+        }
+        Some(_) => {}
+        None => log::debug!(
+            "worker {} conn {} {}: {} {} {}: status {}",
+            w.id,
+            req.ses.id,
+            req.ses.peer,
+            text(req.method()),
+            text(req.host()),
+            text(req.uri()),
+            res.status()
+        ),
+    }
 }
 
 #[cfg(test)]

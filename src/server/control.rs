@@ -9,7 +9,7 @@ use crate::balance::BackendRow;
 use crate::config::{ServerConf, Snapshot};
 use crate::module::{monitor as counters, ModuleConf, ModuleSet, ModuleTables, ReloadCtx};
 use crate::worker::{ModuleCounterPages, StatsSnapshot, WorkerCmd};
-use crossbeam_channel::{unbounded, Sender};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -23,6 +23,12 @@ const WORKER_REPLY: Duration = Duration::from_secs(5);
 /// go-lib's diff interval: `.diff` pages show the counter deltas of the
 /// last completed interval, aligned to wall-clock multiples of it.
 const DIFF_INTERVAL_SECS: u64 = 20;
+
+/// What the main thread asks of the control thread.
+pub(super) enum ControlCmd {
+    /// SIGHUP: reload everything; answer what was done or why not.
+    ReloadAll(Sender<Result<String, String>>),
+}
 
 /// The enabled modules as the control thread knows them.
 pub(super) struct ModulesCtl {
@@ -68,6 +74,7 @@ pub(super) struct Control {
     conf: ServerConf,
     workers: Vec<Sender<WorkerCmd>>,
     stop: Arc<AtomicBool>,
+    cmds: Receiver<ControlCmd>,
     version: String,
     reloads: u64,
     modules: ModulesCtl,
@@ -86,6 +93,7 @@ impl Control {
         conf: ServerConf,
         workers: Vec<Sender<WorkerCmd>>,
         stop: Arc<AtomicBool>,
+        cmds: Receiver<ControlCmd>,
         modules: ModulesCtl,
     ) -> Self {
         let web = Web::new(&modules.set);
@@ -94,6 +102,7 @@ impl Control {
             conf,
             workers,
             stop,
+            cmds,
             version: String::new(),
             reloads: 0,
             h2_enabled: true,
@@ -116,12 +125,18 @@ impl Control {
         }
         while !self.stop.load(Ordering::Relaxed) {
             self.sample_diffs();
+            while let Ok(ControlCmd::ReloadAll(reply)) = self.cmds.try_recv() {
+                let _ = reply.send(self.reload_all());
+            }
             let Some(l) = &monitor else {
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             };
             match l.accept() {
                 Ok((s, peer)) => {
+                    // IPv4 peers of a dual-stack `[::]` monitor arrive as
+                    // `::ffff:a.b.c.d`; reload_allowed wants 127.0.0.1.
+                    let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
                     let _ = s.set_nonblocking(false);
                     self.serve(s, peer);
                 }
@@ -393,20 +408,110 @@ impl Control {
     }
 
     fn reload(&mut self, what: &str) -> Result<Option<String>, String> {
-        let snapshot = match Snapshot::load(&self.conf_dir, &self.conf) {
-            Ok(mut s) => {
-                if let Some(t) = s.tls.as_mut() {
-                    t.h2_enabled = self.h2_enabled;
-                }
-                s
-            }
-            Err(e) => {
-                log::warn!("reload {what} rejected:\n{e}");
-                return Err(format!(
-                    "reload {what} rejected; configuration unchanged:\n{e}"
-                ));
-            }
+        let snapshot = self.load_snapshot(&self.conf).map_err(|e| {
+            log::warn!("reload {what} rejected:\n{e}");
+            format!("reload {what} rejected; configuration unchanged:\n{e}")
+        })?;
+        self.swap_snapshot(snapshot, what)
+    }
+
+    /// The routing, cluster and TLS data `conf` names, validated.
+    fn load_snapshot(&self, conf: &ServerConf) -> Result<Snapshot, String> {
+        let mut s = Snapshot::load(&self.conf_dir, conf).map_err(|e| e.to_string())?;
+        if let Some(t) = s.tls.as_mut() {
+            t.h2_enabled = self.h2_enabled;
+        }
+        Ok(s)
+    }
+
+    /// SIGHUP: re-read the whole directory (bfe.conf, the core data files,
+    /// every enabled module's data), validate all of it, then swap it all
+    /// in; any error leaves everything as it was. bfe.conf keys that only
+    /// take effect at start are logged as needing a restart and keep
+    /// their running values; the data file paths it names are followed.
+    fn reload_all(&mut self) -> Result<String, String> {
+        let fail = |e: String| {
+            log::error!("SIGHUP: reload rejected, configuration unchanged:\n{e}");
+            e
         };
+        let new = ServerConf::load(&self.conf_dir).map_err(|e| fail(e.to_string()))?;
+        let restart = self.conf.restart_only_changes(&new);
+        let live = self.conf.with_data_paths(&new);
+        let snapshot = self.load_snapshot(&live).map_err(fail)?;
+        let tables = self.modules.set.check(&self.conf_dir).map_err(|es| {
+            fail(
+                es.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
+        self.conf = live;
+        let names: Vec<&'static str> = self.modules.set.names().collect();
+        let new: Vec<(&'static str, ModuleConf)> = names
+            .iter()
+            .filter_map(|m| tables.get(m).map(|t| (*m, t.clone())))
+            .collect();
+        self.swap_all(snapshot, new)?;
+        for key in &restart {
+            log::warn!("SIGHUP: bfe.conf {key} changed; it takes effect only after a restart");
+        }
+        let done = format!(
+            "reloaded {} and {} module(s){}",
+            self.version,
+            names.len(),
+            if restart.is_empty() {
+                String::new()
+            } else {
+                format!("; needs a restart: {}", restart.join(", "))
+            }
+        );
+        log::info!("SIGHUP: {done}");
+        Ok(done)
+    }
+
+    /// Give every worker its copy of `snapshot` and of every module table
+    /// in one command, applied between two requests.
+    fn swap_all(
+        &mut self,
+        snapshot: Snapshot,
+        tables: Vec<(&'static str, ModuleConf)>,
+    ) -> Result<(), String> {
+        let (ack_tx, ack_rx) = unbounded();
+        let sent = self
+            .workers
+            .iter()
+            .filter(|w| {
+                let cmd =
+                    WorkerCmd::SwapAll(Box::new(snapshot.clone()), tables.clone(), ack_tx.clone());
+                w.send(cmd).is_ok()
+            })
+            .count();
+        let acked = self.await_acks(&ack_rx, sent);
+        self.version = snapshot.version.clone();
+        self.reloads += 1;
+        for (module, conf) in tables {
+            self.modules.tables.set(module, conf);
+            if let Some((_, n)) = self.module_reloads.iter_mut().find(|(m, _)| *m == module) {
+                *n += 1;
+            }
+        }
+        log::info!(
+            "reload all: {} on {acked}/{} workers",
+            self.version,
+            self.workers.len()
+        );
+        if acked < self.workers.len() {
+            return Err(format!(
+                "reload all: only {acked} of {} workers confirmed",
+                self.workers.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Give every worker a copy of `snapshot`.
+    fn swap_snapshot(&mut self, snapshot: Snapshot, what: &str) -> Result<Option<String>, String> {
         let version = snapshot.version.clone();
         let (ack_tx, ack_rx) = unbounded();
         let mut sent = 0;

@@ -1,12 +1,14 @@
 //! Process start-up and the control plane.
 //!
-//! [`start`] validates the whole configuration directory, starts one worker
-//! per core (the first binds the HTTP port, the rest join it with
-//! `SO_REUSEPORT`) and the control thread, which owns the monitor port and
-//! hands new configuration snapshots to the workers.
+//! [`start`] validates the whole configuration directory, makes sure no
+//! other process holds its ports (`server/listen.rs`), starts one worker per core
+//! (the first binds the HTTP port, the rest join it with `SO_REUSEPORT`)
+//! and the control thread, which owns the monitor port and hands new
+//! configuration snapshots to the workers.
 
 mod bal_state;
 mod control;
+mod listen;
 mod monitor;
 pub mod notify;
 mod web;
@@ -16,7 +18,7 @@ use crate::config::{ServerConf, Snapshot};
 use crate::module::{ModuleRegistry, ModuleSet, ModuleTables};
 use crate::worker::WorkerCmd;
 use crossbeam_channel::{bounded, unbounded, Sender};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -54,12 +56,27 @@ pub struct ServerHandle {
     stop: Arc<AtomicBool>,
     /// The enabled modules, for [`ServerHandle::reopen_logs`].
     modules: ModuleSet,
+    /// Requests to the control thread ([`ServerHandle::reload_all`]).
+    control_cmds: Sender<control::ControlCmd>,
 }
 
 impl ServerHandle {
-    /// Reopen every module's log files (SIGUSR1).
+    /// Reopen ringfront's own log file and every module's (SIGUSR1).
     pub fn reopen_logs(&self) {
+        crate::logging::reopen();
         self.modules.reopen();
+    }
+
+    /// Re-read and validate the whole configuration directory and swap it
+    /// in (SIGHUP): all of it or, when anything is wrong, none of it.
+    /// Returns what was done, or why nothing was.
+    pub fn reload_all(&self) -> Result<String, String> {
+        let (tx, rx) = bounded(1);
+        self.control_cmds
+            .send(control::ControlCmd::ReloadAll(tx))
+            .map_err(|_| "the control thread has stopped".to_string())?;
+        rx.recv_timeout(Duration::from_secs(60))
+            .map_err(|_| "the control thread did not answer".to_string())?
     }
 
     /// Stop accepting, let requests in flight finish (within
@@ -145,11 +162,27 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
     } = check(&opts).map_err(|e| e.join("\n"))?;
     let cores = pick_cores(&conf);
     let n = cores.len();
-    let mut listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), conf.http_port);
+    let mut listen = listen::socket_addr(conf.http_addr, conf.http_port);
     let mut listen_tls = conf
         .https
         .enabled
-        .then(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), conf.https_port));
+        .then(|| listen::socket_addr(conf.https_addr, conf.https_port));
+    let monitor_at = conf
+        .monitor_enabled
+        .then(|| listen::socket_addr(conf.monitor_addr, conf.monitor_port));
+    // An upgrade handover (SIGUSR2, not yet supported) will inherit these
+    // ports from the old process and must skip this check.
+    for (what, addr) in [
+        ("HTTP", Some(listen)),
+        ("HTTPS", listen_tls),
+        ("monitor", monitor_at),
+    ] {
+        if let Some(addr) = addr {
+            listen::ensure_free(what, addr)?;
+        }
+    }
+    raise_nofile_limit();
+    let (control_cmds, control_rx) = unbounded();
     let mut handle = ServerHandle {
         http_addr: listen,
         https_addr: None,
@@ -160,6 +193,7 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
         control: None,
         stop: Arc::new(AtomicBool::new(false)),
         modules: modules.clone(),
+        control_cmds,
     };
     for (id, core) in cores.into_iter().enumerate() {
         let (tx, rx) = unbounded();
@@ -191,20 +225,25 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
             Err(_) => return Err(format!("worker {id} did not start")),
         }
     }
-    let monitor = if conf.monitor_enabled {
-        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), conf.monitor_port);
-        let l = std::net::TcpListener::bind(addr)
-            .map_err(|e| format!("cannot listen on monitor port {addr}: {e}"))?;
-        handle.monitor_addr = l.local_addr().ok();
-        Some(l)
-    } else {
-        None
+    let monitor = match monitor_at {
+        Some(addr) => {
+            let l = listen::bind_single(addr).map_err(|e| {
+                format!(
+                    "cannot listen on monitor port {} ({addr}): {e}",
+                    addr.port()
+                )
+            })?;
+            handle.monitor_addr = l.local_addr().ok();
+            Some(l)
+        }
+        None => None,
     };
     let ctl = control::Control::new(
         opts.conf_dir.clone(),
         conf,
         handle.commands.clone(),
         handle.stop.clone(),
+        control_rx,
         control::ModulesCtl {
             available: opts.modules.names().collect(),
             set: modules,
@@ -233,12 +272,21 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
     Ok(handle)
 }
 
+/// Raise the open-file limit to the hard limit, as BFE does, and log it:
+/// every connection is a descriptor.
+fn raise_nofile_limit() {
+    match crate::sys::raise_nofile_limit() {
+        Ok((soft, hard)) => log::info!("open files limit (RLIMIT_NOFILE): {soft} (hard {hard})"),
+        Err(e) => log::warn!("cannot raise the open files limit (RLIMIT_NOFILE): {e}"),
+    }
+}
+
 /// Which CPU each worker is pinned to. `MaxCpus` sets the count (0: one per
 /// online core); `[Ringfront] CpuList` sets the CPUs, in order.
 fn pick_cores(conf: &ServerConf) -> Vec<Option<core_affinity::CoreId>> {
     let online = core_affinity::get_core_ids().unwrap_or_default();
     let list: Vec<core_affinity::CoreId> = if conf.tuning.cpu_list.is_empty() {
-        online
+        online.clone()
     } else {
         conf.tuning
             .cpu_list
@@ -247,6 +295,13 @@ fn pick_cores(conf: &ServerConf) -> Vec<Option<core_affinity::CoreId>> {
             .collect()
     };
     let n = if conf.max_cpus > 0 {
+        if conf.max_cpus > online.len() && !online.is_empty() {
+            log::warn!(
+                "MaxCpus = {} exceeds the {} online core(s): workers will share cores",
+                conf.max_cpus,
+                online.len()
+            );
+        }
         conf.max_cpus
     } else {
         list.len().max(1)

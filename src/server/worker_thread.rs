@@ -8,9 +8,9 @@
 use crate::config::{ServerConf, Snapshot};
 use crate::module::{ModuleSet, ModuleTables};
 use crate::tls::Acceptors;
-use crate::worker::{build_runtime, Stats, Worker, WorkerCmd};
+use crate::worker::{build_runtime, Driver, Stats, Worker, WorkerCmd};
 use crossbeam_channel::{Receiver, Sender};
-use monoio::net::{ListenerOpts, TcpListener, TcpStream};
+use monoio::net::{TcpListener, TcpStream};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::thread::JoinHandle;
@@ -67,6 +67,7 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
             .unwrap_or_else(|| "any cpu".into()),
         driver
     );
+    let epoll = matches!(driver, Driver::Epoll);
     rt.block_on(async move {
         let built = spec
             .modules
@@ -78,7 +79,7 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
                 return;
             }
         };
-        let listener = match listen(id, spec.listen) {
+        let listener = match listen(id, spec.listen, epoll) {
             Ok(l) => l,
             Err(e) => {
                 let _ = ready.send(Err(e));
@@ -95,7 +96,7 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
                         return;
                     }
                 };
-                match listen(id, at) {
+                match listen(id, at, epoll) {
                     Ok(l) => Some((l, Rc::new(acceptors))),
                     Err(e) => {
                         let _ = ready.send(Err(e));
@@ -127,13 +128,17 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
     });
 }
 
-/// This worker's own `SO_REUSEPORT` listener on `addr`.
-fn listen(id: usize, addr: SocketAddr) -> Result<TcpListener, String> {
-    let opts = ListenerOpts::new()
-        .reuse_port(true)
-        .reuse_addr(true)
-        .backlog(4096);
-    TcpListener::bind_with_config(addr, &opts)
+/// This worker's own `SO_REUSEPORT` listener on `addr` (see
+/// [`super::listen`]); the epoll driver needs it non-blocking, as monoio
+/// makes its own.
+fn listen(id: usize, addr: SocketAddr, epoll: bool) -> Result<TcpListener, String> {
+    super::listen::bind_shared(addr, 4096)
+        .and_then(|l| {
+            if epoll {
+                l.set_nonblocking(true)?;
+            }
+            TcpListener::from_std(l)
+        })
         .map_err(|e| format!("worker {id}: cannot listen on {addr}: {e}"))
 }
 

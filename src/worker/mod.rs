@@ -22,7 +22,7 @@ pub(crate) use budget::Held;
 pub(crate) use bufs::{BufPool, HeadPool};
 pub(crate) use idle::IdleList;
 pub(crate) use lent::Lent;
-pub(crate) use runtime::build as build_runtime;
+pub(crate) use runtime::{build as build_runtime, Driver};
 pub(crate) use stats::{Stats, StatsSnapshot};
 
 use crate::balance::{BackendRow, Generation};
@@ -70,6 +70,14 @@ pub(crate) enum WorkerCmd {
     /// Replace a module's table with this (the worker's own) copy of a
     /// reloaded one; acknowledge with the worker id.
     ModuleSwap(&'static str, ModuleConf, Sender<usize>),
+    /// SIGHUP: a new snapshot and every module's new table, applied
+    /// together so that no request sees one without the others;
+    /// acknowledge with the worker id.
+    SwapAll(
+        Box<Snapshot>,
+        Vec<(&'static str, ModuleConf)>,
+        Sender<usize>,
+    ),
     /// Send a copy of every module monitor page's counters.
     ModuleCounters(Sender<(usize, ModuleCounterPages)>),
     /// Send the module names at each callback point (`module_handlers`).
@@ -116,7 +124,17 @@ pub(crate) struct Worker {
     /// This worker's TLS acceptors for the current configuration; `None`
     /// without an HTTPS listener.
     tls: RefCell<Option<Rc<Acceptors>>>,
+    /// Failed-request log lines: (window start, lines in it, lines
+    /// suppressed since the last one written). See [`Worker::may_log_failure`].
+    failure_log: Cell<(Instant, u32, u64)>,
 }
+
+/// Failed-request `warn` lines a worker writes per second; past it they
+/// are counted and the next line written says how many were left out.
+/// The log sink is one lock shared by all workers: a flood of bad
+/// requests must not turn it into a contention point (the `err_*`
+/// counters still count every one).
+pub(crate) const FAILURE_LOG_PER_SEC: u32 = 100;
 
 impl Worker {
     /// The configuration new requests start on.
@@ -246,6 +264,7 @@ impl Worker {
             current: RefCell::new(Rc::new(Generation::new(0, snapshot, None))),
             pool: RefCell::new(Pool::default()),
             coarse_now: Cell::new(Instant::now()),
+            failure_log: Cell::new((Instant::now(), 0, 0)),
             bufs: RefCell::new(bufs),
             body_bufs: RefCell::new(body_bufs),
             buffered: Budget::new(conf.tuning.max_buffered_bytes),
@@ -269,6 +288,25 @@ impl Worker {
     /// The clock as the sweeper last read it (at most
     /// [`idle::SWEEP_EVERY`] old): for deadlines it enforces and ages in
     /// seconds.
+    /// Whether a failed request may be logged now (at most
+    /// [`FAILURE_LOG_PER_SEC`] a second per worker); `Some(n)`: yes, and
+    /// `n` lines were left out before it.
+    pub(crate) fn may_log_failure(&self) -> Option<u64> {
+        let (start, lines, dropped) = self.failure_log.get();
+        let now = self.coarse_now.get();
+        let (start, lines) = if now.duration_since(start) >= Duration::from_secs(1) {
+            (now, 0)
+        } else {
+            (start, lines)
+        };
+        if lines >= FAILURE_LOG_PER_SEC {
+            self.failure_log.set((start, lines, dropped + 1));
+            return None;
+        }
+        self.failure_log.set((start, lines + 1, 0));
+        Some(dropped)
+    }
+
     pub(crate) fn coarse_now(&self) -> Instant {
         self.coarse_now.get()
     }
@@ -347,6 +385,19 @@ fn module_cmd(w: &Worker, cmd: WorkerCmd) {
                 let _ = ack.send(w.id);
             } else {
                 log::error!("worker {}: {module}: reloaded table of another type", w.id);
+            }
+        }
+        WorkerCmd::SwapAll(snapshot, tables, ack) => {
+            w.swap(*snapshot);
+            let mut ok = true;
+            for (module, conf) in &tables {
+                if !w.modules.swap(module, conf) {
+                    log::error!("worker {}: {module}: reloaded table of another type", w.id);
+                    ok = false;
+                }
+            }
+            if ok {
+                let _ = ack.send(w.id);
             }
         }
         WorkerCmd::ModuleCounters(reply) => {
