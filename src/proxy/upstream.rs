@@ -60,7 +60,10 @@ pub(crate) async fn exchange<D: Downstream>(
                 }
                 s
             }
-            Err(_) => return Err(Outcome::ConnectFailed),
+            Err(_) => {
+                crate::worker::Stats::inc(&w.stats.upstream_connect_fail);
+                return Err(Outcome::ConnectFailed);
+            }
         },
     };
     req.stat.mark(|t| &mut t.backend_connected);
@@ -157,7 +160,9 @@ async fn read_head(
     let mut ubuf = w.lend();
     let mut rhead = req.rhead.take().unwrap_or_default();
     let whole = cluster.backend.timeout_response_header;
-    let deadline = Instant::now() + whole;
+    // Also when the backend's answer starts to count (backend latency).
+    let sent = Instant::now();
+    let deadline = sent + whole;
     // The first read has the whole timeout: no second clock read for it.
     let mut first = true;
     let is_head = req.is_head();
@@ -169,6 +174,9 @@ async fn read_head(
                     continue;
                 }
                 Ok(true) => {
+                    let r = &req.route;
+                    w.latency
+                        .record(&req.gen, r.product, r.cluster, sent.elapsed());
                     *res = Response::from_backend(ubuf.take(), rhead);
                     return Ok(());
                 }

@@ -6,8 +6,11 @@
 //! hands new configuration snapshots to the workers.
 
 mod bal_state;
+mod bfe_state;
 mod control;
+mod latency_page;
 mod monitor;
+mod tables;
 mod web;
 mod worker_thread;
 
@@ -209,6 +212,7 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
             set: modules,
             tables,
         },
+        snapshot,
     );
     handle.control = Some(
         std::thread::Builder::new()
