@@ -118,7 +118,11 @@ impl Latency {
         cluster: Option<usize>,
         d: Duration,
     ) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        // No u128 (`as_micros`): seconds and microseconds separately.
+        let us = d
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(d.subsec_micros()));
         if gen.id != self.gen.get() {
             return self.record_by_name(gen, product, cluster, us);
         }
