@@ -63,8 +63,17 @@ fn bfe_counter_pages_answer_in_go_lib_shape() {
     for _ in 0..2 {
         assert_eq!(client::get(h.http_addr, "example.org", "/").status, 200);
     }
-    let tls = common::tls::connect_any(h.https_addr.expect("https"), Some("example.org"));
-    assert!(tls.is_ok(), "{tls:?}");
+    let mut tls = common::tls::connect_any(h.https_addr.expect("https"), Some("example.org"))
+        .expect("TLS handshake");
+    let raw = common::tls::exchange(
+        &mut tls,
+        b"GET / HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        raw.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
     drop(tls);
 
     for name in [
@@ -83,7 +92,11 @@ fn bfe_counter_pages_answer_in_go_lib_shape() {
         assert!(v["GaugeData"].as_object().unwrap().is_empty(), "{v}");
     }
     let v = page(&h, "/monitor/proxy_state");
-    assert_eq!(v["CounterData"]["CLIENT_REQ_SERVED"], 2, "{v}");
+    assert_eq!(v["CounterData"]["CLIENT_REQ_SERVED"], 3, "{v}");
+    assert_eq!(v["CounterData"]["HTTP_CLIENT_REQ_SERVED"], 2, "{v}");
+    assert_eq!(v["CounterData"]["HTTPS_CLIENT_REQ_SERVED"], 1, "{v}");
+    assert_eq!(v["CounterData"]["HTTP2_CLIENT_REQ_SERVED"], 0, "{v}");
+    assert_eq!(v["CounterData"]["CLIENT_REQ_WITH_RETRY"], 0, "{v}");
     assert!(
         v["CounterData"]["CLIENT_CONN_SERVED"].as_u64() >= Some(1),
         "{v}"
@@ -97,8 +110,18 @@ fn bfe_counter_pages_answer_in_go_lib_shape() {
         1
     );
     let v = page(&h, "/monitor/http_state");
-    assert_eq!(v["CounterData"]["HTTP_BACKEND_CONN_SUCC"], 1, "{v}");
-    assert_eq!(v["CounterData"]["HTTP_BACKEND_CONN_ALL"], 1, "{v}");
+    // Three requests, each on a new or a pooled backend connection.
+    let conns = v["CounterData"]["HTTP_BACKEND_CONN_SUCC"].as_u64().unwrap();
+    assert!(conns >= 1, "{v}");
+    assert_eq!(v["CounterData"]["HTTP_BACKEND_CONN_ALL"], conns, "{v}");
+    assert_eq!(
+        v["CounterData"]["HTTP_BACKEND_CONN_REUSE"]
+            .as_u64()
+            .unwrap()
+            + conns,
+        3,
+        "{v}"
+    );
     let v = page(&h, "/monitor/bal_state");
     for k in ["ERR_BK_NO_BACKEND", "ERR_GSLB_BLACKHOLE"] {
         assert_eq!(v["CounterData"][k], 0, "{k}: {v}");
@@ -107,13 +130,53 @@ fn bfe_counter_pages_answer_in_go_lib_shape() {
     assert_eq!(v["CounterData"]["PROXY_NORMAL_V1_HEADER"], 0, "{v}");
 
     let (_, kv) = common::monitor_get(&h, "/monitor/proxy_state?format=kv");
-    assert!(kv.contains("proxy_state_CLIENT_REQ_SERVED: 2\n"), "{kv}");
+    assert!(kv.contains("proxy_state_CLIENT_REQ_SERVED: 3\n"), "{kv}");
     // BFE's noah is another name for kv.
     let (_, noah) = common::monitor_get(&h, "/monitor/proxy_state?format=noah");
     assert!(
-        noah.contains("proxy_state_CLIENT_REQ_SERVED: 2\n"),
+        noah.contains("proxy_state_CLIENT_REQ_SERVED: 3\n"),
         "{noah}"
     );
+}
+
+#[test]
+fn retries_and_failed_connects_are_counted_per_request() {
+    let a = Origin::named("A");
+    let dead = common::origin::refused_addr();
+    // Equal weights: one of two requests starts on the refused backend
+    // and is retried on the other.
+    let d = Layout::single(Cluster::simple("ca", &[dead, a.addr])).write();
+    let h = common::start(d.path(), None);
+    for _ in 0..2 {
+        assert_eq!(client::get(h.http_addr, "example.org", "/").text(), "A");
+    }
+    let v = page(&h, "/monitor/proxy_state");
+    assert_eq!(v["CounterData"]["CLIENT_REQ_WITH_RETRY"], 1, "{v}");
+    assert_eq!(v["CounterData"]["CLIENT_REQ_WITH_CROSS_RETRY"], 0, "{v}");
+    assert_eq!(v["CounterData"]["ERR_BK_CONNECT_BACKEND"], 1, "{v}");
+    let v = page(&h, "/monitor/http_state");
+    assert_eq!(v["CounterData"]["HTTP_BACKEND_CONN_ALL"], 2, "{v}");
+    assert_eq!(v["CounterData"]["HTTP_BACKEND_CONN_SUCC"], 1, "{v}");
+}
+
+#[test]
+fn http2_requests_are_counted_apart() {
+    let a = Origin::named("A");
+    let d = Layout::single(Cluster::simple("ca", &[a.addr])).write();
+    let h = common::start(d.path(), None);
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--http2-prior-knowledge"])
+        .args(["-H", "Host: example.org"])
+        .arg(format!("http://127.0.0.1:{}/", h.http_addr.port()))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "A", "{out:?}");
+    let v = page(&h, "/monitor/proxy_state");
+    assert_eq!(v["CounterData"]["HTTP2_CLIENT_REQ_SERVED"], 1, "{v}");
+    assert_eq!(v["CounterData"]["HTTP2_CLIENT_CONN_SERVED"], 1, "{v}");
+    assert_eq!(v["CounterData"]["HTTP_CLIENT_REQ_SERVED"], 0, "{v}");
+    let v = page(&h, "/monitor/http2_state");
+    assert_eq!(v["CounterData"]["H2_CONN_SERVED"], 1, "{v}");
 }
 
 /// Seconds into the current `interval`-second window.

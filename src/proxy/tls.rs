@@ -13,6 +13,8 @@ use monoio::net::TcpStream;
 use monoio_rustls::ServerTlsStream;
 
 impl ClientIo for ServerTlsStream<TcpStream> {
+    const TLS: bool = true;
+
     /// rustls may already hold decrypted bytes the socket no longer shows,
     /// so waiting for the socket could wait forever: read at once.
     async fn wait_readable(&self) -> std::io::Result<()> {

@@ -59,6 +59,31 @@ const PROXY_STATE: &[Metric] = &[
     c("CLIENT_REQ_SERVED", "Requests whose head was read.", |s| {
         s.req_total
     }),
+    c(
+        "HTTP_CLIENT_REQ_SERVED",
+        "HTTP/1.x requests over plain TCP.",
+        |s| s.req_total.saturating_sub(s.req_https + s.req_h2),
+    ),
+    c(
+        "HTTPS_CLIENT_REQ_SERVED",
+        "HTTP/1.x requests over TLS.",
+        |s| s.req_https,
+    ),
+    c(
+        "HTTP2_CLIENT_REQ_SERVED",
+        "HTTP/2 requests (streams).",
+        |s| s.req_h2,
+    ),
+    c(
+        "CLIENT_REQ_WITH_RETRY",
+        "Requests retried at least once.",
+        |s| s.req_with_retry,
+    ),
+    c(
+        "CLIENT_REQ_WITH_CROSS_RETRY",
+        "Requests sent to another sub-cluster.",
+        |s| s.req_with_cross_retry,
+    ),
     g("CLIENT_REQ_ACTIVE", "Requests being processed now.", |s| {
         s.req_active
     }),

@@ -72,6 +72,16 @@ counters! {
     req_total,
     /// Requests being processed now (gauge).
     req_active,
+    /// Of `req_total`: HTTP/1.x requests over TLS.
+    req_https,
+    /// Of `req_total`: HTTP/2 streams (over TLS or h2c).
+    req_h2,
+    /// Requests that were retried at least once (BFE's
+    /// `ClientReqWithRetry`).
+    req_with_retry,
+    /// Requests that went to another sub-cluster at least once (BFE's
+    /// `ClientReqWithCrossRetry`).
+    req_with_cross_retry,
     /// Responses sent, by class.
     resp_1xx,
     resp_2xx,
