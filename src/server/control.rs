@@ -237,7 +237,7 @@ impl Control {
             Page::Latency => latency_page::render(&self.collect_latency(), format),
             Page::RingfrontState => {
                 let per_worker = matches!(req.param("per_worker"), Some("1" | "true"));
-                monitor::proxy_state(&self.collect(), format, per_worker)
+                monitor::ringfront_state(&self.collect(), format, per_worker)
             }
             Page::BackendState => bal_state::render(&self.collect_bal_state()),
             Page::ModuleStatus => web::module_status(
