@@ -72,6 +72,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Every listener accepts now: tell systemd (Type=notify), if it asked.
+    server::notify::ready(&handle);
     let sig = loop {
         match signals.wait() {
             ringfront::sys::SIGUSR1 => {
@@ -82,6 +84,7 @@ fn main() -> ExitCode {
         }
     };
     log::info!("signal {sig}: shutting down gracefully");
+    server::notify::stopping();
     handle.shutdown();
     ExitCode::SUCCESS
 }

@@ -123,6 +123,22 @@ impl StopSignals {
     }
 }
 
+/// `CLOCK_MONOTONIC` now, in microseconds.
+///
+/// Why: systemd's `RELOADING=1` notification carries `MONOTONIC_USEC=`
+/// on the same clock systemd reads; `std::time::Instant` has that clock
+/// but no way to read its value.
+pub fn monotonic_usec() -> u64 {
+    // SAFETY: timespec is plain data that clock_gettime writes; on failure
+    // (impossible for CLOCK_MONOTONIC) the zeroed value is used.
+    let ts = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+        ts
+    };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+}
+
 /// A wall-clock second broken down in the local time zone.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LocalTime {
@@ -206,6 +222,14 @@ mod tests {
         assert_eq!(recv_now(b.as_raw_fd(), &mut v, 100).expect("rest"), 2);
         assert_eq!(v, b"hello");
         assert_eq!(peek(b.as_raw_fd(), &mut buf).expect("eof"), 0);
+    }
+
+    #[test]
+    fn monotonic_clock_moves_forward() {
+        let a = monotonic_usec();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = monotonic_usec();
+        assert!(a > 0 && b >= a + 2_000, "{a} {b}");
     }
 
     #[test]

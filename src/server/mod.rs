@@ -10,6 +10,7 @@ mod bfe_state;
 mod control;
 mod latency_page;
 mod monitor;
+pub mod notify;
 mod tables;
 mod web;
 mod worker_thread;
