@@ -830,7 +830,7 @@ leak_check() {
             echo "    !! ringfront holds $up upstream connections for $CONNS client connections"
         fi
     done
-    local url="http://127.0.0.1:$RF_MONITOR_PORT/monitor/proxy_state?format=json" active
+    local url="http://127.0.0.1:$RF_MONITOR_PORT/monitor/ringfront_state?format=json" active
     for ((i = 0; i < 50; i++)); do
         active=$(python3 "$LIB" monitor-get "$url" conn_active)
         [[ $active == 0 || $active == - ]] && break

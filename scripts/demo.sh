@@ -39,8 +39,8 @@ echo "== access log (mod_access, BFE's sample template): tail -n 2 log/access.lo
 sleep 0.5
 tail -n 2 log/access.log
 echo
-echo "== counters: curl 'http://127.0.0.1:8421/monitor/proxy_state?format=kv'"
-curl -sS 'http://127.0.0.1:8421/monitor/proxy_state?format=kv' | grep -E '^(workers|req_total|resp_2xx|conn_active):'
+echo "== counters: curl 'http://127.0.0.1:8421/monitor/ringfront_state?format=kv'"
+curl -sS 'http://127.0.0.1:8421/monitor/ringfront_state?format=kv' | grep -E '^(workers|req_total|resp_2xx|conn_active):'
 echo
 if [ -t 0 ] && [ "${CI:-}" != "true" ]; then
     echo "ringfront is running on :8080 and :8443 (Ctrl-C stops it and the origin)."

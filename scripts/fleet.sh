@@ -267,9 +267,9 @@ done
 step "20 more requests: every answer now comes from the v2 backends"
 traffic v2
 
-step "Prometheus scrape of each host (GET /monitor/proxy_state?format=prometheus, first lines)"
+step "Prometheus scrape of each host (GET /monitor/ringfront_state?format=prometheus, first lines)"
 for h in "${hosts[@]}"; do
-    m=$(in_ns "$ns_lb" curl -sS -m 5 "http://${host_ip[$h]}:8421/monitor/proxy_state?format=prometheus")
+    m=$(in_ns "$ns_lb" curl -sS -m 5 "http://${host_ip[$h]}:8421/monitor/ringfront_state?format=prometheus")
     echo "$m" | grep -v '^#' | grep -E 'req_total|resp_2xx|conn_accept|proxy_err' | head -n 6 | sed "s/^/  $h: /"
     [[ $m == *req_total* ]] || fail "no req_total in $h's Prometheus page"
 done

@@ -64,6 +64,6 @@ echo "ringfront: 1 worker, ClientReadTimeout $read_timeout s; $conns slow connec
 rc=0
 python3 scripts/slowloris.py --port "$port" --conns "$conns" --hold "$hold" --requests "$requests" || rc=$?
 echo "== ringfront counters"
-curl -s "http://127.0.0.1:$mport/monitor/proxy_state?format=kv" |
+curl -s "http://127.0.0.1:$mport/monitor/ringfront_state?format=kv" |
     grep -E '^(conn_accepted|conn_active|req_total|resp_2xx|resp_4xx|err_client_timeout|err_client_closed):' || true
 exit $rc

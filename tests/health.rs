@@ -1,5 +1,5 @@
 //! Backend health through the real proxy: passive marking after FailNum
-//! failures, active probes that bring a backend back, `bal_state` on the
+//! failures, active probes that bring a backend back, `backend_state` on the
 //! monitor port, and reloads that keep health (and lose no request).
 
 mod common;
@@ -32,12 +32,12 @@ fn closing_handler(name: &'static str) -> common::origin::Handler {
 }
 
 fn bal_state(h: &ServerHandle) -> Value {
-    let (status, body) = common::monitor_get(h, "/monitor/bal_state");
+    let (status, body) = common::monitor_get(h, "/monitor/backend_state");
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
-/// The `bal_state` entry of the backend at `addr`.
+/// The `backend_state` entry of the backend at `addr`.
 fn backend(h: &ServerHandle, addr: SocketAddr) -> Value {
     let v = bal_state(h);
     v["backends"]

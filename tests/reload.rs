@@ -73,16 +73,16 @@ fn monitor_formats() {
     let d = Layout::single(Cluster::simple("ca", &[a.addr])).write();
     let h = common::start(d.path(), None);
     client::get(h.http_addr, "example.org", "/");
-    let (s, json) = common::monitor_get(&h, "/monitor/proxy_state?format=json");
+    let (s, json) = common::monitor_get(&h, "/monitor/ringfront_state?format=json");
     assert_eq!(s, 200);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["req_total"], 1);
-    let (_, prom) = common::monitor_get(&h, "/monitor/proxy_state?format=prometheus");
+    let (_, prom) = common::monitor_get(&h, "/monitor/ringfront_state?format=prometheus");
     assert!(
         prom.contains("# TYPE ringfront_proxy_req_total counter\nringfront_proxy_req_total 1\n"),
         "{prom}"
     );
-    let (_, kv) = common::monitor_get(&h, "/monitor/proxy_state?format=kv&per_worker=1");
+    let (_, kv) = common::monitor_get(&h, "/monitor/ringfront_state?format=kv&per_worker=1");
     assert!(kv.contains("worker0.req_total:1"), "{kv}");
     assert_eq!(common::monitor_get(&h, "/monitor/nothing").0, 404);
 }

@@ -62,7 +62,7 @@ pub struct StickyBackend {
     pub subcluster: String,
 }
 
-/// One backend's state on one worker, for the monitor's `bal_state`.
+/// One backend's state on one worker, for the monitor's `backend_state`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BackendRow {
     pub cluster: String,

@@ -19,6 +19,7 @@ mod snapshot;
 #[cfg(test)]
 mod snapshot_tests;
 pub mod tls;
+mod versions;
 
 pub use cluster::{
     Backend, BackendConf, BalanceMode, CheckConf, Cluster, ClusterBasic, ClusterId, ClusterSet,
@@ -27,6 +28,7 @@ pub use cluster::{
 pub use error::{ConfError, ConfErrors};
 pub use server::{HttpsBasic, ServerConf, SessionTicket, Tuning};
 pub use snapshot::NameInstance;
+pub use versions::{ConfVersions, HostTableStatus};
 
 use std::path::Path;
 
@@ -35,6 +37,11 @@ use std::path::Path;
 pub struct Snapshot {
     /// Human-readable versions of the files it was built from.
     pub version: String,
+    /// Each file's version, a hash of their bytes and the load time
+    /// (the monitor's `*_version` pages).
+    pub versions: ConfVersions,
+    /// Routing table sizes (`host_table_status`).
+    pub host_status: HostTableStatus,
     pub route: crate::route::RouteTable,
     pub clusters: ClusterSet,
     /// name_conf.data: service name → instances (empty when the file is absent).
@@ -53,6 +60,8 @@ impl Snapshot {
     pub fn empty() -> Snapshot {
         Snapshot {
             version: String::new(),
+            versions: ConfVersions::default(),
+            host_status: HostTableStatus::default(),
             route: crate::route::RouteTable::default(),
             clusters: ClusterSet::default(),
             names: std::collections::HashMap::new(),

@@ -31,6 +31,9 @@ pub struct ServerConf {
     pub https_addr: Option<IpAddr>,
     pub monitor_addr: Option<IpAddr>,
     pub monitor_enabled: bool,
+    /// BFE `MonitorInterval` (20, 30 or 60 s): the period the monitor's
+    /// `*_diff` pages show the counter deltas of.
+    pub monitor_interval: Duration,
     /// BFE `MaxCpus`: number of workers; 0 = one per online core.
     pub max_cpus: usize,
     pub tls_handshake_timeout: Duration,
@@ -328,6 +331,7 @@ fn server(r: &mut Reader, sv: &Sec) -> ServerConf {
     let https_addr = listen_addr(r, sv, "HttpsAddr");
     let monitor_addr = listen_addr(r, sv, "MonitorAddr");
     let monitor_enabled = r.boolean(sv, "MonitorEnabled", true);
+    let monitor_interval = Duration::from_secs(monitor_interval(r, sv) as u64);
     let max_cpus = r.int(sv, "MaxCpus", 0, 0, 65535) as usize;
     let proxy_protocol = layer4_load_balancer(r, sv);
     // BFE (bfe_proxy.NewConn): 0 or negative means the default, 2048.
@@ -364,6 +368,7 @@ fn server(r: &mut Reader, sv: &Sec) -> ServerConf {
         https_addr,
         monitor_addr,
         monitor_enabled,
+        monitor_interval,
         max_cpus,
         tls_handshake_timeout,
         client_read_timeout,
@@ -481,12 +486,6 @@ fn unsupported_server_keys(r: &mut Reader, sv: &Sec) {
     }
     if !r.list(sv, "Plugins").is_empty() {
         r.unsupported("Server.Plugins", "Go plugins cannot be loaded");
-    }
-    if monitor_interval(r, sv) != DEFAULT_MONITOR_INTERVAL {
-        r.unsupported(
-            "Server.MonitorInterval",
-            "the monitor keeps no per-interval counters; remove it or set 20",
-        );
     }
     for key in [
         "DebugServHttp",
@@ -1098,7 +1097,6 @@ mod tests {
                 "[Server]\nTotalBodyBufferSize = 1\n",
                 "Server.TotalBodyBufferSize",
             ),
-            ("[Server]\nMonitorInterval = 30\n", "Server.MonitorInterval"),
             ("[Server]\nDebugServHttp = true\n", "Server.DebugServHttp"),
             ("[Server]\nDebugBfeRoute = true\n", "Server.DebugBfeRoute"),
             ("[Server]\nDebugBal = true\n", "Server.DebugBal"),
@@ -1120,6 +1118,19 @@ mod tests {
                 "{key}: {}",
                 errs[0].reason
             );
+        }
+    }
+
+    /// BFE's rules: unset or <= 0 is 20, over 60 is 60, else 20, 30 or 60.
+    #[test]
+    fn monitor_interval_sets_the_diff_period() {
+        for (text, secs) in [
+            ("", 20),
+            ("MonitorInterval = 30\n", 30),
+            ("MonitorInterval = 90\n", 60),
+        ] {
+            let c = parse(&format!("[Server]\n{text}")).unwrap();
+            assert_eq!(c.monitor_interval, Duration::from_secs(secs), "{text}");
         }
     }
 

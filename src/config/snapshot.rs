@@ -4,8 +4,10 @@
 
 use super::data::json::{label, J};
 use super::data::{cluster_conf, cluster_table, gslb, host_rule, name_conf, route_rule, vip_rule};
+use super::versions;
 use super::{
-    Backend, Cluster, ClusterSet, ConfError, ConfErrors, ServerConf, Snapshot, SubCluster,
+    Backend, Cluster, ClusterSet, ConfError, ConfErrors, ConfVersions, HostTableStatus, ServerConf,
+    Snapshot, SubCluster,
 };
 use crate::route::{BasicRules, Cond, RouteTable, Target};
 use std::collections::HashMap;
@@ -107,6 +109,19 @@ pub(super) fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, Con
         Some(t) => format!("{version} {}", t.version),
         None => version,
     };
+    let versions = ConfVersions {
+        host_tag: v(host.as_ref().map(|h| h.version.as_str())),
+        vip: v(vip.as_ref().map(|h| h.version.as_str())),
+        product_route: v(route.as_ref().map(|h| h.version.as_str())),
+        cluster_conf: v(cc.as_ref().map(|h| h.version.as_str())),
+        cluster_table: v(table.as_ref().map(|h| h.version.as_str())),
+        gslb_ts: v(gslb.as_ref().map(|h| h.ts.as_str())),
+        gslb_src: v(gslb.as_ref().map(|h| h.hostname.as_str())),
+        tls: v(tls.as_ref().map(|t| t.version.as_str())),
+        content_hash: versions::content_hash(server),
+        loaded_at: versions::unix_now(),
+    };
+    let host_status = host_status(host.as_ref(), vip.as_ref(), route.as_ref());
     let names = names
         .map(|n| {
             n.names
@@ -127,11 +142,33 @@ pub(super) fn load(conf_dir: &Path, server: &ServerConf) -> Result<Snapshot, Con
         .unwrap_or_default();
     Ok(Snapshot {
         version,
+        versions,
+        host_status,
         route: route_table,
         clusters,
         names,
         tls,
     })
+}
+
+/// BFE's `host_table_status` sizes, from the files as read.
+fn host_status(
+    host: Option<&host_rule::HostRule>,
+    vip: Option<&vip_rule::VipRule>,
+    route: Option<&route_rule::RouteRule>,
+) -> HostTableStatus {
+    let mut tags: Vec<&str> = host
+        .map(|h| h.hosts.iter().map(|(_, tag, _)| tag.as_str()).collect())
+        .unwrap_or_default();
+    tags.sort_unstable();
+    tags.dedup();
+    HostTableStatus {
+        host_table_size: host.map_or(0, |h| h.hosts.len()),
+        host_tag_table_size: tags.len(),
+        vip_table_size: vip.map_or(0, |v| v.vips.len()),
+        product_route_table_size: route.map_or(0, |r| r.advanced.len()),
+        product_basic_route_table_size: route.map_or(0, |r| r.basic.len()),
+    }
 }
 
 fn build_hosts(j: &mut J, t: &mut RouteTable, h: &host_rule::HostRule) {

@@ -50,6 +50,10 @@ impl<S> ClientConn<S> {
 /// `Split`: its reads and writes may run at once, which a WebSocket tunnel
 /// ([`super::tunnel`]) needs (plain TCP and rustls over TCP both are).
 pub(crate) trait ClientIo: AsyncReadRent + AsyncWriteRent + Split + 'static {
+    /// Whether the stream is TLS (requests are counted as HTTPS): a
+    /// constant, so the plain path compiles without the branch.
+    const TLS: bool;
+
     /// Wait until the client sends something, holding no buffer meanwhile.
     /// Streams that may already hold decoded bytes (TLS) return at once.
     fn wait_readable(&self) -> impl std::future::Future<Output = std::io::Result<()>>;
@@ -64,6 +68,8 @@ pub(crate) trait ClientIo: AsyncReadRent + AsyncWriteRent + Split + 'static {
 }
 
 impl ClientIo for TcpStream {
+    const TLS: bool = false;
+
     fn wait_readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> {
         self.readable(false)
     }

@@ -333,6 +333,9 @@ async fn request_loop<S: ClientIo>(
             }
         }
         Stats::inc(&w.stats.req_total);
+        if S::TLS {
+            Stats::inc(&w.stats.req_https);
+        }
         Stats::inc(&w.stats.req_active);
         let active = GaugeGuard(&w.stats.req_active);
         let gen = w.current();

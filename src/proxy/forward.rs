@@ -78,8 +78,14 @@ pub(crate) async fn run<D: Downstream>(w: &Worker, d: &mut D, req: &mut Request)
                 req.attempts += 1;
                 if req.attempts > 1 {
                     Stats::inc(&w.stats.retries);
+                    if req.attempts == 2 {
+                        Stats::inc(&w.stats.req_with_retry);
+                    }
                 }
                 if next.cross {
+                    if !req.stat.cross_cluster {
+                        Stats::inc(&w.stats.req_with_cross_retry);
+                    }
                     Stats::inc(&w.stats.retries_cross);
                     req.stat.cross_cluster = true;
                 }

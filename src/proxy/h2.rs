@@ -367,6 +367,7 @@ async fn stream(
             }
         }
         Stats::inc(&wr.stats.req_total);
+        Stats::inc(&wr.stats.req_h2);
         Stats::inc(&wr.stats.req_active);
         let active = GaugeGuard(&wr.stats.req_active);
         let mut r = Request::new(ses.clone(), buf, head, Some(rhead), wr.current());

@@ -3,7 +3,7 @@
 //! caller always closes that stream, so a cancelled read is never followed
 //! by another read on the same stream.
 
-use monoio::buf::{IoBuf, IoBufMut, IoVecBuf};
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, SliceMut};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use std::ops::Range;
@@ -27,14 +27,39 @@ pub(crate) async fn read_more<S: AsyncReadRent>(
     limit: usize,
     timeout: Duration,
 ) -> Result<usize, IoErr> {
+    let slice = read_slice(buf, limit);
+    read_result(buf, monoio::time::timeout(timeout, s.read(slice)).await)
+}
+
+/// [`read_more`] by `deadline`: for a caller that read the clock already
+/// (monoio's `timeout` would read it again).
+pub(crate) async fn read_more_by<S: AsyncReadRent>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    limit: usize,
+    deadline: std::time::Instant,
+) -> Result<usize, IoErr> {
+    let slice = read_slice(buf, limit);
+    let deadline = monoio::time::Instant::from_std(deadline);
+    read_result(buf, monoio::time::timeout_at(deadline, s.read(slice)).await)
+}
+
+/// The free part of `buf` to read up to `limit` bytes into (`buf` is
+/// left empty until [`read_result`] puts it back).
+fn read_slice(buf: &mut Vec<u8>, limit: usize) -> SliceMut<Vec<u8>> {
     let len = buf.len();
     if len == buf.capacity() {
         buf.reserve_exact(len.max(4096).min(limit.max(1)));
     }
     let end = buf.capacity().min(len.saturating_add(limit.max(1)));
-    let owned = std::mem::take(buf);
-    let slice = owned.slice_mut(len..end);
-    match monoio::time::timeout(timeout, s.read(slice)).await {
+    std::mem::take(buf).slice_mut(len..end)
+}
+
+fn read_result(
+    buf: &mut Vec<u8>,
+    r: Result<(std::io::Result<usize>, SliceMut<Vec<u8>>), monoio::time::error::Elapsed>,
+) -> Result<usize, IoErr> {
+    match r {
         Ok((res, slice)) => {
             *buf = slice.into_inner();
             match res {

@@ -7,12 +7,14 @@ use super::h2::H2Settings;
 use crate::basic::{ErrorKind, Session, TlsInfo};
 use crate::module::{Point, Ret};
 use crate::tls::Chosen;
-use crate::worker::Worker;
+use crate::worker::{Stats, Worker};
 use monoio::net::tcp::stream_poll::TcpStreamPoll;
 use monoio::net::TcpStream;
 use monoio_rustls::ServerTlsStream;
 
 impl ClientIo for ServerTlsStream<TcpStream> {
+    const TLS: bool = true;
+
     /// rustls may already hold decrypted bytes the socket no longer shows,
     /// so waiting for the socket could wait forever: read at once.
     async fn wait_readable(&self) -> std::io::Result<()> {
@@ -53,6 +55,7 @@ pub(crate) type H2Tls = tokio_rustls::server::TlsStream<TcpStreamPoll>;
 /// go back to completion IO (tokio-rustls keeps no bytes of its own, so
 /// nothing is lost).
 pub(crate) async fn handshake(w: &Worker, stream: TcpStream, ses: &Session) -> Option<Negotiated> {
+    Stats::inc(&w.stats.tls_handshake_all);
     let handshake = async {
         let acceptors = w
             .tls()
@@ -80,6 +83,7 @@ pub(crate) async fn handshake(w: &Worker, stream: TcpStream, ses: &Session) -> O
     };
     match monoio::time::timeout(w.conf.tls_handshake_timeout, handshake).await {
         Ok(Ok((tls, sni))) => {
+            Stats::inc(&w.stats.tls_handshake_succ);
             let alpn = match &tls {
                 Negotiated::H1(t) => t.alpn_protocol(),
                 Negotiated::H2(..) => Some(b"h2".to_vec()),

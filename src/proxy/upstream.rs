@@ -7,7 +7,7 @@
 use super::attempt::{Outcome, Target};
 use super::body::Pump;
 use super::downstream::{BodyError, Downstream, Upstream};
-use super::io::{read_more, write_all_in, IoErr};
+use super::io::{read_more_by, write_all_in, IoErr};
 use super::reply::fail;
 use crate::basic::{ErrorKind, ProxyError, Request, Response};
 use crate::config::Cluster;
@@ -60,7 +60,10 @@ pub(crate) async fn exchange<D: Downstream>(
                 }
                 s
             }
-            Err(_) => return Err(Outcome::ConnectFailed),
+            Err(_) => {
+                crate::worker::Stats::inc(&w.stats.upstream_connect_fail);
+                return Err(Outcome::ConnectFailed);
+            }
         },
     };
     req.stat.mark(|t| &mut t.backend_connected);
@@ -156,10 +159,10 @@ async fn read_head(
 ) -> Result<(), Outcome> {
     let mut ubuf = w.lend();
     let mut rhead = req.rhead.take().unwrap_or_default();
-    let whole = cluster.backend.timeout_response_header;
-    let deadline = Instant::now() + whole;
-    // The first read has the whole timeout: no second clock read for it.
-    let mut first = true;
+    // One clock read for the deadline of every read of the head (monoio's
+    // `timeout` would read it again per read) and for the backend latency.
+    let sent = Instant::now();
+    let deadline = sent + cluster.backend.timeout_response_header;
     let is_head = req.is_head();
     let failed = loop {
         if !ubuf.is_empty() {
@@ -169,6 +172,9 @@ async fn read_head(
                     continue;
                 }
                 Ok(true) => {
+                    let r = &req.route;
+                    w.latency
+                        .record(&req.gen, r.product, r.cluster, sent.elapsed());
                     *res = Response::from_backend(ubuf.take(), rhead);
                     return Ok(());
                 }
@@ -179,12 +185,7 @@ async fn read_head(
                 }
             }
         }
-        let left = if std::mem::take(&mut first) {
-            whole
-        } else {
-            deadline.saturating_duration_since(Instant::now())
-        };
-        match read_more(up, &mut ubuf, HEAD_READ, left).await {
+        match read_more_by(up, &mut ubuf, HEAD_READ, deadline).await {
             Ok(_) => {}
             Err(IoErr::Timeout) => {
                 w.stats.error(ErrorKind::BackendTimeout);

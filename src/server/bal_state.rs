@@ -1,4 +1,5 @@
-//! The monitor's `bal_state`: every backend's balancing state, summed over
+//! The monitor's `backend_state` (ringfront's; BFE's `bal_state` is a counter
+//! page, see `bfe_state`): every backend's balancing state, summed over
 //! workers. Health is per worker, so a backend is reported with how many
 //! workers see it up and down (and probe it), plus requests in flight.
 

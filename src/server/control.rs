@@ -2,13 +2,13 @@
 //! workers, and reloads configuration. A reload is validated completely
 //! before any worker sees it; a bad one changes nothing.
 
-use super::bal_state;
 use super::monitor::{self, Format, MonitorRequest};
-use super::web::{self, Page, Reload, Web};
+use super::web::{self, ModuleLoads, Page, Reload, Web};
+use super::{bal_state, bfe_state, latency_page, tables};
 use crate::balance::BackendRow;
 use crate::config::{ServerConf, Snapshot};
 use crate::module::{monitor as counters, ModuleConf, ModuleSet, ModuleTables, ReloadCtx};
-use crate::worker::{ModuleCounterPages, StatsSnapshot, WorkerCmd};
+use crate::worker::{LatencyByName, ModuleCounterPages, StatsSnapshot, WorkerCmd};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -19,10 +19,6 @@ use std::time::{Duration, Instant};
 
 /// How long the control thread waits for all workers to answer.
 const WORKER_REPLY: Duration = Duration::from_secs(5);
-
-/// go-lib's diff interval: `.diff` pages show the counter deltas of the
-/// last completed interval, aligned to wall-clock multiples of it.
-const DIFF_INTERVAL_SECS: u64 = 20;
 
 /// What the main thread asks of the control thread.
 pub(super) enum ControlCmd {
@@ -39,13 +35,19 @@ pub(super) struct ModulesCtl {
     pub tables: ModuleTables,
 }
 
-/// Module counters at the last interval boundary and the deltas of the
-/// interval before it.
+/// Counters at the last interval boundary and the deltas of the interval
+/// before it: `*_diff` and `<module>.diff` pages show the deltas of the
+/// last completed `MonitorInterval`, aligned to wall-clock multiples of it
+/// (go-lib's diff).
 #[derive(Default)]
 struct Diffs {
+    /// `MonitorInterval` in seconds.
+    interval: u64,
     bucket: u64,
     at_boundary: ModuleCounterPages,
     last: ModuleCounterPages,
+    core_at_boundary: StatsSnapshot,
+    core_last: StatsSnapshot,
 }
 
 /// A `/reload` reply: BFE's JSON, HTTP 200 whatever happened.
@@ -76,11 +78,13 @@ pub(super) struct Control {
     stop: Arc<AtomicBool>,
     cmds: Receiver<ControlCmd>,
     version: String,
+    /// The configuration the workers run now (version and table pages).
+    snapshot: Snapshot,
     reloads: u64,
     modules: ModulesCtl,
     web: Web,
-    /// Successful reloads per module (`module_status`).
-    module_reloads: Vec<(&'static str, u64)>,
+    /// Reloads, version and load time per module (`module_status`).
+    module_loads: Vec<(&'static str, ModuleLoads)>,
     diffs: Diffs,
     /// BFE's global h2 switch (`/reload/tls_conf?enable=-h2`), kept here
     /// and given to every snapshot's TLS data.
@@ -95,8 +99,14 @@ impl Control {
         stop: Arc<AtomicBool>,
         cmds: Receiver<ControlCmd>,
         modules: ModulesCtl,
+        snapshot: Snapshot,
     ) -> Self {
         let web = Web::new(&modules.set);
+        let interval = conf.monitor_interval.as_secs().max(1);
+        let started = ModuleLoads {
+            loaded_at: snapshot.versions.loaded_at,
+            ..ModuleLoads::default()
+        };
         Control {
             conf_dir,
             conf,
@@ -104,13 +114,15 @@ impl Control {
             stop,
             cmds,
             version: String::new(),
+            snapshot,
             reloads: 0,
             h2_enabled: true,
-            module_reloads: modules.set.names().map(|m| (m, 0)).collect(),
+            module_loads: modules.set.names().map(|m| (m, started.clone())).collect(),
             modules,
             web,
             diffs: Diffs {
-                bucket: unix_secs() / DIFF_INTERVAL_SECS,
+                interval,
+                bucket: unix_secs() / interval,
                 ..Diffs::default()
             },
         }
@@ -192,11 +204,7 @@ impl Control {
             ["reload"] => (200, "text/html", self.web.reload_list()),
             ["monitor", name] => match Format::parse(req.param("format")) {
                 Ok(format) => self.monitor(name, format, req),
-                Err(e) => (
-                    400,
-                    "application/json",
-                    format!("{{\"error\":{}}}", monitor::json_str(&e)),
-                ),
+                Err(e) => error_reply(400, &e),
             },
             ["reload", name] if !reload_allowed(peer.ip()) => {
                 reload_reply(Err(format!("reload is not allowed from [{peer}]")))
@@ -224,31 +232,48 @@ impl Control {
             Some(p) => (p, false),
             None => match name.strip_suffix(".diff").and_then(|n| self.web.page(n)) {
                 Some(Page::Counters) => (Page::Counters, true),
-                _ => return (404, "text/plain", "unknown monitor category\n".into()),
+                _ => {
+                    let e = format!("handler not exist, type[monitor], command[{name}]");
+                    return error_reply(404, &e);
+                }
             },
         };
         let body = match page {
-            Page::ProxyState => {
-                let per_worker = matches!(req.param("per_worker"), Some("1" | "true"));
-                monitor::proxy_state(&self.collect(), format, per_worker)
+            Page::BfeState { diff } => {
+                let (page, values) = match name.strip_suffix("_diff") {
+                    Some(base) if diff => (base, self.diffs.core_last),
+                    _ => (name, sum(&self.collect())),
+                };
+                bfe_state::render(page, &values, format, diff).unwrap_or_default()
             }
-            Page::BalState => bal_state::render(&self.collect_bal_state()),
-            Page::ConfigState => format!(
-                "{{\"version\":{},\"reloads\":{}}}\n",
-                monitor::json_str(&self.version),
-                self.reloads
-            ),
+            Page::Table => match tables::render(name, &self.snapshot, self.reloads, format) {
+                Some(Ok(body)) => body,
+                Some(Err(e)) => return error_reply(400, &e),
+                None => String::new(),
+            },
+            Page::Latency => latency_page::render(&self.collect_latency(), format),
+            Page::RingfrontState => {
+                let per_worker = matches!(req.param("per_worker"), Some("1" | "true"));
+                monitor::ringfront_state(&self.collect(), format, per_worker)
+            }
+            Page::BackendState => bal_state::render(&self.collect_bal_state()),
             Page::ModuleStatus => web::module_status(
                 &self.modules.available,
                 &self.modules.set.names().collect::<Vec<_>>(),
-                &self.module_reloads,
+                &self.module_loads,
             ),
             Page::ModuleHandlers => self.module_handlers(),
             Page::Counters => self.counter_page(name, format, diff),
         };
-        let ctype = match page {
-            Page::ProxyState | Page::Counters => format.content_type(),
-            _ => "application/json",
+        // These are JSON whatever was asked, as in BFE.
+        let json_only = matches!(
+            page,
+            Page::BackendState | Page::ModuleStatus | Page::ModuleHandlers
+        ) || name == "bal_table_status";
+        let ctype = if json_only {
+            "application/json"
+        } else {
+            format.content_type()
         };
         (200, ctype, body)
     }
@@ -305,14 +330,19 @@ impl Control {
                     log::warn!("reload {name} rejected: {e}");
                     e
                 })?;
-                self.swap_module(module, done.conf)?;
+                self.swap_module(module, done.conf, done.version.clone())?;
                 Ok(done.version)
             }
         }
     }
 
     /// Give every worker its own copy of a reloaded module table.
-    fn swap_module(&mut self, module: &'static str, conf: ModuleConf) -> Result<(), String> {
+    fn swap_module(
+        &mut self,
+        module: &'static str,
+        conf: ModuleConf,
+        version: Option<String>,
+    ) -> Result<(), String> {
         let (ack_tx, ack_rx) = unbounded();
         let sent = self
             .workers
@@ -324,8 +354,10 @@ impl Control {
             .count();
         let acked = self.await_acks(&ack_rx, sent);
         self.modules.tables.set(module, conf);
-        if let Some((_, n)) = self.module_reloads.iter_mut().find(|(m, _)| *m == module) {
-            *n += 1;
+        if let Some((_, l)) = self.module_loads.iter_mut().find(|(m, _)| *m == module) {
+            l.reloads += 1;
+            l.version = version.or(l.version.take());
+            l.loaded_at = unix_secs();
         }
         log::info!("reload {module}: on {acked}/{} workers", self.workers.len());
         if acked < self.workers.len() {
@@ -350,11 +382,17 @@ impl Control {
     /// previous boundary (counters start at zero, so the first interval
     /// counts from start).
     fn sample_diffs(&mut self) {
-        let bucket = unix_secs() / DIFF_INTERVAL_SECS;
-        if bucket == self.diffs.bucket || self.web.counter_pages().next().is_none() {
+        let bucket = unix_secs() / self.diffs.interval;
+        if bucket == self.diffs.bucket {
             return;
         }
         self.diffs.bucket = bucket;
+        let core = sum(&self.collect());
+        self.diffs.core_last = core.delta(&self.diffs.core_at_boundary);
+        self.diffs.core_at_boundary = core;
+        if self.web.counter_pages().next().is_none() {
+            return;
+        }
         let now = self.collect_module_counters();
         self.diffs.last = now
             .iter()
@@ -489,11 +527,13 @@ impl Control {
             .count();
         let acked = self.await_acks(&ack_rx, sent);
         self.version = snapshot.version.clone();
+        self.snapshot = snapshot;
         self.reloads += 1;
         for (module, conf) in tables {
             self.modules.tables.set(module, conf);
-            if let Some((_, n)) = self.module_reloads.iter_mut().find(|(m, _)| *m == module) {
-                *n += 1;
+            if let Some((_, l)) = self.module_loads.iter_mut().find(|(m, _)| *m == module) {
+                l.reloads += 1;
+                l.loaded_at = unix_secs();
             }
         }
         log::info!(
@@ -513,6 +553,7 @@ impl Control {
     /// Give every worker a copy of `snapshot`.
     fn swap_snapshot(&mut self, snapshot: Snapshot, what: &str) -> Result<Option<String>, String> {
         let version = snapshot.version.clone();
+        let kept = snapshot.clone();
         let (ack_tx, ack_rx) = unbounded();
         let mut sent = 0;
         for w in &self.workers {
@@ -523,7 +564,7 @@ impl Control {
             }
         }
         let acked = self.await_acks(&ack_rx, sent);
-        self.version = version.clone();
+        self.snapshot = kept;
         self.reloads += 1;
         log::info!(
             "reload {what}: {version} on {acked}/{} workers",
@@ -556,6 +597,25 @@ impl Control {
         out
     }
 
+    /// Every worker's backend response-time histograms, merged by name.
+    fn collect_latency(&self) -> LatencyByName {
+        let (tx, rx) = unbounded();
+        let sent = self
+            .workers
+            .iter()
+            .filter(|w| w.send(WorkerCmd::Latency(tx.clone())).is_ok())
+            .count();
+        let deadline = Instant::now() + WORKER_REPLY;
+        let mut total = LatencyByName::default();
+        for _ in 0..sent {
+            match rx.recv_deadline(deadline) {
+                Ok((_, l)) => total.merge(&l),
+                Err(_) => break,
+            }
+        }
+        total
+    }
+
     /// Counters from every worker, in worker order.
     fn collect(&self) -> Vec<StatsSnapshot> {
         let (tx, rx) = unbounded();
@@ -573,6 +633,24 @@ impl Control {
         }
         out
     }
+}
+
+/// The workers' counters summed.
+fn sum(workers: &[StatsSnapshot]) -> StatsSnapshot {
+    let mut total = StatsSnapshot::default();
+    for w in workers {
+        total.add(w);
+    }
+    total
+}
+
+/// An error answer in go-lib's shape, `{"error":"…"}`.
+fn error_reply(status: u16, e: &str) -> (u16, &'static str, String) {
+    (
+        status,
+        "application/json",
+        format!("{{\"error\":{}}}", monitor::json_str(e)),
+    )
 }
 
 /// One page's values out of merged pages (empty when no worker has it).

@@ -7,10 +7,13 @@
 //! configuration snapshots to the workers.
 
 mod bal_state;
+mod bfe_state;
 mod control;
+mod latency_page;
 mod listen;
 mod monitor;
 pub mod notify;
+mod tables;
 mod web;
 mod worker_thread;
 
@@ -249,6 +252,7 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
             set: modules,
             tables,
         },
+        snapshot,
     );
     handle.control = Some(
         std::thread::Builder::new()

@@ -53,8 +53,13 @@ impl MonitorRequest {
 
 pub(super) use crate::module::monitor::json_str;
 
-/// `proxy_state`: counters summed over workers, optionally per worker.
-pub(super) fn proxy_state(workers: &[StatsSnapshot], format: Format, per_worker: bool) -> String {
+/// `ringfront_state`: ringfront's counters by their own names, summed over
+/// workers, optionally per worker (BFE's `proxy_state` is in `bfe_state`).
+pub(super) fn ringfront_state(
+    workers: &[StatsSnapshot],
+    format: Format,
+    per_worker: bool,
+) -> String {
     let mut total = StatsSnapshot::default();
     for w in workers {
         total.add(w);
@@ -140,12 +145,12 @@ mod tests {
             conn_active: 1,
             ..Default::default()
         };
-        let j = proxy_state(&[a, b], Format::Json, false);
+        let j = ringfront_state(&[a, b], Format::Json, false);
         assert!(j.contains("\"req_total\":5"));
         assert!(j.contains("\"workers\":2"));
-        let kv = proxy_state(&[a, b], Format::Kv, false);
+        let kv = ringfront_state(&[a, b], Format::Kv, false);
         assert!(kv.contains("req_total:5\n"));
-        let p = proxy_state(&[a, b], Format::Prometheus, true);
+        let p = ringfront_state(&[a, b], Format::Prometheus, true);
         assert!(p.contains("# TYPE ringfront_proxy_req_total counter"));
         assert!(p.contains("ringfront_proxy_conn_active{worker=\"1\"} 1"));
     }

@@ -2,6 +2,7 @@
 //! and module monitor pages and reload endpoints in one table, so
 //! `/monitor` and `/reload` list them all and lookups are uniform.
 
+use super::monitor::json_str;
 use crate::module::{json_str_list, ModuleSet, ReloadFn};
 
 /// What `GET /reload/<name>` runs.
@@ -19,9 +20,18 @@ pub(super) enum Reload {
 /// What `GET /monitor/<name>` shows.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Page {
-    ProxyState,
-    BalState,
-    ConfigState,
+    /// A BFE counter page ([`super::bfe_state`]); `_diff` pages too.
+    BfeState {
+        diff: bool,
+    },
+    /// A version or table page ([`super::tables`]).
+    Table,
+    /// Backend response-time histograms ([`super::latency_page`]).
+    Latency,
+    /// ringfront's own counters, by its own names (`per_worker=1`).
+    RingfrontState,
+    /// Every backend's health over workers ([`super::bal_state`]).
+    BackendState,
     ModuleStatus,
     ModuleHandlers,
     /// A module's counters, summed over workers.
@@ -36,13 +46,27 @@ const CORE_RELOADS: [&str; 4] = [
     "tls_conf",
 ];
 
-const CORE_PAGES: [(&str, Page); 5] = [
-    ("proxy_state", Page::ProxyState),
-    ("bal_state", Page::BalState),
-    ("config_state", Page::ConfigState),
-    ("module_status", Page::ModuleStatus),
-    ("module_handlers", Page::ModuleHandlers),
-];
+/// The core pages: BFE's names, then ringfront's own.
+fn core_pages() -> Vec<(String, Page)> {
+    let mut pages = Vec::new();
+    for n in super::bfe_state::names() {
+        pages.push((n.to_string(), Page::BfeState { diff: false }));
+        pages.push((format!("{n}_diff"), Page::BfeState { diff: true }));
+    }
+    for n in super::tables::NAMES {
+        pages.push((n.to_string(), Page::Table));
+    }
+    for (n, p) in [
+        ("module_status", Page::ModuleStatus),
+        ("module_handlers", Page::ModuleHandlers),
+        (super::latency_page::NAME, Page::Latency),
+        ("ringfront_state", Page::RingfrontState),
+        ("backend_state", Page::BackendState),
+    ] {
+        pages.push((n.to_string(), p));
+    }
+    pages
+}
 
 pub(super) struct Web {
     reloads: Vec<(String, Reload)>,
@@ -58,10 +82,7 @@ impl Web {
                 .iter()
                 .map(|n| (n.to_string(), Reload::Core))
                 .collect(),
-            pages: CORE_PAGES
-                .iter()
-                .map(|(n, p)| (n.to_string(), *p))
-                .collect(),
+            pages: core_pages(),
         };
         for (module, handlers) in modules.web() {
             for name in handlers.reload_names() {
@@ -114,28 +135,52 @@ impl Web {
     }
 }
 
-/// The small HTML index BFE's web monitor answers, one link per name.
+/// The HTML index go-lib's web monitor answers: every name, sorted, one
+/// link per line.
 fn html_list(kind: &str, names: &[String]) -> String {
-    let mut o = format!("<html><head><title>{kind}</title></head><body>\n");
+    let mut names: Vec<&String> = names.iter().collect();
+    names.sort();
+    let mut o = format!("<html>\n<body>\n<p>{kind} manual for ringfront</p>\n");
     for n in names {
-        o.push_str(&format!("<a href=\"/{kind}/{n}\">{n}</a><br>\n"));
+        o.push_str(&format!("<p><a href=\"/{kind}/{n}\">{n}</a></p>\n"));
     }
-    o.push_str("</body></html>\n");
+    o.push_str("</body></html>");
     o
 }
 
-/// `module_status`: every module the binary has and the enabled ones, in
-/// run order, with how often each was reloaded.
+/// What the control thread knows of one enabled module's loads.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ModuleLoads {
+    /// Successful reloads.
+    pub reloads: u64,
+    /// The version the last reload reported (`<file>=<Version>`).
+    pub version: Option<String>,
+    /// When the module's tables were last loaded (start or reload), Unix
+    /// seconds.
+    pub loaded_at: u64,
+}
+
+/// `module_status`: BFE's `{"available":[…],"enabled":[…]}` (modules the
+/// binary has, enabled ones in run order), plus ringfront's `state` per
+/// enabled module: reloads, last reported version, load time.
 pub(super) fn module_status(
     available: &[&'static str],
     enabled: &[&'static str],
-    reloads: &[(&'static str, u64)],
+    loads: &[(&'static str, ModuleLoads)],
 ) -> String {
     let state: Vec<String> = enabled
         .iter()
         .map(|m| {
-            let n = reloads.iter().find(|(r, _)| r == m).map_or(0, |(_, n)| *n);
-            format!("\"{m}\":{{\"state\":\"running\",\"reloads\":{n}}}")
+            let l = loads
+                .iter()
+                .find(|(r, _)| r == m)
+                .map(|(_, l)| l.clone())
+                .unwrap_or_default();
+            let version = l.version.as_deref().map_or("null".to_string(), json_str);
+            format!(
+                "\"{m}\":{{\"state\":\"running\",\"reloads\":{},\"version\":{version},\"loaded_at\":{}}}",
+                l.reloads, l.loaded_at
+            )
         })
         .collect();
     format!(

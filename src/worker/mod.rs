@@ -13,6 +13,7 @@
 mod budget;
 mod bufs;
 mod idle;
+mod latency;
 mod lent;
 mod runtime;
 mod stats;
@@ -21,6 +22,7 @@ mod trim;
 pub(crate) use budget::Held;
 pub(crate) use bufs::{BufPool, HeadPool};
 pub(crate) use idle::IdleList;
+pub(crate) use latency::{Hist, LatencyByName, BOUNDS_US};
 pub(crate) use lent::Lent;
 pub(crate) use runtime::{build as build_runtime, Driver};
 pub(crate) use stats::{Stats, StatsSnapshot};
@@ -63,7 +65,9 @@ pub(crate) enum WorkerCmd {
     Swap(Box<Snapshot>, Sender<usize>),
     /// Send a copy of the counters.
     Stats(Sender<(usize, StatsSnapshot)>),
-    /// Send every backend's balancing state (`bal_state`).
+    /// Send the backend response-time histograms, by product and cluster.
+    Latency(Sender<(usize, LatencyByName)>),
+    /// Send every backend's balancing state (`backend_state`).
     BalState(Sender<(usize, Vec<BackendRow>)>),
     /// Stop accepting, let requests in flight finish, exit.
     Shutdown,
@@ -114,6 +118,8 @@ pub(crate) struct Worker {
     /// Idle keep-alive connections and their deadlines.
     pub idle: IdleList,
     pub stats: Stats,
+    /// Backend response times per product and cluster.
+    pub latency: latency::Latency,
     pub shutting_down: Cell<bool>,
     /// Tasks to wake when shutdown starts, by connection id: HTTP/2
     /// connections, which must send GOAWAY at once rather than at their
@@ -234,6 +240,7 @@ impl Worker {
         old.balancer
             .borrow()
             .release_removed(&gen.balancer.borrow());
+        self.latency.swap(&old, &gen);
         *self.current.borrow_mut() = Rc::new(gen);
         Stats::inc(&self.stats.snapshot_swaps);
     }
@@ -255,13 +262,16 @@ impl Worker {
         };
         let bufs = BufPool::new(conf.tuning.read_buffer_size, READ_BUFS_KEPT);
         let body_bufs = BufPool::new(conf.tuning.body_buffer_size, BODY_BUFS_KEPT);
+        let gen = Generation::new(0, snapshot, None);
+        let latency = latency::Latency::new(&gen);
         Rc::new_cyclic(|me| Worker {
             id,
             me: me.clone(),
             limits,
             cbs,
             modules,
-            current: RefCell::new(Rc::new(Generation::new(0, snapshot, None))),
+            current: RefCell::new(Rc::new(gen)),
+            latency,
             pool: RefCell::new(Pool::default()),
             coarse_now: Cell::new(Instant::now()),
             failure_log: Cell::new((Instant::now(), 0, 0)),
@@ -354,6 +364,9 @@ async fn control_loop(w: Rc<Worker>, rx: Receiver<WorkerCmd>) {
                     w.stats.errors[crate::basic::ErrorKind::HandlerPanic.index()]
                         .set(w.cbs.panics());
                     let _ = reply.send((w.id, w.stats.snapshot()));
+                }
+                Ok(WorkerCmd::Latency(reply)) => {
+                    let _ = reply.send((w.id, w.latency.snapshot(&w.current())));
                 }
                 Ok(WorkerCmd::BalState(reply)) => {
                     let gen = w.current();

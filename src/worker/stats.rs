@@ -39,6 +39,17 @@ macro_rules! counters {
                 v
             }
 
+            /// Field-wise `self - before` (a counter never goes down; a
+            /// gauge that did reads 0: diff pages show counters only).
+            pub(crate) fn delta(&self, before: &StatsSnapshot) -> StatsSnapshot {
+                StatsSnapshot {
+                    $( $name: self.$name.saturating_sub(before.$name), )*
+                    errors: std::array::from_fn(|i| {
+                        self.errors[i].saturating_sub(before.errors[i])
+                    }),
+                }
+            }
+
             /// Field-wise sum (gauges sum to the process total too).
             pub(crate) fn add(&mut self, o: &StatsSnapshot) {
                 $( self.$name += o.$name; )*
@@ -61,6 +72,16 @@ counters! {
     req_total,
     /// Requests being processed now (gauge).
     req_active,
+    /// Of `req_total`: HTTP/1.x requests over TLS.
+    req_https,
+    /// Of `req_total`: HTTP/2 streams (over TLS or h2c).
+    req_h2,
+    /// Requests that were retried at least once (BFE's
+    /// `ClientReqWithRetry`).
+    req_with_retry,
+    /// Requests that went to another sub-cluster at least once (BFE's
+    /// `ClientReqWithCrossRetry`).
+    req_with_cross_retry,
     /// Responses sent, by class.
     resp_1xx,
     resp_2xx,
@@ -84,6 +105,8 @@ counters! {
     probe_failures,
     /// Upstream connections opened.
     upstream_connect,
+    /// Upstream connections that could not be opened (refused, timed out).
+    upstream_connect_fail,
     /// Requests sent on a pooled upstream connection.
     upstream_reuse,
     /// Idle upstream connections held now (gauge).
@@ -123,6 +146,10 @@ counters! {
     proxy_normal_v1_header,
     /// v2 headers read.
     proxy_normal_v2_header,
+    /// TLS handshakes started (BFE's `TlsHandshakeAll`).
+    tls_handshake_all,
+    /// TLS handshakes completed (BFE's `TlsHandshakeSucc`).
+    tls_handshake_succ,
     /// HTTP/2 connections whose preface and SETTINGS arrived.
     h2_conns,
     /// HTTP/2 streams reset as malformed (RFC 9113 §8).

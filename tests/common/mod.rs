@@ -48,9 +48,9 @@ pub fn reload(h: &ServerHandle, name: &str) -> serde_json::Value {
     }
 }
 
-/// One counter from `/monitor/proxy_state?format=kv`.
+/// One of ringfront's own counters, from `/monitor/ringfront_state?format=kv`.
 pub fn counter(h: &ServerHandle, name: &str) -> u64 {
-    let (_, body) = monitor_get(h, "/monitor/proxy_state?format=kv");
+    let (_, body) = monitor_get(h, "/monitor/ringfront_state?format=kv");
     body.lines()
         .find_map(|l| l.strip_prefix(&format!("{name}:")))
         .and_then(|v| v.parse().ok())

@@ -9,14 +9,19 @@ pub const BLACKHOLE: &str = "GSLB_BLACKHOLE";
 #[derive(Debug, Default)]
 pub struct Gslb {
     pub ts: String,
+    /// `Hostname`: where the scheduler that wrote the file runs.
+    pub hostname: String,
     /// cluster -> (sub-cluster, weight), sub-clusters in name order.
     pub clusters: Vec<(String, Vec<(String, u32)>)>,
 }
 
 pub fn parse(j: &mut J, v: &Value) -> Option<Gslb> {
     let root = j.obj(v, "")?;
-    let mut out = Gslb::default();
-    j.need_str(root, "Hostname", "");
+    let hostname = j.need_str(root, "Hostname", "").unwrap_or_default();
+    let mut out = Gslb {
+        hostname: hostname.to_string(),
+        ..Gslb::default()
+    };
     out.ts = j.need_str(root, "Ts", "").unwrap_or_default().to_string();
     let clusters = j.need_obj(root, "Clusters", "")?;
     for (name, subs) in sorted(clusters) {
