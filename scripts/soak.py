@@ -55,6 +55,10 @@ RSS_TOLERANCE_PCT = float(os.environ.get("SOAK_RSS_TOLERANCE_PCT", "10"))
 RSS_TOLERANCE_FIXED_KIB = 4096
 WRK_THREADS = 2
 CONNS = 64
+# Once the load ends, the descriptors must come back to what they were
+# before it within this long (idle pooled connections live 30 s at most).
+QUIET_WAIT = 45
+QUIET_FD_SLACK = 2
 
 
 def free_ports(n):
@@ -288,6 +292,7 @@ def main():
         if not wait_up(http_port) or not wait_up(mon_port):
             sys.exit("soak: ringfront did not start")
         url = f"http://127.0.0.1:{http_port}/"
+        fds_at_start = proc_sample(rf.pid)[0]
 
         # The maximum rate (no pause between requests), then the pause per
         # request on each connection that gives LOAD_FRACTION of it: each
@@ -365,6 +370,17 @@ def main():
         else:
             c = counters(mon_port)
 
+        # Quiet again: idle pooled connections age out (30 s), and then
+        # ringfront must hold no more descriptors than before the load.
+        quiet_fds, quiet_after = None, None
+        t_quiet = time.time()
+        while rf.poll() is None and time.time() - t_quiet < QUIET_WAIT:
+            quiet_fds = proc_sample(rf.pid)[0]
+            if quiet_fds <= fds_at_start + QUIET_FD_SLACK:
+                quiet_after = time.time() - t_quiet
+                break
+            time.sleep(1)
+
         # Failures by kind, and whether each lies in a kill window.
         windows = [(int(a), int(b) + KILL_WINDOW_SLACK) for a, b, _ in kills]
         in_kill, outside = {}, {}
@@ -400,6 +416,12 @@ def main():
         if any(not k[2] for k in kills):
             problems.append("backend 1 did not restart")
         problems += growth(samples)
+        print(f"descriptors once idle: {quiet_fds} (before the load: {fds_at_start}, "
+              f"tolerance +{QUIET_FD_SLACK}) " + (f"after {quiet_after:.0f} s" if quiet_after is not None
+                                                 else f"still after {QUIET_WAIT} s"))
+        if quiet_after is None:
+            problems.append(f"descriptors did not come back to {fds_at_start} within {QUIET_WAIT} s "
+                            f"of the load's end ({quiet_fds})")
     finally:
         if rf.poll() is None:
             rf.send_signal(signal.SIGTERM)
