@@ -145,7 +145,10 @@ fn first_request_then_idle(
     let h = common::start(d.path(), None);
     let r = client::get(h.http_addr, "example.org", "/");
     assert_eq!((r.status, r.text().as_str()), (200, "ok"));
-    assert_eq!(common::counter(&h, "upstream_idle"), 1, "pooled after use");
+    assert!(
+        common::eventually(|| common::counter(&h, "upstream_idle") == 1),
+        "pooled after use"
+    );
     std::thread::sleep(BACKEND_IDLE);
     let deadline = Instant::now() + Duration::from_secs(1);
     while common::counter(&h, "upstream_idle") != 0 {
