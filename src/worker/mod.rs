@@ -321,6 +321,25 @@ impl Worker {
         self.coarse_now.get()
     }
 
+    /// Close the idle upstream connections that their backend closed (or
+    /// sent stray bytes on) or that are too old to reuse.
+    fn sweep_upstreams(&self, now: Instant) {
+        if self.pool.borrow_mut().sweep(now) > 0 {
+            self.stats
+                .upstream_idle
+                .set(self.pool.borrow().len() as u64);
+            self.count_pool_losses();
+        }
+    }
+
+    /// Copy the pool's counts of connections lost to their backend into
+    /// the counters (the pool counts them, off the request path).
+    fn count_pool_losses(&self) {
+        let losses = self.pool.borrow().losses();
+        self.stats.upstream_idle_peer_closed.set(losses.peer_closed);
+        self.stats.upstream_idle_stray_bytes.set(losses.stray_bytes);
+    }
+
     /// Close every idle upstream connection (the worker is stopping).
     pub(crate) fn close_upstreams(&self) {
         self.pool.borrow_mut().clear();
@@ -348,6 +367,7 @@ async fn sweep_idle(w: Rc<Worker>) {
         if !w.idle.is_empty() {
             w.idle.sweep(now, w.shutting_down.get());
         }
+        w.sweep_upstreams(now);
     }
 }
 
@@ -363,6 +383,7 @@ async fn control_loop(w: Rc<Worker>, rx: Receiver<WorkerCmd>) {
                 Ok(WorkerCmd::Stats(reply)) => {
                     w.stats.errors[crate::basic::ErrorKind::HandlerPanic.index()]
                         .set(w.cbs.panics());
+                    w.count_pool_losses();
                     let _ = reply.send((w.id, w.stats.snapshot()));
                 }
                 Ok(WorkerCmd::Latency(reply)) => {

@@ -111,6 +111,13 @@ counters! {
     upstream_reuse,
     /// Idle upstream connections held now (gauge).
     upstream_idle,
+    /// Idle upstream connections closed because the backend closed,
+    /// half-closed or reset them (seen by the sweeper within 50 ms, or
+    /// by the check before reuse); never handed to a request.
+    upstream_idle_peer_closed,
+    /// Idle upstream connections closed because the backend sent bytes on
+    /// them while idle; never handed to a request.
+    upstream_idle_stray_bytes,
     /// Configuration snapshots this worker switched to.
     snapshot_swaps,
     /// WebSocket handshakes the backend accepted: 101 relayed, tunnel
