@@ -264,7 +264,7 @@ def proc_sample(pid):
 
 
 def counters(mon_port):
-    _, body = get(f"http://127.0.0.1:{mon_port}/monitor/proxy_state?format=kv")
+    _, body = get(f"http://127.0.0.1:{mon_port}/monitor/ringfront_state?format=kv")
     out = {}
     for line in body.splitlines():
         k, _, v = line.partition(":")
