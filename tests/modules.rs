@@ -319,6 +319,9 @@ fn request_finish_reads_the_response_head_after_a_streamed_body() {
         c.send(b"GET /big HTTP/1.1\r\nHost: example.org\r\n\r\n");
         assert_eq!(c.response(false).unwrap().body, body);
     }
+    // HandleRequestFinish runs once the response is out, so the client can
+    // see the second response a moment before its handler ran.
+    common::eventually(|| e.script.lock().unwrap().finish_lengths.len() >= 2);
     let seen = e.script.lock().unwrap().finish_lengths.clone();
     assert_eq!(seen, vec![Some("300000".to_string()); 2]);
 }
