@@ -1,5 +1,6 @@
 //! `ringfront -c CONF_DIR [-l LOG_DIR] [-t]`
 
+use ringfront::server::handover::{self, Inherited};
 use ringfront::server::{self, ServerOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,7 +65,23 @@ fn main() -> ExitCode {
     // any thread starts, so every thread inherits the mask and only this
     // one receives them, in sigwait.
     let signals = ringfront::sys::block_stop_signals();
-    let handle = match server::start(opts) {
+    // Captured now: after an upgrade replaces the file, this path names the
+    // new binary, which SIGUSR2 starts.
+    let launch = handover::Launch::capture();
+    // Started by a running ringfront for an upgrade: its listeners.
+    let mut inherited = match Inherited::receive() {
+        Ok(i) => i,
+        Err(e) => {
+            log::error!("upgrade hand-over failed: {e}");
+            eprintln!("ringfront: upgrade hand-over failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listeners = inherited
+        .as_mut()
+        .map(Inherited::take_listeners)
+        .unwrap_or_default();
+    let handle = match server::start_with(opts, listeners) {
         Ok(h) => h,
         Err(e) => {
             log::error!("start-up failed:\n{e}");
@@ -73,12 +90,26 @@ fn main() -> ExitCode {
         }
     };
     // Every listener accepts now: tell systemd (Type=notify), if it asked.
+    // (On an upgrade, MAINPID= moves the unit to this process before the
+    // old one, told next, exits.)
     server::notify::ready(&handle);
+    if let Some(i) = inherited {
+        if let Err(e) = i.ready() {
+            log::warn!("upgrade: cannot tell the old process we serve: {e}");
+        }
+    }
     let sig = loop {
         match signals.wait() {
             ringfront::sys::SIGUSR1 => {
                 log::info!("SIGUSR1: reopening log files");
                 handle.reopen_logs();
+            }
+            ringfront::sys::SIGUSR2 => {
+                if upgrade(&handle, &launch) {
+                    log::info!("upgrade: draining, then exiting");
+                    handle.shutdown();
+                    return ExitCode::SUCCESS;
+                }
             }
             sig => break sig,
         }
@@ -87,6 +118,29 @@ fn main() -> ExitCode {
     server::notify::stopping();
     handle.shutdown();
     ExitCode::SUCCESS
+}
+
+/// SIGUSR2: hand the listeners to the binary now at our path. `true`: it
+/// serves, this process must drain and exit (without `STOPPING=1`).
+fn upgrade(handle: &server::ServerHandle, launch: &std::io::Result<handover::Launch>) -> bool {
+    let launch = match launch {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("SIGUSR2: upgrade impossible: own path unknown at start: {e}");
+            return false;
+        }
+    };
+    log::info!("SIGUSR2: starting the new binary and handing over the listeners");
+    match handover::hand_over(handle, launch) {
+        Ok(pid) => {
+            log::info!("upgrade: process {pid} serves on our listeners");
+            true
+        }
+        Err(e) => {
+            log::error!("upgrade failed, still serving: {e}");
+            false
+        }
+    }
 }
 
 fn usage_error(msg: &str) -> ExitCode {

@@ -86,6 +86,9 @@ pub fn shutdown(fd: RawFd) {
 /// SIGUSR1: reopen log files (logrotate's "move, then signal" convention).
 pub const SIGUSR1: i32 = libc::SIGUSR1;
 
+/// SIGUSR2: hand the listeners to a new binary (zero-downtime upgrade).
+pub const SIGUSR2: i32 = libc::SIGUSR2;
+
 /// The process stop signals (SIGTERM, SIGINT, SIGQUIT) and SIGUSR1,
 /// blocked on the thread that made this value. See [`block_stop_signals`].
 pub struct StopSignals(libc::sigset_t);
@@ -102,7 +105,13 @@ pub fn block_stop_signals() -> StopSignals {
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGUSR1] {
+        for s in [
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+        ] {
             libc::sigaddset(&mut set, s);
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());

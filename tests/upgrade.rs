@@ -1,0 +1,216 @@
+//! Zero-downtime binary upgrade (SIGUSR2): the real binary, copied to a
+//! temporary path so that "the new binary at the same path" is that copy,
+//! hands its listening sockets to a new process while wrk drives requests
+//! through it. Bar: no socket error and no non-2xx answer across the
+//! hand-over, the old process exits, the new one serves. A new binary that
+//! fails (exits at once, or refuses its configuration) leaves the old one
+//! serving.
+
+mod common;
+
+use common::conf::{Cluster, ConfDir, Layout};
+use common::origin::Origin;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// A conf dir (two workers, fixed ports) serving `origin`, and a copy of
+/// the binary inside it.
+fn setup(origin: &Origin) -> (ConfDir, PathBuf, SocketAddr, SocketAddr) {
+    let (http, monitor) = (free_port(), free_port());
+    let mut l = Layout::single(Cluster::simple("c", &[origin.addr]));
+    l.workers = 2;
+    let d = l.write();
+    d.write(
+        "bfe.conf",
+        &l.bfe_conf()
+            .replace("HttpPort = 0", &format!("HttpPort = {http}"))
+            .replace("MonitorPort = 0", &format!("MonitorPort = {monitor}")),
+    );
+    let bin = d.path().join("ringfront-copy");
+    std::fs::copy(env!("CARGO_BIN_EXE_ringfront"), &bin).expect("copy binary");
+    (
+        d,
+        bin,
+        SocketAddr::from(([127, 0, 0, 1], http)),
+        SocketAddr::from(([127, 0, 0, 1], monitor)),
+    )
+}
+
+fn start(bin: &Path, conf: &ConfDir) -> Child {
+    let log = std::fs::File::create(conf.path().join("stderr.log")).expect("log file");
+    Command::new(bin)
+        .arg("-c")
+        .arg(conf.path())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start ringfront")
+}
+
+fn serves(addr: SocketAddr) -> bool {
+    common::client::get(addr, "example.org", "/").text() == "upgrade-origin"
+}
+
+fn wait_serving(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(serves(addr));
+}
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill on a pid; no memory involved.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+/// The monitor port answers 200 right now.
+fn monitor_ok(addr: SocketAddr) -> bool {
+    let req = b"GET /monitor/config_state HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n";
+    let raw = common::client::raw(addr, req);
+    common::client::parse_response(&raw).is_some_and(|r| r.status == 200)
+}
+
+/// Pids of running processes whose executable is `bin`.
+fn pids_running(bin: &Path) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if std::fs::read_link(e.path().join("exe")).is_ok_and(|p| p == bin) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn log_of(conf: &ConfDir) -> String {
+    std::fs::read_to_string(conf.path().join("stderr.log")).unwrap_or_default()
+}
+
+#[test]
+fn sigusr2_hands_over_under_load_without_a_failed_request() {
+    let origin = Origin::named("upgrade-origin");
+    let (d, bin, http, monitor) = setup(&origin);
+    let mut old = start(&bin, &d);
+    wait_serving(http);
+    let url = format!("http://{http}/");
+    let wrk = std::thread::spawn(move || {
+        Command::new("wrk")
+            .args(["-t2", "-c16", "-d6s", "-H", "Host: example.org", &url])
+            .output()
+            .expect("run wrk (apt-get install wrk)")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    signal(old.id(), libc::SIGUSR2);
+
+    // The old process drains and exits on its own.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = old.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "old process did not exit\n{}",
+            log_of(&d)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}\n{}", log_of(&d));
+    let out = wrk.join().expect("wrk thread");
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("wrk through the hand-over:\n{report}");
+    assert!(out.status.success(), "wrk failed: {report}");
+
+    // Someone else serves now: the new process, from the same binary path.
+    let new: Vec<u32> = pids_running(&bin)
+        .into_iter()
+        .filter(|&p| p != old.id())
+        .collect();
+    assert_eq!(new.len(), 1, "new process: {new:?}\n{}", log_of(&d));
+    assert!(serves(http), "new process does not serve HTTP");
+    assert!(
+        monitor_ok(monitor),
+        "new process does not serve the monitor"
+    );
+    signal(new[0], libc::SIGTERM);
+
+    assert!(
+        report.contains("requests in"),
+        "wrk report unreadable: {report}"
+    );
+    assert!(
+        !report.contains("Socket errors"),
+        "socket errors across the hand-over:\n{report}\n{}",
+        log_of(&d)
+    );
+    assert!(
+        !report.contains("Non-2xx"),
+        "non-2xx answers across the hand-over:\n{report}"
+    );
+    assert!(
+        log_of(&d).contains("serves on our listeners"),
+        "{}",
+        log_of(&d)
+    );
+}
+
+#[test]
+fn a_failed_upgrade_leaves_the_old_process_serving() {
+    let origin = Origin::named("upgrade-origin");
+    let (d, bin, http, monitor) = setup(&origin);
+    let mut old = start(&bin, &d);
+    wait_serving(http);
+
+    let wait_for_log = |what: &str, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while log_of(&d).matches(what).count() < n {
+            assert!(Instant::now() < deadline, "no {what:?}:\n{}", log_of(&d));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+
+    // 1. The configuration no longer checks: the new process exits.
+    let conf = std::fs::read_to_string(d.path().join("bfe.conf")).expect("conf");
+    d.write(
+        "bfe.conf",
+        &conf.replace("MaxCpus", "NoSuchKey = 1\nMaxCpus"),
+    );
+    signal(old.id(), libc::SIGUSR2);
+    wait_for_log("upgrade failed, still serving", 1);
+    assert!(
+        old.try_wait().expect("wait").is_none(),
+        "old process exited"
+    );
+    assert!(serves(http) && monitor_ok(monitor));
+    d.write("bfe.conf", &conf);
+
+    // 2. The file at the binary's path exits at once.
+    std::fs::remove_file(&bin).expect("remove copy");
+    std::fs::write(&bin, "#!/bin/sh\nexit 3\n").expect("script");
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    signal(old.id(), libc::SIGUSR2);
+    wait_for_log("upgrade failed, still serving", 2);
+    assert!(
+        old.try_wait().expect("wait").is_none(),
+        "old process exited"
+    );
+    assert!(serves(http) && monitor_ok(monitor));
+
+    signal(old.id(), libc::SIGTERM);
+    let status = old.wait().expect("wait");
+    assert!(status.success(), "{status:?}");
+}
