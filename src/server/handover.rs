@@ -62,7 +62,10 @@ pub struct Listeners {
 
 /// How this process was started, captured at start-up: after a binary is
 /// replaced on disk, `/proc/self/exe` names the old (deleted) file, while
-/// the path captured here names whatever is at that path now.
+/// the path captured here names whatever is at that path now. The path is
+/// `argv[0]` made absolute (so a symlink switched to a new release is
+/// followed at upgrade time); a bare name found on `$PATH` falls back to
+/// the resolved executable.
 pub struct Launch {
     exe: PathBuf,
     args: Vec<OsString>,
@@ -71,8 +74,14 @@ pub struct Launch {
 impl Launch {
     /// The running binary's path and this process's arguments.
     pub fn capture() -> io::Result<Launch> {
+        let argv0 = std::env::args_os().next().map(PathBuf::from);
+        let exe = match argv0 {
+            Some(p) if p.is_absolute() => p,
+            Some(p) if p.components().count() > 1 => std::env::current_dir()?.join(p),
+            _ => std::env::current_exe()?,
+        };
         Ok(Launch {
-            exe: std::env::current_exe()?,
+            exe,
             args: std::env::args_os().skip(1).collect(),
         })
     }
