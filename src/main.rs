@@ -12,7 +12,10 @@ const USAGE: &str = "usage: ringfront -c CONF_DIR [-l LOG_DIR] [-t]
   -c CONF_DIR   configuration directory (holds bfe.conf); default ./conf
   -l LOG_DIR    write the log to LOG_DIR/ringfront.log instead of stderr
   -t            check the configuration, print every problem, and exit
-  -v            print the version and exit";
+  -v            print the version and exit
+signals: TERM, INT, QUIT stop gracefully; USR1 reopens log files;
+  USR2 hands the listeners to the binary now at this one's path and
+  exits once it serves (zero-downtime upgrade, docs/upgrade.md)";
 
 fn main() -> ExitCode {
     let mut conf_dir = PathBuf::from("conf");
