@@ -243,10 +243,12 @@ async fn refuse(w: Rc<Worker>, stream: TcpStream) {
     .await;
 }
 
-/// Wait (up to GracefulShutdownTimeout) for requests in flight to finish.
+/// Wait (up to GracefulShutdownTimeout) for requests in flight to finish,
+/// and for the idle connections to be closed by the sweeper (or to turn
+/// into requests in flight, when one had just arrived).
 async fn drain(w: &Worker) {
     let deadline = Instant::now() + w.conf.graceful_shutdown_timeout;
-    while w.stats.req_active.get() > 0 && Instant::now() < deadline {
+    while (w.stats.req_active.get() > 0 || !w.idle.is_empty()) && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(10)).await;
     }
 }
