@@ -20,13 +20,22 @@ fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// A conf dir (two workers, fixed ports) serving `origin`, and a copy of
-/// the binary inside it.
-fn setup(origin: &Origin) -> (ConfDir, PathBuf, SocketAddr, SocketAddr) {
-    let (http, monitor) = (free_port(), free_port());
+/// Ports of one instance.
+struct Ports {
+    http: SocketAddr,
+    https: SocketAddr,
+    monitor: SocketAddr,
+}
+
+/// A conf dir (two workers, fixed ports, HTTP and HTTPS) serving
+/// `origin`, and a copy of the binary inside it.
+fn setup(origin: &Origin) -> (ConfDir, PathBuf, Ports) {
+    let (http, https, monitor) = (free_port(), free_port(), free_port());
     let mut l = Layout::single(Cluster::simple("c", &[origin.addr]));
     l.workers = 2;
+    l.server_extra.push_str(&format!("HttpsPort = {https}\n"));
     let d = l.write();
+    common::tls::write_files(&d);
     d.write(
         "bfe.conf",
         &l.bfe_conf()
@@ -35,12 +44,25 @@ fn setup(origin: &Origin) -> (ConfDir, PathBuf, SocketAddr, SocketAddr) {
     );
     let bin = d.path().join("ringfront-copy");
     std::fs::copy(env!("CARGO_BIN_EXE_ringfront"), &bin).expect("copy binary");
-    (
-        d,
-        bin,
-        SocketAddr::from(([127, 0, 0, 1], http)),
-        SocketAddr::from(([127, 0, 0, 1], monitor)),
-    )
+    let at = |p| SocketAddr::from(([127, 0, 0, 1], p));
+    let ports = Ports {
+        http: at(http),
+        https: at(https),
+        monitor: at(monitor),
+    };
+    (d, bin, ports)
+}
+
+/// An HTTPS request through ringfront gets the origin's answer.
+fn serves_tls(addr: SocketAddr) -> bool {
+    let Ok(mut t) = common::tls::connect_verified(addr, "example.org") else {
+        return false;
+    };
+    let raw = common::tls::exchange(
+        &mut t,
+        b"GET / HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n",
+    );
+    common::client::parse_response(&raw).is_some_and(|r| r.text() == "upgrade-origin")
 }
 
 fn start(bin: &Path, conf: &ConfDir) -> Child {
@@ -102,7 +124,12 @@ fn log_of(conf: &ConfDir) -> String {
 #[test]
 fn sigusr2_hands_over_under_load_without_a_failed_request() {
     let origin = Origin::named("upgrade-origin");
-    let (d, bin, http, monitor) = setup(&origin);
+    let (d, bin, ports) = setup(&origin);
+    let Ports {
+        http,
+        https,
+        monitor,
+    } = ports;
     let mut old = start(&bin, &d);
     wait_serving(http);
     // Two loads: keep-alive connections (the drain path: the old process
@@ -157,6 +184,7 @@ fn sigusr2_hands_over_under_load_without_a_failed_request() {
         .collect();
     assert_eq!(new.len(), 1, "new process: {new:?}\n{}", log_of(&d));
     assert!(serves(http), "new process does not serve HTTP");
+    assert!(serves_tls(https), "new process does not serve HTTPS");
     assert!(
         monitor_ok(monitor),
         "new process does not serve the monitor"
@@ -188,9 +216,15 @@ fn sigusr2_hands_over_under_load_without_a_failed_request() {
 #[test]
 fn a_failed_upgrade_leaves_the_old_process_serving() {
     let origin = Origin::named("upgrade-origin");
-    let (d, bin, http, monitor) = setup(&origin);
+    let (d, bin, ports) = setup(&origin);
+    let Ports {
+        http,
+        https,
+        monitor,
+    } = ports;
     let mut old = start(&bin, &d);
     wait_serving(http);
+    assert!(serves_tls(https));
 
     let wait_for_log = |what: &str, n: usize| {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -212,7 +246,7 @@ fn a_failed_upgrade_leaves_the_old_process_serving() {
         old.try_wait().expect("wait").is_none(),
         "old process exited"
     );
-    assert!(serves(http) && monitor_ok(monitor));
+    assert!(serves(http) && serves_tls(https) && monitor_ok(monitor));
     d.write("bfe.conf", &conf);
 
     // 2. The file at the binary's path exits at once.
