@@ -123,6 +123,21 @@ fn log_of(conf: &ConfDir) -> String {
 
 #[test]
 fn sigusr2_hands_over_under_load_without_a_failed_request() {
+    hand_over_under_load(None);
+}
+
+/// The new configuration runs one worker where the old ran two: the one
+/// worker accepts on both passed sockets, so neither closes with
+/// connections queued. And three: the third binds a fresh socket.
+#[test]
+fn a_changed_worker_count_loses_nothing() {
+    hand_over_under_load(Some(1));
+    hand_over_under_load(Some(3));
+}
+
+/// Start with two workers, run wrk, send SIGUSR2 after 2 s (with the
+/// configuration changed to `workers_after` workers first, if given).
+fn hand_over_under_load(workers_after: Option<usize>) {
     let origin = Origin::named("upgrade-origin");
     let (d, bin, ports) = setup(&origin);
     let Ports {
@@ -151,6 +166,13 @@ fn sigusr2_hands_over_under_load_without_a_failed_request() {
         })
         .collect();
     std::thread::sleep(Duration::from_secs(2));
+    if let Some(n) = workers_after {
+        let conf = std::fs::read_to_string(d.path().join("bfe.conf")).expect("conf");
+        d.write(
+            "bfe.conf",
+            &conf.replace("MaxCpus = 2", &format!("MaxCpus = {n}")),
+        );
+    }
     signal(old.id(), libc::SIGUSR2);
 
     // The old process drains and exits on its own.
@@ -205,6 +227,10 @@ fn sigusr2_hands_over_under_load_without_a_failed_request() {
             !report.contains("Non-2xx"),
             "non-2xx answers across the hand-over:\n{report}"
         );
+    }
+    if let Some(n) = workers_after {
+        let started = format!("with {n} worker(s)");
+        assert!(log_of(&d).contains(&started), "{}", log_of(&d));
     }
     assert!(
         log_of(&d).contains("serves on our listeners"),
