@@ -1,5 +1,6 @@
 //! `ringfront -c CONF_DIR [-l LOG_DIR] [-t] [-v]`; signals in [`dispatch`].
 
+use ringfront::server::handover::{self, Inherited, Launch};
 use ringfront::server::{self, ServerHandle, ServerOptions};
 use ringfront::sys;
 use std::path::PathBuf;
@@ -14,7 +15,9 @@ const USAGE: &str = "usage: ringfront -c CONF_DIR [-l LOG_DIR] [-t]
   -t            check the configuration, print every problem, and exit
   -v, --version print the version and build, and exit
 signals: HUP reload conf, USR1 reopen logs, TERM/INT/QUIT graceful stop
-  (TERM/INT again: exit at once), USR2 ignored (upgrade not yet supported)";
+  (TERM/INT again: exit at once), USR2 hand the listeners to the binary now
+  at this one's path and exit once it serves (zero-downtime upgrade,
+  docs/upgrade.md)";
 
 fn main() -> ExitCode {
     let mut conf_dir = PathBuf::from("conf");
@@ -66,7 +69,25 @@ fn main() -> ExitCode {
     // Block the handled signals before any thread starts, so every thread
     // inherits the mask and only this one receives them, in sigwait.
     let signals = sys::block_signals();
-    let handle = match server::start(opts) {
+    // Captured now: after an upgrade replaces the file, this path names the
+    // new binary, which SIGUSR2 starts.
+    let launch = handover::Launch::capture();
+    // Started by a running ringfront for an upgrade: its listeners.
+    let mut inherited = match Inherited::receive() {
+        Ok(i) => i,
+        Err(e) => {
+            log::error!("upgrade hand-over failed: {e}");
+            if log_dir.is_some() {
+                eprintln!("ringfront: upgrade hand-over failed: {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let listeners = inherited
+        .as_mut()
+        .map(Inherited::take_listeners)
+        .unwrap_or_default();
+    let handle = match server::start_with(opts, listeners) {
         Ok(h) => h,
         Err(e) => {
             // Once: to the log, and to stderr too when the log is a file.
@@ -78,10 +99,17 @@ fn main() -> ExitCode {
         }
     };
     // Every listener accepts now: tell systemd (Type=notify), if it asked.
+    // (On an upgrade, MAINPID= moves the unit to this process before the
+    // old one, told next, exits.)
     server::notify::ready(&handle);
+    if let Some(i) = inherited {
+        if let Err(e) = i.ready() {
+            log::warn!("upgrade: cannot tell the old process we serve: {e}");
+        }
+    }
     let mut handle = Some(handle);
     loop {
-        dispatch(signals.wait(), &mut handle);
+        dispatch(signals.wait(), &mut handle, &launch);
     }
 }
 
@@ -94,8 +122,10 @@ fn main() -> ExitCode {
 /// - SIGTERM, SIGINT, SIGQUIT: stop accepting, let requests in flight
 ///   finish within `GracefulShutdownTimeout`, exit 0. A second SIGTERM or
 ///   SIGINT during that drain exits at once, with status 1.
-/// - SIGUSR2: zero-downtime binary upgrade, not yet supported: ignored.
-fn dispatch(sig: i32, handle: &mut Option<ServerHandle>) {
+/// - SIGUSR2: zero-downtime binary upgrade: start the binary now at this
+///   one's path, hand it the listeners, and once it serves, drain and exit
+///   0 (without `STOPPING=1`: the unit's main process is the new one).
+fn dispatch(sig: i32, handle: &mut Option<ServerHandle>, launch: &std::io::Result<Launch>) {
     let name = sys::signal_name(sig);
     let Some(h) = handle.as_ref() else {
         // Draining: the handle went to the drain thread.
@@ -125,18 +155,50 @@ fn dispatch(sig: i32, handle: &mut Option<ServerHandle>) {
             h.reopen_logs();
         }
         sys::SIGUSR2 => {
-            log::warn!("SIGUSR2: binary upgrade is not supported yet; ignored");
+            if upgrade(h, launch) {
+                log::info!("upgrade: draining, then exiting");
+                drain(handle);
+            }
         }
         _ => {
             log::info!("{name}: shutting down gracefully (up to GracefulShutdownTimeout; {name} again exits at once)");
             server::notify::stopping();
-            if let Some(h) = handle.take() {
-                std::thread::spawn(move || {
-                    h.shutdown();
-                    log::info!("stopped");
-                    std::process::exit(0);
-                });
-            }
+            drain(handle);
+        }
+    }
+}
+
+/// Stop accepting and let requests in flight finish on a thread of its
+/// own, so that signals are still answered meanwhile; exit 0 after.
+fn drain(handle: &mut Option<ServerHandle>) {
+    if let Some(h) = handle.take() {
+        std::thread::spawn(move || {
+            h.shutdown();
+            log::info!("stopped");
+            std::process::exit(0);
+        });
+    }
+}
+
+/// SIGUSR2: hand the listeners to the binary now at our path. `true`: it
+/// serves, this process must drain and exit (without `STOPPING=1`).
+fn upgrade(handle: &ServerHandle, launch: &std::io::Result<Launch>) -> bool {
+    let launch = match launch {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("SIGUSR2: upgrade impossible: own path unknown at start: {e}");
+            return false;
+        }
+    };
+    log::info!("SIGUSR2: starting the new binary and handing over the listeners");
+    match handover::hand_over(handle, launch) {
+        Ok(pid) => {
+            log::info!("upgrade: process {pid} serves on our listeners");
+            true
+        }
+        Err(e) => {
+            log::error!("upgrade failed, still serving: {e}");
+            false
         }
     }
 }

@@ -245,20 +245,6 @@ fn second_sigterm_exits_at_once() {
         .contains("SIGTERM during graceful shutdown: exiting now"));
 }
 
-/// SIGUSR2 (binary upgrade, not yet supported) is logged and ignored;
-/// SIGHUP with nothing changed is harmless too.
-#[test]
-fn sigusr2_does_not_kill() {
-    let o = Origin::named("A");
-    let l = Layout::single(Cluster::simple("c", &[o.addr]));
-    let d = l.write();
-    let mut p = Proc::start(&d, &l, "");
-    p.signal(libc::SIGUSR2);
-    assert!(p.log_has("SIGUSR2: binary upgrade is not supported yet; ignored"));
-    assert!(p.exit_within(Duration::from_millis(300)).is_none());
-    assert_eq!(body(p.addr()), "A");
-}
-
 /// A second instance on the same conf (same ports) refuses to start and
 /// names the port and the process holding it; the first keeps serving.
 #[test]

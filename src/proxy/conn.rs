@@ -241,7 +241,10 @@ async fn wait_for_request<S: ClientIo>(
     // deadline needs no finer reading than the one it keeps.
     let slot = w.idle.register(fd, w.coarse_now() + idle_timeout);
     loop {
-        if conn.stream.wait_readable().await.is_err() || w.shutting_down.get() || slot.expired() {
+        // Shutting down is not checked here: the sweeper closes idle
+        // connections then (readable at end of stream), and leaves those
+        // whose request arrived, which are answered with `Connection: close`.
+        if conn.stream.wait_readable().await.is_err() || slot.expired() {
             return false;
         }
         let mut buf = w.bufs.borrow_mut().take_or_small();

@@ -9,6 +9,7 @@
 mod bal_state;
 mod bfe_state;
 mod control;
+pub mod handover;
 mod latency_page;
 mod listen;
 mod monitor;
@@ -61,6 +62,8 @@ pub struct ServerHandle {
     modules: ModuleSet,
     /// Requests to the control thread ([`ServerHandle::reload_all`]).
     control_cmds: Sender<control::ControlCmd>,
+    /// Duplicates of every listening socket, for [`handover::hand_over`].
+    listeners: handover::Listeners,
 }
 
 impl ServerHandle {
@@ -89,6 +92,10 @@ impl ServerHandle {
     }
 
     fn stop_all(&mut self) {
+        // Our copies of the listening sockets go first: once the workers
+        // drop theirs, a socket no one accepts from is closed (new
+        // connections are refused at once, not queued until exit).
+        self.listeners = handover::Listeners::default();
         self.stop.store(true, Ordering::Relaxed);
         for c in &self.commands {
             let _ = c.send(WorkerCmd::Shutdown);
@@ -157,6 +164,16 @@ pub fn check(opts: &ServerOptions) -> Result<Checked, Vec<String>> {
 
 /// Start the server. Returns once every worker listens.
 pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
+    start_with(opts, handover::Listeners::default())
+}
+
+/// Start the server on `inherited` listening sockets (a binary upgrade;
+/// see [`handover`]) where their ports are the configured ones, binding
+/// fresh ones for the rest. Returns once every worker listens.
+pub fn start_with(
+    opts: ServerOptions,
+    inherited: handover::Listeners,
+) -> Result<ServerHandle, String> {
     let Checked {
         conf,
         snapshot,
@@ -173,14 +190,18 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
     let monitor_at = conf
         .monitor_enabled
         .then(|| listen::socket_addr(conf.monitor_addr, conf.monitor_port));
-    // An upgrade handover (SIGUSR2, not yet supported) will inherit these
-    // ports from the old process and must skip this check.
-    for (what, addr) in [
-        ("HTTP", Some(listen)),
-        ("HTTPS", listen_tls),
-        ("monitor", monitor_at),
+    // A port whose listener an upgrade handed over is held by the old
+    // process on purpose: only the others must be free.
+    for (what, addr, fds) in [
+        ("HTTP", Some(listen), &inherited.http[..]),
+        ("HTTPS", listen_tls, &inherited.https[..]),
+        ("monitor", monitor_at, inherited.monitor.as_slice()),
     ] {
-        if let Some(addr) = addr {
+        let Some(addr) = addr else { continue };
+        let handed = fds
+            .iter()
+            .any(|fd| handover::local_port(fd) == Some(addr.port()));
+        if !handed {
             listen::ensure_free(what, addr)?;
         }
     }
@@ -197,7 +218,13 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
         stop: Arc::new(AtomicBool::new(false)),
         modules: modules.clone(),
         control_cmds,
+        listeners: handover::Listeners::default(),
     };
+    let mut http_fds = deal(usable(inherited.http, conf.http_port), n);
+    let mut https_fds = deal(usable(inherited.https, conf.https_port), n);
+    if !conf.https.enabled {
+        https_fds.iter_mut().for_each(Vec::clear);
+    }
     for (id, core) in cores.into_iter().enumerate() {
         let (tx, rx) = unbounded();
         let (ready_tx, ready_rx) = bounded(1);
@@ -210,6 +237,10 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
             module_tables: tables.clone(),
             listen,
             listen_tls,
+            inherited: (
+                std::mem::take(&mut http_fds[id]),
+                std::mem::take(&mut https_fds[id]),
+            ),
             commands: rx,
         };
         let t = worker_thread::spawn(spec, ready_tx)
@@ -217,7 +248,10 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
         handle.commands.push(tx);
         handle.threads.push(t);
         match ready_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok((addr, tls_addr))) => {
+            Ok(Ok(b)) => {
+                let (addr, tls_addr) = (b.addr, b.tls_addr);
+                handle.listeners.http.extend(b.fds);
+                handle.listeners.https.extend(b.tls_fds);
                 // The first worker resolved port 0; the rest join its port.
                 listen = addr;
                 handle.http_addr = addr;
@@ -230,13 +264,17 @@ pub fn start(opts: ServerOptions) -> Result<ServerHandle, String> {
     }
     let monitor = match monitor_at {
         Some(addr) => {
-            let l = listen::bind_single(addr).map_err(|e| {
-                format!(
-                    "cannot listen on monitor port {} ({addr}): {e}",
-                    addr.port()
-                )
-            })?;
+            let l = match usable(inherited.monitor.into_iter().collect(), addr.port()).pop() {
+                Some(fd) => std::net::TcpListener::from(fd),
+                None => listen::bind_single(addr).map_err(|e| {
+                    format!(
+                        "cannot listen on monitor port {} ({addr}): {e}",
+                        addr.port()
+                    )
+                })?,
+            };
             handle.monitor_addr = l.local_addr().ok();
+            handle.listeners.monitor = handover::dup(std::os::fd::AsRawFd::as_raw_fd(&l)).ok();
             Some(l)
         }
         None => None,
@@ -283,6 +321,26 @@ fn raise_nofile_limit() {
         Ok((soft, hard)) => log::info!("open files limit (RLIMIT_NOFILE): {soft} (hard {hard})"),
         Err(e) => log::warn!("cannot raise the open files limit (RLIMIT_NOFILE): {e}"),
     }
+}
+
+/// The inherited listeners on `port` (any port when it is 0); the others
+/// (the configuration moved the port) are closed: the old process keeps
+/// its own copies until it exits.
+fn usable(fds: Vec<std::os::fd::OwnedFd>, port: u16) -> Vec<std::os::fd::OwnedFd> {
+    fds.into_iter()
+        .filter(|fd| handover::local_port(fd).is_some_and(|p| port == 0 || p == port))
+        .collect()
+}
+
+/// Deal inherited listeners to `n` workers: worker `i` gets every `j`
+/// with `j % n == i`, so each inherited socket keeps an acceptor whatever
+/// the new worker count.
+fn deal(fds: Vec<std::os::fd::OwnedFd>, n: usize) -> Vec<Vec<std::os::fd::OwnedFd>> {
+    let mut out: Vec<Vec<_>> = (0..n).map(|_| Vec::new()).collect();
+    for (j, fd) in fds.into_iter().enumerate() {
+        out[j % n.max(1)].push(fd);
+    }
+    out
 }
 
 /// Which CPU each worker is pinned to. `MaxCpus` sets the count (0: one per

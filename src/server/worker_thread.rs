@@ -12,6 +12,7 @@ use crate::worker::{build_runtime, Driver, Stats, Worker, WorkerCmd};
 use crossbeam_channel::{Receiver, Sender};
 use monoio::net::{TcpListener, TcpStream};
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,11 +30,20 @@ pub(super) struct WorkerSpec {
     pub listen: SocketAddr,
     /// The HTTPS address, when TLS is configured.
     pub listen_tls: Option<SocketAddr>,
+    /// Listening sockets handed over by the previous binary (HTTP, HTTPS):
+    /// used instead of binding when there are any.
+    pub inherited: (Vec<OwnedFd>, Vec<OwnedFd>),
     pub commands: Receiver<WorkerCmd>,
 }
 
-/// The addresses a worker listens on.
-pub(super) type Bound = (SocketAddr, Option<SocketAddr>);
+/// What a worker listens on: addresses, and duplicates of its listening
+/// sockets for a later hand-over.
+pub(super) struct Bound {
+    pub addr: SocketAddr,
+    pub tls_addr: Option<SocketAddr>,
+    pub fds: Vec<OwnedFd>,
+    pub tls_fds: Vec<OwnedFd>,
+}
 
 /// Start a worker thread. It reports once on `ready`: the bound HTTP and
 /// HTTPS addresses, or why it could not start (runtime, module init, bind).
@@ -79,14 +89,15 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
                 return;
             }
         };
-        let listener = match listen(id, spec.listen, epoll) {
+        let (http_fds, https_fds) = spec.inherited;
+        let listeners = match open_listeners(id, spec.listen, http_fds, epoll) {
             Ok(l) => l,
             Err(e) => {
                 let _ = ready.send(Err(e));
                 return;
             }
         };
-        let addr = listener.local_addr().unwrap_or(spec.listen);
+        let addr = listeners[0].local_addr().unwrap_or(spec.listen);
         let tls = match (spec.listen_tls, &spec.snapshot.tls) {
             (Some(at), Some(data)) => {
                 let acceptors = match Acceptors::build(data) {
@@ -96,7 +107,7 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
                         return;
                     }
                 };
-                match listen(id, at, epoll) {
+                match open_listeners(id, at, https_fds, epoll) {
                     Ok(l) => Some((l, Rc::new(acceptors))),
                     Err(e) => {
                         let _ = ready.send(Err(e));
@@ -108,24 +119,80 @@ fn thread_main(spec: WorkerSpec, ready: Sender<Result<Bound, String>>) {
         };
         let tls_addr = tls
             .as_ref()
-            .map(|(l, _)| l.local_addr().unwrap_or(spec.listen));
-        let (tls_listener, acceptors) = match tls {
-            Some((l, a)) => (Some(l), Some(a)),
-            None => (None, None),
+            .map(|(l, _)| l[0].local_addr().unwrap_or(spec.listen));
+        let (tls_listeners, acceptors) = match tls {
+            Some((l, a)) => (l, Some(a)),
+            None => (Vec::new(), None),
         };
-        let w = Worker::new(id, spec.conf, spec.snapshot, (cbs, modules), acceptors);
-        let _ = ready.send(Ok((addr, tls_addr)));
-        Worker::spawn_background(&w, spec.commands);
-        let https = async {
-            if let Some(l) = tls_listener {
-                accept_loop(&w, l, true).await;
+        let bound = match (dups(id, &listeners), dups(id, &tls_listeners)) {
+            (Ok(fds), Ok(tls_fds)) => Bound {
+                addr,
+                tls_addr,
+                fds,
+                tls_fds,
+            },
+            (Err(e), _) | (_, Err(e)) => {
+                let _ = ready.send(Err(e));
+                return;
             }
         };
-        monoio::join!(accept_loop(&w, listener, false), https);
+        let w = Worker::new(id, spec.conf, spec.snapshot, (cbs, modules), acceptors);
+        let _ = ready.send(Ok(bound));
+        Worker::spawn_background(&w, spec.commands);
+        let https = accept_all(&w, tls_listeners, true);
+        monoio::join!(accept_all(&w, listeners, false), https);
         drain(&w).await;
         w.close_upstreams();
         log::info!("worker {id}: stopped");
     });
+}
+
+/// This worker's listeners: the inherited sockets, else its own fresh one.
+fn open_listeners(
+    id: usize,
+    addr: SocketAddr,
+    inherited: Vec<OwnedFd>,
+    epoll: bool,
+) -> Result<Vec<TcpListener>, String> {
+    if inherited.is_empty() {
+        return Ok(vec![listen(id, addr, epoll)?]);
+    }
+    inherited
+        .into_iter()
+        .map(|fd| {
+            let std = std::net::TcpListener::from(fd);
+            std.set_nonblocking(true)
+                .and_then(|()| TcpListener::from_std(std))
+                .map_err(|e| format!("worker {id}: inherited listener on {addr}: {e}"))
+        })
+        .collect()
+}
+
+/// Duplicates of `ls`' sockets, kept by the server handle for a hand-over.
+fn dups(id: usize, ls: &[TcpListener]) -> Result<Vec<OwnedFd>, String> {
+    ls.iter()
+        .map(|l| {
+            super::handover::dup(l.as_raw_fd())
+                .map_err(|e| format!("worker {id}: cannot duplicate a listener: {e}"))
+        })
+        .collect()
+}
+
+/// Accept on every listener of this worker until shutdown (more than one
+/// only after a hand-over from a binary that ran more workers).
+async fn accept_all(w: &Rc<Worker>, ls: Vec<TcpListener>, tls: bool) {
+    let mut ls = ls.into_iter();
+    let Some(first) = ls.next() else { return };
+    let others: Vec<_> = ls
+        .map(|l| {
+            let w = w.clone();
+            monoio::spawn(async move { accept_loop(&w, l, tls).await })
+        })
+        .collect();
+    accept_loop(w, first, tls).await;
+    for t in others {
+        t.await;
+    }
 }
 
 /// This worker's own `SO_REUSEPORT` listener on `addr` (see
@@ -182,10 +249,12 @@ async fn refuse(w: Rc<Worker>, stream: TcpStream) {
     .await;
 }
 
-/// Wait (up to GracefulShutdownTimeout) for requests in flight to finish.
+/// Wait (up to GracefulShutdownTimeout) for requests in flight to finish,
+/// and for the idle connections to be closed by the sweeper (or to turn
+/// into requests in flight, when one had just arrived).
 async fn drain(w: &Worker) {
     let deadline = Instant::now() + w.conf.graceful_shutdown_timeout;
-    while w.stats.req_active.get() > 0 && Instant::now() < deadline {
+    while (w.stats.req_active.get() > 0 || !w.idle.is_empty()) && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(10)).await;
     }
 }

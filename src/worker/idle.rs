@@ -93,7 +93,12 @@ impl IdleList {
             let Slot::Waiting { fd, deadline } = *slot else {
                 continue;
             };
-            if all || deadline <= now {
+            // At shutdown a connection whose request has already arrived
+            // is left to its task, which answers it with `Connection:
+            // close`: closing it would lose a request the client sent
+            // (after an upgrade hand-over, one accepted just before the
+            // old process stopped accepting).
+            if deadline <= now || (all && !request_waiting(fd)) {
                 // The descriptor is still open: a connection releases its
                 // slot before it closes its socket, and the sweeper runs on
                 // the same thread.
@@ -105,6 +110,12 @@ impl IdleList {
         self.waiting.set(self.waiting.get() - n);
         n
     }
+}
+
+/// Whether bytes wait on `fd` (a request that arrived while idle).
+fn request_waiting(fd: std::os::fd::RawFd) -> bool {
+    let mut b = [0u8; 1];
+    matches!(crate::sys::peek(fd, &mut b), Ok(n) if n > 0)
 }
 
 #[cfg(test)]
