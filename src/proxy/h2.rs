@@ -400,8 +400,9 @@ const CONNECTION_SPECIFIC: [&str; 5] = [
 /// Render a stream's request head as the HTTP/1.1 head the parser reads,
 /// after the RFC 9113 §8 checks `h2` leaves to the application. `h2` has
 /// already checked the pseudo-header set (present, known, once, before the
-/// regular fields) and lower-case names.
-pub(crate) fn render_head(
+/// regular fields) and lower-case names. Pure, and fuzzed through
+/// [`crate::fuzzing`].
+pub fn render_head(
     p: &http::request::Parts,
     end_stream: bool,
     out: &mut Vec<u8>,
