@@ -46,7 +46,8 @@ if ! command -v c++ >/dev/null; then
     echo "fuzz.sh: no C++ compiler (libFuzzer is C++); installing g++" >&2
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get install -y g++ >&2 || die "cannot install g++; install a C++ compiler"
+    { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++; } >&2 ||
+        die "cannot install g++; install a C++ compiler"
 fi
 
 triple=$(rustc -vV | sed -n 's/^host: //p')
