@@ -465,6 +465,11 @@ pub fn render_head(
             out.extend_from_slice(b"cookie: ");
             let mut first = true;
             for c in p.headers.get_all(http::header::COOKIE) {
+                // An empty crumb would leave "; " dangling: a value with
+                // trailing whitespace, which no sender may generate.
+                if c.is_empty() {
+                    continue;
+                }
                 if !first {
                     out.extend_from_slice(b"; ");
                 }
@@ -1019,6 +1024,23 @@ mod tests {
             .body(())
             .expect("request");
         assert!(render(r, true).is_ok());
+    }
+
+    /// Fuzzing found this (h2_request): an empty cookie crumb was joined
+    /// as "a=1; ", a value with trailing whitespace.
+    #[test]
+    fn empty_cookie_crumbs_are_dropped() {
+        let r = http::Request::get("https://example.org/")
+            .header("cookie", "a=1")
+            .header("cookie", "")
+            .header("cookie", "b=2")
+            .header("cookie", "")
+            .body(())
+            .expect("request");
+        assert_eq!(
+            render(r, true).expect("valid"),
+            "GET / HTTP/1.1\r\nHost: example.org\r\ncookie: a=1; b=2\r\n\r\n"
+        );
     }
 
     #[test]
