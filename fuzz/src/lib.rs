@@ -101,7 +101,7 @@ pub fn response(data: &[u8]) {
         let relay_length = match body {
             BodyKind::None => head
                 .header(data, b"content-length")
-                .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok()),
+                .and_then(content_length_value),
             _ => None,
         };
         let mut out = Vec::new();
@@ -561,8 +561,13 @@ pub fn h2_request(data: &[u8]) {
             }
             let v = if n == http::header::COOKIE {
                 cookie = true;
-                let crumbs: Vec<&[u8]> =
-                    p.headers.get_all(n).iter().map(|c| c.as_bytes()).collect();
+                let crumbs: Vec<&[u8]> = p
+                    .headers
+                    .get_all(n)
+                    .iter()
+                    .map(|c| c.as_bytes())
+                    .filter(|c| !c.is_empty())
+                    .collect();
                 crumbs.join(&b"; "[..])
             } else {
                 v.as_bytes().to_vec()
@@ -595,22 +600,34 @@ pub fn h2_request(data: &[u8]) {
     }
 }
 
+/// A Content-Length value by RFC 9110 §8.6: digits, or a list of the same
+/// digits repeated.
+fn content_length_value(v: &[u8]) -> Option<u64> {
+    let mut n = None;
+    for part in std::str::from_utf8(v).ok()?.split(',') {
+        let part = part.trim_matches([' ', '\t']);
+        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let this = part.parse::<u64>().ok()?;
+        if n.is_some_and(|n| n != this) {
+            return None;
+        }
+        n = Some(this);
+    }
+    n
+}
+
 /// The length all `content-length` fields agree on (RFC 9110 §8.6: digits,
 /// a list of identical values allowed); `None` when they do not.
 fn h2_content_length(h: &http::HeaderMap) -> Option<u64> {
     let mut n = None;
     for v in h.get_all(http::header::CONTENT_LENGTH) {
-        for part in std::str::from_utf8(v.as_bytes()).ok()?.split(',') {
-            let part = part.trim_matches([' ', '\t']);
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let this = part.parse::<u64>().ok()?;
-            if n.is_some_and(|n| n != this) {
-                return None;
-            }
-            n = Some(this);
+        let this = content_length_value(v.as_bytes())?;
+        if n.is_some_and(|n| n != this) {
+            return None;
         }
+        n = Some(this);
     }
     n
 }
