@@ -32,6 +32,8 @@ mod alloc_tests;
 pub(crate) mod balance;
 pub mod basic;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod logging;
 pub mod module;

@@ -117,6 +117,30 @@ fn bodyless_responses_keep_the_connection() {
     assert_eq!(c.response(false).unwrap().status, 204);
 }
 
+/// Fuzzing found this (response target): a backend's `Content-Length: 0,
+/// 0`, which the parser reads as 0, was relayed as no length at all, so a
+/// kept-alive HTTP/1.1 client had a 200 with no framing and read the
+/// connection's next bytes as its body.
+#[test]
+fn content_length_lists_are_relayed_as_one_length() {
+    let o = Origin::start(|s| match s.target.as_str() {
+        "/empty" => Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 0,   0\r\n\r\n"),
+        "/head" => Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n"),
+        _ => Reply::raw("HTTP/1.1 204 No Content\r\n\r\n"),
+    });
+    let (_d, h) = proxy_to(&o);
+    let mut c = Conn::open(h.http_addr);
+    c.send(b"GET /empty HTTP/1.1\r\nHost: example.org\r\n\r\n");
+    let r = c.response(false).unwrap();
+    assert_eq!((r.status, r.header("content-length")), (200, Some("0")));
+    c.send(b"HEAD /head HTTP/1.1\r\nHost: example.org\r\n\r\n");
+    let r = c.response(true).unwrap();
+    assert_eq!((r.status, r.header("content-length")), (200, Some("5")));
+    // The connection is still framed: the next response is read as one.
+    c.send(b"GET /204 HTTP/1.1\r\nHost: example.org\r\n\r\n");
+    assert_eq!(c.response(false).unwrap().status, 204);
+}
+
 #[test]
 fn expect_100_continue() {
     let o = Origin::start(|s| Reply::Ok(s.body.clone()));

@@ -36,3 +36,28 @@ fn response() {
 fn chunked() {
     replay("chunked", ringfront_fuzz::chunked);
 }
+
+#[test]
+fn condition() {
+    replay("condition", ringfront_fuzz::condition);
+}
+
+#[test]
+fn ini() {
+    replay("ini", ringfront_fuzz::ini);
+}
+
+#[test]
+fn json_conf() {
+    replay("json_conf", ringfront_fuzz::json_conf);
+}
+
+#[test]
+fn proxy_protocol() {
+    replay("proxy_protocol", ringfront_fuzz::proxy_protocol);
+}
+
+#[test]
+fn h2_request() {
+    replay("h2_request", ringfront_fuzz::h2_request);
+}

@@ -155,6 +155,22 @@ pub(crate) fn parse_content_length(v: &[u8]) -> Option<u64> {
     Some(n)
 }
 
+/// A response's Content-Length value: one length, or a list of that same
+/// length repeated (RFC 9110 §8.6 lets a recipient read `3, 3` as 3). The
+/// response parser and the length relayed with a body-less response read
+/// it by this one rule.
+pub(crate) fn content_length_list(v: &[u8]) -> Result<u64, &'static str> {
+    let mut n = None;
+    for part in v.split(|&b| b == b',') {
+        let this = parse_content_length(trim(part)).ok_or("invalid Content-Length")?;
+        if n.is_some_and(|n| n != this) {
+            return Err("conflicting Content-Length");
+        }
+        n = Some(this);
+    }
+    n.ok_or("invalid Content-Length")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +185,19 @@ mod tests {
         assert_eq!(parse_content_length(b"1a"), None);
         assert_eq!(parse_content_length(b""), None);
         assert_eq!(parse_content_length(b"99999999999999999999"), None);
+    }
+
+    #[test]
+    fn content_length_lists() {
+        assert_eq!(content_length_list(b"0"), Ok(0));
+        assert_eq!(content_length_list(b"0,   0"), Ok(0));
+        assert_eq!(content_length_list(b"5 ,5,\t5"), Ok(5));
+        assert_eq!(
+            content_length_list(b"1, 2"),
+            Err("conflicting Content-Length")
+        );
+        assert_eq!(content_length_list(b"1,"), Err("invalid Content-Length"));
+        assert_eq!(content_length_list(b""), Err("invalid Content-Length"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod write;
 
 pub use edits::HeaderEdits;
 pub use framing::BodyKind;
-pub(crate) use head::trim;
+pub(crate) use head::{content_length_list, trim};
 pub use head::{is_hop_by_hop, HeaderSpan, Span, Version};
 pub use message::status_reason;
 pub use request::{parse_request, ParseError, RequestHead, RequestLimits};

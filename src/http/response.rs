@@ -2,7 +2,7 @@
 
 use super::framing::{response_has_body, BodyKind};
 use super::head::{
-    has_bare_lf, has_token, is_underscore_alias, parse_content_length, trim, HeaderSpan, Span,
+    content_length_list, has_bare_lf, has_token, is_underscore_alias, trim, HeaderSpan, Span,
     Version,
 };
 use super::MAX_HEADERS;
@@ -85,13 +85,11 @@ pub fn parse_response(
             value: Span::of(buf, value),
         });
         if name.eq_ignore_ascii_case(b"content-length") {
-            for part in value.split(|&b| b == b',') {
-                let n = parse_content_length(trim(part)).ok_or("invalid Content-Length")?;
-                if content_length.is_some_and(|c| c != n) {
-                    return Err("conflicting Content-Length");
-                }
-                content_length = Some(n);
+            let n = content_length_list(value)?;
+            if content_length.is_some_and(|c| c != n) {
+                return Err("conflicting Content-Length");
             }
+            content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             // Relaying any other coding would need it decoded or declared
             // to the client; neither is done, so such a response is broken.

@@ -401,8 +401,9 @@ const CONNECTION_SPECIFIC: [&str; 5] = [
 /// Render a stream's request head as the HTTP/1.1 head the parser reads,
 /// after the RFC 9113 §8 checks `h2` leaves to the application. `h2` has
 /// already checked the pseudo-header set (present, known, once, before the
-/// regular fields) and lower-case names.
-pub(crate) fn render_head(
+/// regular fields) and lower-case names. Pure, and fuzzed through
+/// [`crate::fuzzing`].
+pub fn render_head(
     p: &http::request::Parts,
     end_stream: bool,
     out: &mut Vec<u8>,
@@ -465,6 +466,11 @@ pub(crate) fn render_head(
             out.extend_from_slice(b"cookie: ");
             let mut first = true;
             for c in p.headers.get_all(http::header::COOKIE) {
+                // An empty crumb would leave "; " dangling: a value with
+                // trailing whitespace, which no sender may generate.
+                if c.is_empty() {
+                    continue;
+                }
                 if !first {
                     out.extend_from_slice(b"; ");
                 }
@@ -1142,6 +1148,23 @@ mod tests {
             .body(())
             .expect("request");
         assert!(render(r, true).is_ok());
+    }
+
+    /// Fuzzing found this (h2_request): an empty cookie crumb was joined
+    /// as "a=1; ", a value with trailing whitespace.
+    #[test]
+    fn empty_cookie_crumbs_are_dropped() {
+        let r = http::Request::get("https://example.org/")
+            .header("cookie", "a=1")
+            .header("cookie", "")
+            .header("cookie", "b=2")
+            .header("cookie", "")
+            .body(())
+            .expect("request");
+        assert_eq!(
+            render(r, true).expect("valid"),
+            "GET / HTTP/1.1\r\nHost: example.org\r\ncookie: a=1; b=2\r\n\r\n"
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ const MAX_HEADER: usize = 16 + u16::MAX as usize;
 
 /// What the first bytes of a connection are.
 #[derive(Debug, PartialEq, Eq)]
-enum Scan {
+pub enum Scan {
     /// Not decided yet: wait for more bytes.
     NeedMore,
     /// No PROXY signature: a direct connection.
@@ -59,8 +59,9 @@ enum Scan {
 }
 
 /// Classify the bytes a connection starts with; `limit` is
-/// `MaxProxyHeaderBytes`. Pure, so every case is unit-tested.
-fn scan(bytes: &[u8], limit: usize) -> Scan {
+/// `MaxProxyHeaderBytes`. Pure, so every case is unit-tested (and fuzzed,
+/// through [`crate::fuzzing`]).
+pub fn scan(bytes: &[u8], limit: usize) -> Scan {
     let Some(&first) = bytes.first() else {
         return Scan::NeedMore;
     };

@@ -335,8 +335,9 @@ fn head_framing<D: Downstream>(
 /// The backend's Content-Length, relayed on HEAD and 304 responses where it
 /// describes the representation rather than a body that follows.
 fn relayed_length(res: &Response) -> Option<u64> {
-    let v = res.header("content-length")?;
-    std::str::from_utf8(v).ok()?.trim().parse().ok()
+    // The parser's rule: `0, 0` is a length of 0, not a missing one (which
+    // left a 200 without any framing on a kept-alive connection).
+    crate::http::content_length_list(res.header("content-length")?).ok()
 }
 
 /// HandleReadResponse returned Redirect or Response: the backend response
