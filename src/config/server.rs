@@ -139,7 +139,7 @@ impl Default for Tuning {
             body_buffer_size: 65536,
             max_conns_per_worker: 0,
             upstream_idle_per_host: 1024,
-            max_buffered_bytes: 64 << 20,
+            max_buffered_bytes: 256 << 20,
         }
     }
 }
