@@ -40,6 +40,7 @@ ulimit -n $((conns * 3 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 bin=${RINGFRONT_BIN:-target/release/ringfront}
 
 dir=$(mktemp -d)
+chmod 755 "$dir"   # nginx's workers (not root) read the origin's files
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -76,6 +77,9 @@ sed -i -e "s/^HttpPort = .*/HttpPort = $port/" -e "s/^MonitorPort = .*/MonitorPo
     -e "s/^HttpsPort = .*/HttpsPort = $((port + 3))/" -e "s/^MaxCpus = .*/MaxCpus = 1/" \
     "$dir/conf/bfe.conf"
 sed -i -e "s/\"Port\": 8181/\"Port\": $oport/" "$dir/conf/cluster_conf/cluster_table.data"
+# All clients here are 127.0.0.1: BFE's sample prison and block rules
+# would jail the normal client along with the attack.
+sed -i -e '/^Modules = mod_prison$/d' -e '/^Modules = mod_block$/d' "$dir/conf/bfe.conf"
 RINGFRONT_LOG=error "$bin" -c "$dir/conf" -l "$dir" &
 rf=$!
 pids+=("$rf")
