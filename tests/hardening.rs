@@ -675,9 +675,14 @@ fn slow_body_gets_408_and_never_reaches_backend_whole() {
 
 #[test]
 fn client_that_stops_reading_is_dropped() {
+    // A relayed response waits on the client for the cluster's
+    // TimeoutWriteClient (as BFE's response phase), not the server's
+    // ClientWriteTimeout, set high here.
     let big = vec![b'z'; 32 * 1024 * 1024];
     let o = Origin::start(move |_| Reply::Ok(big.clone()));
-    let (_d, h) = start(&o, "ClientWriteTimeout = 1\n");
+    let c = Cluster::simple("c", &[o.addr])
+        .with_conf(serde_json::json!({"ClusterBasic": {"TimeoutWriteClient": 1000}}));
+    let (_d, h) = start_cluster(c, "ClientWriteTimeout = 60\n");
     let mut s = TcpStream::connect(local(h.http_addr)).unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n")
         .unwrap();

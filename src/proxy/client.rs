@@ -19,6 +19,9 @@ pub(crate) struct ClientConn<S> {
     /// The connection's session, where bytes read and written and the
     /// error that ends the connection are counted (`$ses_read_total`, …).
     pub ses: Rc<Session>,
+    /// How long each write of a relayed response may wait on the client:
+    /// the cluster's `TimeoutWriteClient` once a request was routed.
+    pub write_timeout: std::time::Duration,
 }
 
 impl<S> ClientConn<S> {

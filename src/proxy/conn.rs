@@ -41,6 +41,7 @@ impl<S> Client<S> {
                 buf: Vec::new(),
                 version: Version::Http11,
                 ses: ses.clone(),
+                write_timeout: w.conf.client_write_timeout,
             },
             ses,
             idle_timeout: w.conf.client_read_timeout,

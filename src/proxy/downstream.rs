@@ -105,6 +105,11 @@ pub(crate) trait Downstream {
         timeout: Duration,
     ) -> Result<(), BodyError>;
 
+    /// The write timeout for the relayed response that follows: the
+    /// cluster's `TimeoutWriteClient` (BFE sets it per cluster for the
+    /// response phase), each write waiting at most this long.
+    fn set_write_timeout(&mut self, t: Duration);
+
     /// Tell a client waiting on `Expect: 100-continue` to send its body.
     async fn send_continue(&mut self, w: &Worker) -> Result<(), IoErr>;
 

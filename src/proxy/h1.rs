@@ -49,6 +49,10 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         r
     }
 
+    fn set_write_timeout(&mut self, t: Duration) {
+        self.write_timeout = t;
+    }
+
     async fn prefetch_body(
         &mut self,
         w: &Worker,
@@ -182,11 +186,11 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
 
     async fn send_data(
         &mut self,
-        w: &Worker,
+        _w: &Worker,
         data: Vec<u8>,
         body: BodyKind,
     ) -> (Result<(), IoErr>, Vec<u8>) {
-        let timeout = w.conf.client_write_timeout;
+        let timeout = self.write_timeout;
         if data.is_empty() {
             return (Ok(()), data);
         }
@@ -214,13 +218,13 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         (r, data)
     }
 
-    async fn finish_body(&mut self, w: &Worker, body: BodyKind) -> Result<(), IoErr> {
+    async fn finish_body(&mut self, _w: &Worker, body: BodyKind) -> Result<(), IoErr> {
         if body != BodyKind::Chunked {
             return Ok(());
         }
         let mut end = crate::http::chunked::LAST_CHUNK.to_vec();
         end.extend_from_slice(crate::http::chunked::CHUNK_END);
-        let timeout = w.conf.client_write_timeout;
+        let timeout = self.write_timeout;
         let n = end.len();
         let r = write_from(&mut self.stream, end, 0, timeout).await.0;
         if r.is_ok() {
@@ -242,7 +246,7 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
             let reason = res.reason_override().map(str::as_bytes);
             write::response_head(&mut out, buf, head, &res.edits, reason, framing);
         }
-        let timeout = w.conf.client_write_timeout;
+        let timeout = self.write_timeout;
         let head = out.len();
         let n = head + inline.len() + first.len();
         let (r, first) = if !inline.is_empty() || !first.is_empty() {
@@ -316,7 +320,7 @@ impl<S: ClientIo> ClientConn<S> {
         out: &mut Vec<u8>,
         backend_timeout: Duration,
     ) -> Result<bool, ()> {
-        let write_timeout = w.conf.client_write_timeout;
+        let write_timeout = self.write_timeout;
         let mut clean = true;
         while !pump.is_done() {
             scratch.clear();

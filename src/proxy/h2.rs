@@ -347,6 +347,7 @@ async fn stream(
             send: None,
             left: None,
             ended: false,
+            write_timeout: wr.conf.client_write_timeout,
         };
         match parse_request(&buf, &wr.limits, &mut head) {
             Ok(true) => {}
@@ -506,6 +507,9 @@ struct H2Stream {
     left: Option<u64>,
     /// END_STREAM (or a reset) went out.
     ended: bool,
+    /// How long each send of a relayed response may wait on the client
+    /// (the cluster's `TimeoutWriteClient`).
+    write_timeout: Duration,
 }
 
 impl H2Stream {
@@ -598,7 +602,7 @@ impl H2Stream {
         pump: &mut Pump,
         backend_timeout: Duration,
     ) -> Result<bool, ()> {
-        let timeout = w.conf.client_write_timeout;
+        let timeout = self.write_timeout;
         let most = w.conf.tuning.body_buffer_size.max(1);
         while !pump.is_done() {
             let cap = pump.wanted().min(most);
@@ -755,6 +759,10 @@ impl Downstream for H2Stream {
         let mut r = http::Response::new(());
         *r.status_mut() = http::StatusCode::CONTINUE;
         self.respond.send_informational(r).map_err(|_| IoErr::Io)
+    }
+
+    fn set_write_timeout(&mut self, t: Duration) {
+        self.write_timeout = t;
     }
 
     async fn prefetch_body(
@@ -963,11 +971,11 @@ impl Downstream for H2Stream {
 
     async fn send_data(
         &mut self,
-        w: &Worker,
+        _w: &Worker,
         data: Vec<u8>,
         _body: BodyKind,
     ) -> (Result<(), IoErr>, Vec<u8>) {
-        let r = self.data(&data, w.conf.client_write_timeout).await;
+        let r = self.data(&data, self.write_timeout).await;
         if r.is_ok() {
             self.ses.add_bytes_out(data.len() as u64);
         }
@@ -1010,7 +1018,7 @@ impl Downstream for H2Stream {
         if let Err(e) = self.head(head, end) {
             return (Err(e), first);
         }
-        let timeout = w.conf.client_write_timeout;
+        let timeout = self.write_timeout;
         if !inline.is_empty() {
             let buf = std::mem::take(res.backend_buf_mut());
             let r = self.data(&buf[inline.clone()], timeout).await;
@@ -1044,7 +1052,7 @@ impl Downstream for H2Stream {
             _ => w.lend_none().with(scratch),
         };
         let mut out = w.lend();
-        let timeout = w.conf.client_write_timeout;
+        let timeout = self.write_timeout;
         let mut clean = true;
         while !pump.is_done() {
             scratch.clear();

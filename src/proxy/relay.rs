@@ -29,6 +29,7 @@ pub(crate) async fn respond<D: Downstream>(
     cluster: &Cluster,
     addr: SocketAddr,
 ) -> Outcome {
+    d.set_write_timeout(cluster.basic.timeout_write_client);
     let close_after = match read_response(w, req, res) {
         AfterRead::Send { close } => close,
         AfterRead::Drop => {
