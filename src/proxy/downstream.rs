@@ -10,7 +10,7 @@
 
 use super::body::Pump;
 use super::io::IoErr;
-use crate::basic::{ProxyError, Request, Response};
+use crate::basic::{ErrorKind, ProxyError, Request, Response};
 use crate::http::chunked::ChunkError;
 use crate::http::write::ResponseFraming;
 use crate::http::{BodyKind, Version};
@@ -90,20 +90,43 @@ pub(crate) trait Downstream {
         Ok(())
     }
 
-    /// Read the rest of a request body of known length, when it is at most
-    /// `limit` bytes, into the request's buffer (where
-    /// [`Downstream::body_with_head`] takes it from) within `timeout`,
-    /// before any backend connection is taken: a client that sends its
-    /// body slowly then holds no backend. Other bodies are left to
-    /// [`Downstream::read_body`]. Not for a client that waits on
-    /// `Expect: 100-continue` (it sends nothing until told to).
+    /// Read the `missing` rest of a request body of known length (see
+    /// [`body_missing`]) into the request's buffer, where
+    /// [`Downstream::body_with_head`] takes it from, within `timeout` per
+    /// read, before any backend connection is taken: a client that sends
+    /// its body slowly then holds no backend.
     async fn prefetch_body(
         &mut self,
         w: &Worker,
         req: &mut Request,
-        limit: usize,
+        mut missing: usize,
         timeout: Duration,
-    ) -> Result<(), BodyError>;
+    ) -> Result<(), ProxyError> {
+        req.buf.reserve_exact(missing);
+        while missing > 0 {
+            match self.read_body_into(&mut req.buf, missing, timeout).await {
+                Ok(n) => missing -= n.min(missing),
+                Err(kind) => {
+                    w.stats.error(kind);
+                    return Err(match kind {
+                        ErrorKind::ClientBadRequest => ProxyError::with_status(kind, 400),
+                        _ => kind.into(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Append to `buf` request-body bytes the client sends, at most
+    /// `most`, within `timeout`: how many, or what went wrong (the client
+    /// closed or stalled, or sent more or less than its length).
+    async fn read_body_into(
+        &mut self,
+        buf: &mut Vec<u8>,
+        most: usize,
+        timeout: Duration,
+    ) -> Result<usize, ErrorKind>;
 
     /// The write timeout for the relayed response that follows: the
     /// cluster's `TimeoutWriteClient` (BFE sets it per cluster for the
@@ -200,7 +223,9 @@ pub(crate) type Upstream = TcpStream;
 
 /// How many bytes of a request body of known length are still to be read
 /// when the whole body fits in `limit` and the client is not waiting on
-/// `Expect: 100-continue`; `None` when there is nothing to prefetch.
+/// `Expect: 100-continue` (it sends nothing until told to); `None` when
+/// there is nothing to prefetch (other bodies stream through
+/// [`Downstream::read_body`]).
 pub(crate) fn body_missing(req: &Request, limit: usize) -> Option<usize> {
     let BodyKind::Length(n) = req.head.body else {
         return None;

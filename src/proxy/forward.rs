@@ -5,7 +5,7 @@
 
 use super::attempt::{Outcome, Target};
 use super::body::Pump;
-use super::downstream::{body_missing, BodyError, Disposition, Downstream};
+use super::downstream::{body_missing, Disposition, Downstream};
 use super::reply::fail;
 use super::retry::Plan;
 use crate::balance::{hash_key, StickyBackend, SubClusterPick};
@@ -245,23 +245,21 @@ async fn prefetch<'w, D: Downstream>(
     req: &mut Request,
     cluster: &Cluster,
 ) -> Result<Option<Held<'w>>, Disposition> {
-    let limit = cluster.basic.request_buffer;
-    let Some(missing) = body_missing(req, limit) else {
+    let Some(missing) = body_missing(req, cluster.basic.request_buffer) else {
         return Ok(None);
     };
     let Some(held) = w.buffered.hold(missing) else {
         return Ok(None);
     };
     match d
-        .prefetch_body(w, req, limit, cluster.basic.timeout_read_client)
+        .prefetch_body(w, req, missing, cluster.basic.timeout_read_client)
         .await
     {
         Ok(()) => Ok(Some(held)),
-        Err(BodyError::Client(e)) => {
+        Err(e) => {
             req.ses.set_error(e.kind.into());
             req.body_done = false;
             Err(fail(w, d, req, e, "request body", true).await)
         }
-        Err(BodyError::Upstream) => Err(Disposition::Reset),
     }
 }

@@ -9,7 +9,7 @@
 
 use super::body::Pump;
 use super::client::{ClientConn, ClientIo};
-use super::downstream::{body_missing, BodyError, Disposition, Downstream, Upstream};
+use super::downstream::{BodyError, Disposition, Downstream, Upstream};
 use super::io::{read_more, write_all_in, write_from, write_parts, IoErr};
 use super::tunnel::Spliced;
 use crate::basic::{Body, ErrorKind, ProxyError, Request, Response};
@@ -53,34 +53,17 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         self.write_timeout = t;
     }
 
-    async fn prefetch_body(
+    async fn read_body_into(
         &mut self,
-        w: &Worker,
-        req: &mut Request,
-        limit: usize,
+        buf: &mut Vec<u8>,
+        most: usize,
         timeout: Duration,
-    ) -> Result<(), BodyError> {
-        let Some(mut missing) = body_missing(req, limit) else {
-            return Ok(());
-        };
-        req.buf.reserve_exact(missing);
-        while missing > 0 {
-            match read_more(&mut self.stream, &mut req.buf, missing, timeout).await {
-                Ok(n) => {
-                    self.read(n);
-                    missing -= n.min(missing);
-                }
-                Err(e) => {
-                    let kind = match e {
-                        IoErr::Timeout => ErrorKind::ClientTimeout,
-                        _ => ErrorKind::ClientClose,
-                    };
-                    self.fail(w, kind);
-                    return Err(BodyError::Client(kind.into()));
-                }
-            }
-        }
-        Ok(())
+    ) -> Result<usize, ErrorKind> {
+        let n = read_more(&mut self.stream, buf, most, timeout)
+            .await
+            .map_err(|e| e.client_kind())?;
+        self.read(n);
+        Ok(n)
     }
 
     async fn read_body<U: AsyncWriteRent>(

@@ -27,7 +27,7 @@
 //! Upstream stays HTTP/1.1 over the worker's pools.
 
 use super::body::Pump;
-use super::downstream::{body_missing, BodyError, Disposition, Downstream};
+use super::downstream::{BodyError, Disposition, Downstream};
 use super::guard::{catch_panic, GaugeGuard};
 use super::io::{read_more, IoErr};
 use super::lifecycle;
@@ -545,9 +545,7 @@ impl H2Stream {
         if data.is_empty() || self.ended {
             return Ok(());
         }
-        let mut copy = payload(data.len());
-        copy.extend_from_slice(data);
-        self.send(copy.freeze(), timeout).await
+        self.send(copied(data), timeout).await
     }
 
     /// Send body bytes under flow control within `timeout`, ending the
@@ -623,9 +621,7 @@ impl H2Stream {
         if out.is_empty() {
             return Ok(());
         }
-        let mut copy = payload(out.len());
-        copy.extend_from_slice(out);
-        self.deliver(w, copy.freeze(), timeout).await
+        self.deliver(w, copied(out), timeout).await
     }
 
     /// Send body bytes to the client, counting them; a failure is the
@@ -644,11 +640,7 @@ impl H2Stream {
 
 /// Count a backend read that failed mid-body; the body's relay fails.
 fn backend_failed<T>(w: &Worker, e: IoErr) -> Result<T, ()> {
-    let kind = match e {
-        IoErr::Timeout => ErrorKind::BackendTimeout,
-        _ => ErrorKind::BackendBroken,
-    };
-    w.stats.error(kind);
+    w.stats.error(e.backend_kind());
     Err(())
 }
 
@@ -673,6 +665,13 @@ fn payload(cap: usize) -> BytesMut {
     b.resize(PAYLOAD_LEAD, 0);
     b.advance(PAYLOAD_LEAD);
     b
+}
+
+/// A payload buffer holding a copy of `b`.
+fn copied(b: &[u8]) -> Bytes {
+    let mut c = payload(b.len());
+    c.extend_from_slice(b);
+    c.freeze()
 }
 
 /// Read up to `cap` bytes of a backend's body into a fresh payload buffer
@@ -765,44 +764,29 @@ impl Downstream for H2Stream {
         self.write_timeout = t;
     }
 
-    async fn prefetch_body(
+    async fn read_body_into(
         &mut self,
-        w: &Worker,
-        req: &mut Request,
-        limit: usize,
+        buf: &mut Vec<u8>,
+        most: usize,
         timeout: Duration,
-    ) -> Result<(), BodyError> {
-        let Some(mut missing) = body_missing(req, limit) else {
-            return Ok(());
-        };
-        req.buf.reserve_exact(missing);
-        while missing > 0 {
-            let next = monoio::time::timeout(timeout, poll_fn(|cx| self.body.poll_data(cx)));
-            let kind = match next.await {
-                Ok(Some(Ok(data))) => {
-                    let _ = self.body.flow_control().release_capacity(data.len());
-                    self.ses.add_bytes_in(data.len() as u64);
-                    if data.len() <= missing {
-                        req.buf.extend_from_slice(&data);
-                        missing -= data.len();
-                        continue;
-                    }
+    ) -> Result<usize, ErrorKind> {
+        let next = monoio::time::timeout(timeout, poll_fn(|cx| self.body.poll_data(cx)));
+        match next.await {
+            Ok(Some(Ok(data))) => {
+                let _ = self.body.flow_control().release_capacity(data.len());
+                self.ses.add_bytes_in(data.len() as u64);
+                if data.len() > most {
                     // More DATA than content-length said.
-                    ErrorKind::ClientBadRequest
+                    return Err(ErrorKind::ClientBadRequest);
                 }
-                // Shorter than its content-length.
-                Ok(None) => ErrorKind::ClientBadRequest,
-                Ok(Some(Err(_))) => ErrorKind::ClientClose,
-                Err(_) => ErrorKind::ClientTimeout,
-            };
-            w.stats.error(kind);
-            let e = match kind {
-                ErrorKind::ClientBadRequest => ProxyError::with_status(kind, 400),
-                _ => kind.into(),
-            };
-            return Err(BodyError::Client(e));
+                buf.extend_from_slice(&data);
+                Ok(data.len())
+            }
+            // Shorter than its content-length.
+            Ok(None) => Err(ErrorKind::ClientBadRequest),
+            Ok(Some(Err(_))) => Err(ErrorKind::ClientClose),
+            Err(_) => Err(ErrorKind::ClientTimeout),
         }
-        Ok(())
     }
 
     async fn read_body<U: AsyncWriteRent>(
@@ -923,10 +907,7 @@ impl Downstream for H2Stream {
         if send_body {
             self.left = Some(body.len() as u64);
             if let Err(e) = self.data(body, w.conf.client_write_timeout).await {
-                let kind = match e {
-                    IoErr::Timeout => ErrorKind::ClientTimeout,
-                    _ => ErrorKind::ClientClose,
-                };
+                let kind = e.client_kind();
                 w.stats.error(kind);
                 self.ses.set_error(kind.into());
                 return Disposition::Reset;

@@ -3,6 +3,7 @@
 //! caller always closes that stream, so a cancelled read is never followed
 //! by another read on the same stream.
 
+use crate::basic::ErrorKind;
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, SliceMut};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
@@ -15,6 +16,24 @@ pub(crate) enum IoErr {
     Closed,
     Timeout,
     Io,
+}
+
+impl IoErr {
+    /// What a failed read from or write to a backend is counted as.
+    pub(crate) fn backend_kind(&self) -> ErrorKind {
+        match self {
+            IoErr::Timeout => ErrorKind::BackendTimeout,
+            _ => ErrorKind::BackendBroken,
+        }
+    }
+
+    /// What a failed read from or write to a client is counted as.
+    pub(crate) fn client_kind(&self) -> ErrorKind {
+        match self {
+            IoErr::Timeout => ErrorKind::ClientTimeout,
+            _ => ErrorKind::ClientClose,
+        }
+    }
 }
 
 /// Append up to `limit` bytes read from `s` to `buf` within `timeout`.

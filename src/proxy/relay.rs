@@ -93,10 +93,7 @@ pub(crate) async fn respond<D: Downstream>(
         // instead of a head with a truncated body.
         first = w.lend_body(pump.wanted());
         if let Err(e) = read_more(&mut up, &mut first, pump.wanted(), backend_timeout).await {
-            let kind = match e {
-                IoErr::Timeout => ErrorKind::BackendTimeout,
-                _ => ErrorKind::BackendBroken,
-            };
+            let kind = e.backend_kind();
             w.stats.error(kind);
             return Outcome::BadResponse(kind);
         }
@@ -290,22 +287,19 @@ async fn hold_whole<'w>(
     let Some(held) = (want <= limit).then(|| w.buffered.hold(want)).flatten() else {
         return Ok(None);
     };
+    if first.capacity() == 0 {
+        // The body bytes so far came with the head: a pooled buffer, not
+        // a fresh allocation, for the rest.
+        *first = w.lend_body(want);
+    }
     first.reserve_exact(want);
     while !pump.is_done() {
         let n = read_more(up, first, pump.wanted(), timeout)
             .await
-            .map_err(backend_error)?;
+            .map_err(|e| e.backend_kind())?;
         pump.advance_direct(n);
     }
     Ok(Some(held))
-}
-
-/// The error a failed backend read is counted as.
-fn backend_error(e: IoErr) -> ErrorKind {
-    match e {
-        IoErr::Timeout => ErrorKind::BackendTimeout,
-        _ => ErrorKind::BackendBroken,
-    }
 }
 
 /// How a relayed response's head goes out: framed for the client as
