@@ -7,8 +7,9 @@
 mod common;
 
 use common::client::{self, Conn};
-use common::conf::{Cluster, Layout};
+use common::conf::{Cluster, ConfDir, Layout};
 use common::origin::{Origin, Reply};
+use ringfront::server::ServerHandle;
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -24,13 +25,23 @@ fn echo_len() -> Origin {
     Origin::start(|s| Reply::text(&format!("got {}", s.body.len())))
 }
 
+/// ringfront before `o` with `conf` merged into the cluster's, and a
+/// client that has sent the head of a POST of `len` body bytes.
+fn posting(o: &Origin, conf: serde_json::Value, len: usize) -> (ConfDir, ServerHandle, Conn) {
+    let d = Layout::single(Cluster::simple("c", &[o.addr]).with_conf(conf)).write();
+    let h = common::start(d.path(), None);
+    let mut c = Conn::open(h.http_addr);
+    c.send(
+        format!("POST /up HTTP/1.1\r\nHost: example.org\r\nContent-Length: {len}\r\n\r\n")
+            .as_bytes(),
+    );
+    (d, h, c)
+}
+
 #[test]
 fn a_slowly_sent_body_that_fits_reaches_no_backend_until_whole() {
     let o = echo_len();
-    let d = Layout::single(Cluster::simple("c", &[o.addr])).write();
-    let h = common::start(d.path(), None);
-    let mut c = Conn::open(h.http_addr);
-    c.send(b"POST /up HTTP/1.1\r\nHost: example.org\r\nContent-Length: 3000\r\n\r\n");
+    let (_d, _h, mut c) = posting(&o, json!({}), 3000);
     for _ in 0..5 {
         c.send(&[b'a'; 500]);
         std::thread::sleep(Duration::from_millis(150));
@@ -46,12 +57,8 @@ fn a_slowly_sent_body_that_fits_reaches_no_backend_until_whole() {
 #[test]
 fn a_body_past_the_limit_streams() {
     let o = echo_len();
-    let c = Cluster::simple("c", &[o.addr])
-        .with_conf(json!({"ClusterBasic": {"RequestBufferSize": 1000}}));
-    let d = Layout::single(c).write();
-    let h = common::start(d.path(), None);
-    let mut c = Conn::open(h.http_addr);
-    c.send(b"POST /up HTTP/1.1\r\nHost: example.org\r\nContent-Length: 3000\r\n\r\n");
+    let conf = json!({"ClusterBasic": {"RequestBufferSize": 1000}});
+    let (_d, _h, mut c) = posting(&o, conf, 3000);
     c.send(&[b'b'; 500]);
     // Past the limit nothing waits for the body: the backend is opened
     // at once and the body streams to it.
@@ -64,12 +71,9 @@ fn a_body_past_the_limit_streams() {
 #[test]
 fn a_client_that_stops_sending_its_body_gets_408_and_no_backend() {
     let o = echo_len();
-    let c = Cluster::simple("c", &[o.addr])
-        .with_conf(json!({"ClusterBasic": {"TimeoutReadClient": 300}}));
-    let d = Layout::single(c).write();
-    let h = common::start(d.path(), None);
-    let mut c = Conn::open(h.http_addr);
-    c.send(b"POST /up HTTP/1.1\r\nHost: example.org\r\nContent-Length: 100\r\n\r\nshort");
+    let conf = json!({"ClusterBasic": {"TimeoutReadClient": 300}});
+    let (_d, h, mut c) = posting(&o, conf, 100);
+    c.send(b"short");
     let r = c.response(false).expect("an answer");
     assert_eq!(r.status, 408);
     assert!(c.closed());
