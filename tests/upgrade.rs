@@ -65,15 +65,29 @@ fn serves_tls(addr: SocketAddr) -> bool {
     common::client::parse_response(&raw).is_some_and(|r| r.text() == "upgrade-origin")
 }
 
+/// Starts the copied binary. A test on another thread may fork while our
+/// copy's write descriptor is still open; its child holds that descriptor
+/// until it execs, and exec of our copy meanwhile fails with ETXTBSY. So a
+/// busy file is retried for a while.
 fn start(bin: &Path, conf: &ConfDir) -> Child {
-    let log = std::fs::File::create(conf.path().join("stderr.log")).expect("log file");
-    Command::new(bin)
-        .arg("-c")
-        .arg(conf.path())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start ringfront")
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = std::fs::File::create(conf.path().join("stderr.log")).expect("log file");
+        match Command::new(bin)
+            .arg("-c")
+            .arg(conf.path())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+        {
+            Ok(child) => return child,
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                assert!(Instant::now() < deadline, "start ringfront: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("start ringfront: {e}"),
+        }
+    }
 }
 
 fn serves(addr: SocketAddr) -> bool {
