@@ -502,15 +502,25 @@ fn unsupported_server_keys(r: &mut Reader, sv: &Sec) {
     }
 }
 
-/// `[HttpsBasic]`. `EnableSslv2ClientHello` is checked but has nothing to
-/// turn on or off: rustls never accepts SSLv2-format hellos. The client CA
+/// `[HttpsBasic]`. `EnableSslv2ClientHello = true` is refused: rustls
+/// never accepts an SSLv2-format hello, so the key could only pretend. The
+/// client CA
 /// and CRL directories only matter with `ClientAuth`, which
 /// `tls_rule_conf.data` refuses.
 fn https_basic(r: &mut Reader, hs: &Sec) -> HttpsBasic {
     let cert = r.string(hs, "ServerCertConf", "");
     let rule = r.string(hs, "TlsRuleConf", "");
     let server_cert_conf = r.join(&cert, "tls_conf/server_cert_conf.data");
-    r.boolean(hs, "EnableSslv2ClientHello", true);
+    // BFE's default is true; absent here means "not asked for", which is
+    // what rustls does. Only an explicit true is refused.
+    if r.boolean(hs, "EnableSslv2ClientHello", false) {
+        r.fail(
+            "HttpsBasic.EnableSslv2ClientHello",
+            "true cannot be honoured: rustls accepts only TLS-format ClientHellos \
+             (TLS 1.2 and 1.3), and the clients that send SSLv2-format hellos predate \
+             TLS 1.2; set it to false or remove it",
+        );
+    }
     r.path(hs, "ClientCABaseDir", "tls_conf/client_ca");
     r.path(hs, "ClientCRLBaseDir", "tls_conf/client_crl");
     let https = HttpsBasic {
@@ -1000,7 +1010,7 @@ mod tests {
             EnableAiGateway = false\nEstimateToken = false\nAccessibleBodySize = 2097152\nTotalBodyBufferSize = 0\n\
             [HttpsBasic]\nServerCertConf = s\nTlsRuleConf = t\nCipherSuites = TLS_RSA_WITH_AES_128_CBC_SHA\n\
             CurvePreferences = X25519\nMaxTlsVersion = VersionTLS13\nMinTlsVersion = VersionTLS12\n\
-            EnableSslv2ClientHello = true\nClientCABaseDir = ca\nClientCRLBaseDir = crl\n\
+            EnableSslv2ClientHello = false\nClientCABaseDir = ca\nClientCRLBaseDir = crl\n\
             [SessionTicket]\nSessionTicketsDisabled = true\nSessionTicketKeyFile = k\n\
             [SessionCache]\nSessionCacheDisabled = true\nServers = \"redis\"\nKeyPrefix = bfe\n\
             ConnectTimeout = 50\nReadTimeout = 50\nWriteTimeout = 50\nMaxIdle = 20\nSessionExpire = 3600\n\
@@ -1075,6 +1085,23 @@ mod tests {
             "{}",
             errs[0].reason
         );
+    }
+
+    /// An SSLv2-format hello cannot be accepted under rustls: asking for it
+    /// is refused, turning it off (or leaving it out) is what happens.
+    #[test]
+    fn sslv2_client_hello_true_is_refused() {
+        let errs = parse("[HttpsBasic]\nEnableSslv2ClientHello = true\n")
+            .unwrap_err()
+            .0;
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(
+            (errs[0].file.as_str(), errs[0].key.as_str()),
+            (FILE, "HttpsBasic.EnableSslv2ClientHello")
+        );
+        assert!(errs[0].reason.contains("rustls"), "{}", errs[0].reason);
+        assert!(parse("[HttpsBasic]\nEnableSslv2ClientHello = false\n").is_ok());
+        assert!(parse("[HttpsBasic]\n").is_ok());
     }
 
     /// Each key ringfront does not act on, set to something other than
