@@ -417,6 +417,51 @@ mod raw {
         })
     }
 
+    /// On one HTTP/2-over-TLS connection, `n` times in turn: open a GET
+    /// stream, give the server `settle` to take it, then reset it (CANCEL).
+    /// How many of the streams the server refused (REFUSED_STREAM) before
+    /// the client's reset.
+    pub fn open_and_cancel_tls(addr: SocketAddr, n: usize, settle: std::time::Duration) -> usize {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let tcp = monoio::net::TcpStream::connect(addr)
+                .await
+                .expect("connect");
+            let mut conf = (*super::t::verified_config()).clone();
+            conf.alpn_protocols = vec![b"h2".to_vec()];
+            let name = rustls::pki_types::ServerName::try_from("example.org").expect("name");
+            let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(conf))
+                .connect(name, tcp.into_poll_io().expect("poll io"))
+                .await
+                .expect("TLS handshake");
+            let (client, conn) = h2::client::handshake(tls).await.expect("h2 handshake");
+            monoio::spawn(async move {
+                let _ = conn.await;
+            });
+            let mut refused = 0;
+            let mut client = client;
+            for i in 0..n {
+                client = client.ready().await.expect("ready");
+                let req = http::Request::get(format!("https://example.org/slow/{i}"))
+                    .body(())
+                    .expect("req");
+                let (resp, mut send) = client.send_request(req, true).expect("send");
+                let resp = monoio::spawn(resp);
+                monoio::time::sleep(settle).await;
+                send.send_reset(h2::Reason::CANCEL);
+                if let Err(e) = resp.await {
+                    if e.reason() == Some(h2::Reason::REFUSED_STREAM) {
+                        refused += 1;
+                    }
+                }
+            }
+            refused
+        })
+    }
+
     /// One request on an h2c connection, then nothing: how long until the
     /// server ended the connection, and with which GOAWAY reason (`None`
     /// for a clean close). Gives up after 10 s.
@@ -554,6 +599,32 @@ fn rapid_reset_floods_end_the_connection() {
         .body(())
         .expect("req");
     assert_eq!(raw::send(h.http_addr, ok), Ok(200));
+}
+
+/// Streams the client resets keep their tasks until the backend answers;
+/// a connection may run twice its `mcs` of them, and new streams past that
+/// are refused, so opening and resetting streams cannot keep more backend
+/// requests in flight than that.
+#[test]
+fn reset_streams_cannot_pile_up_backend_requests() {
+    let origin = Origin::start(|seen| {
+        if seen.target.starts_with("/slow/") {
+            Reply::Delay(
+                std::time::Duration::from_secs(3),
+                Box::new(Reply::text("late")),
+            )
+        } else {
+            Reply::text("ok")
+        }
+    });
+    let (_d, h) = start(&origin, json!(["h2;mcs=2", "http/1.1"]), &[]);
+    let addr = h.https_addr.expect("https");
+    let refused = raw::open_and_cancel_tls(addr, 10, std::time::Duration::from_millis(100));
+    // mcs=2: four stream tasks may run; the other six were refused and
+    // never reached the backend.
+    assert_eq!(refused, 6);
+    assert_eq!(common::counter(&h, "h2_refused_streams"), 6);
+    assert_eq!(origin.count(), 4, "{:?}", origin.requests());
 }
 
 #[test]

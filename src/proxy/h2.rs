@@ -77,6 +77,15 @@ const MAX_PENDING_ACCEPT_RESET: usize = 20;
 /// Streams this side may reset for a client's errors before the
 /// connection is closed with ENHANCE_YOUR_CALM (h2's default is 1024).
 const MAX_LOCAL_ERROR_RESETS: usize = 256;
+/// Stream tasks one connection may have running, as a multiple of its
+/// SETTINGS_MAX_CONCURRENT_STREAMS. `h2` frees a stream's slot the moment
+/// the client resets it, but ringfront's task for that stream goes on
+/// until its backend answers: without this bound a client that opens and
+/// resets streams as fast as it likes (rapid reset, paced to dodge `h2`'s
+/// pending-reset limit) would keep that many backend requests in flight.
+/// Past it a new stream is refused with REFUSED_STREAM, which clients
+/// retry safely (RFC 9113 §8.7).
+const LIVE_STREAMS_PER_SLOT: usize = 2;
 /// Bytes buffered per stream for sending before flow control holds the
 /// writer back.
 const MAX_SEND_BUFFER: usize = 256 * 1024;
@@ -231,6 +240,7 @@ where
     };
     Stats::inc(&w.stats.h2_conns);
     let streams = Rc::new(Streams::default());
+    let live_max = (settings.max_concurrent_streams as usize).saturating_mul(LIVE_STREAMS_PER_SLOT);
     let idle_ticks = w.conf.client_read_timeout.as_secs().max(1);
     let mut idle = 0u64;
     let mut closing: Option<std::time::Instant> = None;
@@ -257,6 +267,10 @@ where
             Ok(None) => {
                 conn.graceful_shutdown();
                 closing = Some(std::time::Instant::now());
+            }
+            Ok(Some(Some(Ok((_, mut respond))))) if streams.active.get() >= live_max => {
+                Stats::inc(&w.stats.h2_refused_streams);
+                respond.send_reset(Reason::REFUSED_STREAM);
             }
             Ok(Some(Some(Ok((req, respond))))) => {
                 idle = 0;

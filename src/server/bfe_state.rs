@@ -204,6 +204,11 @@ const HTTP2_STATE: &[Metric] = &[
         "HTTP/2 connections ended by a protocol error.",
         |s| s.h2_conn_errors,
     ),
+    c(
+        "H2_ERR_REFUSED_STREAM",
+        "HTTP/2 streams refused: the connection had twice its stream limit running.",
+        |s| s.h2_refused_streams,
+    ),
 ];
 
 const PROXY_PROTOCOL_STATE: &[Metric] = &[

@@ -163,6 +163,10 @@ counters! {
     h2_malformed,
     /// HTTP/2 connections ended by a protocol error or GOAWAY.
     h2_conn_errors,
+    /// HTTP/2 streams refused (REFUSED_STREAM) because the connection
+    /// already had twice its concurrent-stream limit of stream tasks
+    /// running: streams the client reset whose backend had not answered.
+    h2_refused_streams,
 }
 
 impl Stats {
