@@ -204,6 +204,7 @@ end
 
 function init(args)
   fails = {}
+  oks = {}
 end
 
 function delay()
@@ -214,9 +215,12 @@ function delay()
 end
 
 function response(status, headers, body)
+  local now = os.time()
   if status < 200 or status > 299 then
-    local k = os.time() .. " " .. status
+    local k = now .. " " .. status
     fails[k] = (fails[k] or 0) + 1
+  else
+    oks[now] = (oks[now] or 0) + 1
   end
 end
 
@@ -225,6 +229,9 @@ function done(summary, latency, requests)
     local f = t:get("fails")
     for k, n in pairs(f) do
       io.write("FAIL " .. k .. " " .. n .. "\n")
+    end
+    for k, n in pairs(t:get("oks")) do
+      io.write("OK " .. k .. " " .. n .. "\n")
     end
   end
   local e = summary.errors
@@ -241,11 +248,14 @@ def run_wrk(url, conns, seconds, lua, delay_ms):
         ["wrk", f"-t{WRK_THREADS}", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s",
          "-H", "Host: example.org", "-s", lua, url],
         capture_output=True, text=True, env=env)
-    fails, summary = [], {}
+    fails, summary, oks = [], {}, {}
     for line in out.stdout.splitlines():
         if line.startswith("FAIL "):
             _, sec, status, n = line.split()
             fails.append((int(sec), int(status), int(n)))
+        elif line.startswith("OK "):
+            _, sec, n = line.split()
+            oks[int(sec)] = oks.get(int(sec), 0) + int(n)
         elif line.startswith("SUMMARY "):
             for kv in line.split()[1:]:
                 k, v = kv.split("=")
@@ -253,6 +263,7 @@ def run_wrk(url, conns, seconds, lua, delay_ms):
     if not summary:
         sys.exit(f"soak: wrk gave no summary:\n{out.stdout}\n{out.stderr}")
     summary["rps"] = summary["requests"] / (summary["duration_us"] / 1e6)
+    summary["per_second"] = [oks[k] for k in sorted(oks)]
     return summary, fails
 
 
@@ -361,6 +372,12 @@ def main():
         for t in threads:
             t.start()
         load, fails = run_wrk(url, conns, SECONDS, lua, delay_ms)
+        per_s = load["per_second"][1:-1]  # the first and last are partial seconds
+        if per_s:
+            low = sum(1 for n in per_s if n < target / 2)
+            print(f"answered per second: median {statistics.median(per_s):.0f}, "
+                  f"lowest {min(per_s)}, {low} of {len(per_s)} s below half the target "
+                  f"(the first second of each stall waits out TimeoutResponseHeader)", flush=True)
         stop.set()
         for t in threads:
             t.join()
