@@ -60,7 +60,8 @@ NOOP_TARGET_PCT = 1.0
 MODS = "ringfront+mods"
 NGINX_LOG = "nginx+log"
 MODS_TARGET_PCT = 10.0
-PROXY_ORDER = ["nginx", NGINX_LOG, "ringfront", NOOP, MODS]
+HAPROXY = "haproxy"
+PROXY_ORDER = ["nginx", NGINX_LOG, HAPROXY, "ringfront", NOOP, MODS]
 BODY_ORDER = ["small", "4k", "64k"]
 
 
@@ -203,11 +204,11 @@ def _append(path, fields, row):
         w.writerow(row)
 
 
-def _fmt(x, nd=2):
+def _fmt(x, nd=2, nan="-", prefix=""):
     if isinstance(x, float):
         if math.isnan(x):
-            return "-"
-        return f"{x:.{nd}f}"
+            return nan
+        return f"{prefix}{x:.{nd}f}"
     return str(x)
 
 
@@ -375,6 +376,8 @@ def summarise(rows):
         s["cpu_ratio_vs_nginx"] = float("nan")
         s["round_ratio_min"] = float("nan")
         s["round_ratio_max"] = float("nan")
+        s["rps_ratio_vs_haproxy"] = float("nan")
+        s["cpu_ratio_vs_haproxy"] = float("nan")
     idx = {(s["mode"], s["workers"], s["body"], s["proxy"]): s for s in out}
     for (mode, w, body, proxy), s in idx.items():
         base = idx.get((mode, w, body, "nginx"))
@@ -389,6 +392,16 @@ def summarise(rows):
         rr = [b[k] / a[k] for k in a if k in b and a[k]]
         if rr:
             s["round_ratio_min"], s["round_ratio_max"] = min(rr), max(rr)
+    # and ringfront (and its twins) over HAProxy, the other proxy users
+    # compare with, when HAProxy ran in the same mode.
+    for (mode, w, body, proxy), s in idx.items():
+        base = idx.get((mode, w, body, HAPROXY))
+        if not proxy.startswith("ringfront") or not base:
+            continue
+        if base["rps_median"]:
+            s["rps_ratio_vs_haproxy"] = s["rps_median"] / base["rps_median"]
+        if base["cpu_s_per_100k_median"]:
+            s["cpu_ratio_vs_haproxy"] = s["cpu_s_per_100k_median"] / base["cpu_s_per_100k_median"]
     _noop_cost(out, idx, groups)
     mode_order = []
     for r in rows:
@@ -439,7 +452,8 @@ NOOP_FIELDS = [
 SUMMARY_FIELDS = [
     "mode", "workers", "body", "proxy", "rounds", "rps_median", "rps_min",
     "rps_max", "rps_ratio_vs_nginx", "round_ratio_min", "round_ratio_max",
-    "cpu_s_per_100k_median", "cpu_ratio_vs_nginx", "busy_pct_median",
+    "cpu_s_per_100k_median", "cpu_ratio_vs_nginx", "rps_ratio_vs_haproxy",
+    "cpu_ratio_vs_haproxy", "busy_pct_median",
     "p50_ms_median",
     "p99_ms_median", "rss_kib_median", "pss_kib_median", "non2xx_total",
     "sock_errors_total",
@@ -448,8 +462,8 @@ SUMMARY_FIELDS = [
 
 def print_table(summary):
     hdr = ["mode", "w", "body", "proxy", "n", "req/s med", "min..max",
-           "rf/nginx", "cpu s/100k", "busy %", "p50 ms", "p99 ms", "RSS MiB",
-           "non2xx", "sockerr"]
+           "rf/nginx", "cpu s/100k", "rf/haproxy", "cpu/haproxy", "busy %", "p50 ms",
+           "p99 ms", "RSS MiB", "non2xx", "sockerr"]
     rows = []
     for s in summary:
         ratio = ""
@@ -463,7 +477,8 @@ def print_table(summary):
         rows.append([
             s["mode"], str(s["workers"]), s["body"], s["proxy"], str(s["rounds"]),
             f"{s['rps_median']:.0f}", f"{s['rps_min']:.0f}..{s['rps_max']:.0f}",
-            ratio, cpu, f"{s['busy_pct_median']:.0f}",
+            ratio, cpu, _fmt(s["rps_ratio_vs_haproxy"], 3, ""),
+            _fmt(s["cpu_ratio_vs_haproxy"], 2, "", "x"), f"{s['busy_pct_median']:.0f}",
             _fmt(s["p50_ms_median"], 3), _fmt(s["p99_ms_median"], 3),
             _fmt(s["rss_kib_median"] / 1024, 1), str(s["non2xx_total"]),
             str(s["sock_errors_total"]),
@@ -549,7 +564,7 @@ def _esc(s):
             .replace(">", "&gt;").replace('"', "&quot;"))
 
 
-COLORS = {"nginx": "#009639", "ringfront": "#d2691e", NOOP: "#8b4513"}
+COLORS = {"nginx": "#009639", HAPROXY: "#1f5fa8", "ringfront": "#d2691e", NOOP: "#8b4513"}
 
 
 def bar_chart(title, subtitle, groups, unit, path, ratio_label="ringfront/nginx",
@@ -677,7 +692,8 @@ def cmd_report(argv):
         print()
         print("Throughput (median over rounds; rf/nginx = ratio of median req/s, "
               "per-round ratio range in brackets; cpu = proxy CPU seconds per "
-              "100k requests, ratio vs nginx in brackets; busy = proxy CPU time "
+              "100k requests, ratio vs nginx in brackets; rf/haproxy, cpu/haproxy = "
+              "the same two ratios against HAProxy; busy = proxy CPU time "
               "over wall time per worker: well under 100% means the load "
               "generator or origin, not the proxy, set the req/s)")
         print_table(summary)
@@ -765,6 +781,11 @@ def cmd_report(argv):
             if "nginx" in vals and "ringfront" in vals and vals["nginx"][0]:
                 ratio = vals["ringfront"][0] / vals["nginx"][0]
             groups.append((f"{batch} KiB per connection", vals, ratio))
+            if "ringfront" in vals:
+                vs = [f"x{vals['ringfront'][0] / vals[p][0]:.2f} of {p}"
+                      for p in ("nginx", HAPROXY) if p in vals and vals[p][0]]
+                if vs:
+                    print(f"ringfront KiB per idle connection ({batch}): {', '.join(vs)}")
         bar_chart("RSS growth per idle keep-alive connection",
                   f"{rows[0]['target_conns'] if rows else '?'} connections, one request each, then idle",
                   groups, "KiB / connection",

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# ringfront vs nginx benchmark harness (single machine, loopback only).
+# ringfront vs nginx and HAProxy benchmark harness (single machine, loopback only).
 #
 #   scripts/bench.sh [--quick] [MODE...] [options]
 #
 # MODE: throughput (default) | idle | scale | noop | modules | h2
 #       | all (= throughput idle scale noop modules h2)
-#   throughput  wrk against nginx (proxy) and ringfront in alternation,
-#               A B A B, per body size (small, 4k, 64k)
-#   idle        RSS growth per idle keep-alive connection, per proxy in two
+#   throughput  wrk against nginx (proxy), HAProxy (HTTP mode) and
+#               ringfront in alternation, A B C A B C, per body size
+#               (small, 4k, 64k)
+#   idle        RSS growth per idle keep-alive connection, per proxy (nginx,
+#               HAProxy, ringfront) in two
 #               batches: first (10,000 by default, the process's first
 #               burst, so pools and allocator arenas fill too) and more
 #               (half as many again while the first stay open: what each
@@ -32,8 +34,9 @@
 #               ringfront (target <= 10%) and over nginx+log (target <= 1),
 #               then callgrind instructions per request of the two ringfronts
 #   h2          h2load (-c CONNS/8 connections, -m STREAMS streams each)
-#               against nginx (`listen ssl http2`) and ringfront (h2 by
-#               ALPN from tls_rule_conf.data), both HTTP/2 over TLS, one
+#               against nginx (`listen ssl http2`), HAProxy (`alpn h2`)
+#               and ringfront (h2 by ALPN from tls_rule_conf.data), all
+#               HTTP/2 over TLS, one
 #               worker, the same origin over HTTP/1.1; CPU per request and
 #               req/s, per body size, alternating rounds
 #   --quick     foundation smoke check: small body, 3 alternating rounds,
@@ -168,6 +171,7 @@ ensure_tools() {
     command -v wrk >/dev/null || missing+=(wrk)
     command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
     command -v python3 >/dev/null || missing+=(python3)
+    command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
     command -v taskset >/dev/null || missing+=(util-linux)
     if [[ " ${MODES[*]} " == *" h2 "* ]]; then
         command -v h2load >/dev/null || missing+=(nghttp2-client)
@@ -191,6 +195,7 @@ ensure_tools() {
         ((created)) && as_root rm -f "$prc"
     fi
     NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+    HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 }
 
 raise_nofile() {
@@ -447,6 +452,50 @@ EOF
     fi
 }
 
+# HAProxy as a reverse proxy the way its users run it for speed: HTTP mode,
+# one thread per worker (pinned like the others), keep-alive on both sides
+# with server connections shared between clients (`http-reuse always`), no
+# logging. Foreground (-db), so the pid we hold is the process that works.
+start_haproxy_proxy() {   # workers maxconn
+    local w=$1 mc=$2 d=$TMP/haproxy-$((START_SEQ + 1))-w$1 bind cpumap=""
+    # HAProxy refuses to start when maxconn needs more descriptors than the
+    # limit allows (about two per connection).
+    (((NOFILE - 256) / 2 < mc)) && mc=$(((NOFILE - 256) / 2))
+    mkdir -p "$d"
+    bind="bind 127.0.0.1:$HAPROXY_PORT"
+    if ((H2)); then
+        # The same test certificate: HAProxy wants key and chain in one file.
+        cat "$ROOT/conf/tls_conf/example.org.crt" "$ROOT/conf/tls_conf/example.org.key" >"$d/example.org.pem"
+        bind+=" ssl crt $d/example.org.pem alpn h2,http/1.1 ssl-min-ver TLSv1.2"
+    fi
+    if ((PIN)); then cpumap="cpu-map auto:1/1-$w $(proxy_cpus "$w" | tr , ' ')"; fi
+    cat >"$d/haproxy.cfg" <<EOF
+global
+    nbthread $w
+    $cpumap
+    maxconn $mc
+defaults
+    mode http
+    option http-keep-alive
+    timeout connect 5s
+    timeout client 600s
+    timeout server 600s
+    timeout http-keep-alive 600s
+frontend bench
+    $bind
+    backlog 4096
+    default_backend origin
+backend origin
+    http-reuse always
+    server origin 127.0.0.1:$ORIGIN_PORT
+EOF
+    "$HAPROXY" -c -q -f "$d/haproxy.cfg" >"$d/check.log" 2>&1 || { cat "$d/check.log" >&2; die "haproxy: config check failed"; }
+    "$HAPROXY" -db -f "$d/haproxy.cfg" >"$d/stdout.log" 2>&1 &
+    HAPROXY_PID=$!
+    PIDS+=("$HAPROXY_PID")
+    wait_port "$HAPROXY_PID" "$HAPROXY_PORT" 15 || { cat "$d/stdout.log" >&2; die "haproxy did not start on 127.0.0.1:$HAPROXY_PORT"; }
+}
+
 write_ringfront_conf() {   # dir workers http-port https-port monitor-port [module...]
     local d=$1 w=$2 http=$3 https=$4 monitor=$5 m
     shift 5
@@ -672,8 +721,9 @@ start_ringfront() {   # workers [noop|mods]
 
 start_proxies() {   # workers worker_connections [noop|mods: also that ringfront twin]
     start_nginx_proxy "$1" "$2"
+    start_haproxy_proxy "$1" "$2"
     start_ringfront "$1"
-    local b got p targets=("nginx:$NGINX_PORT" "ringfront:$RF_PORT") twin="" v=${3:-}
+    local b got p targets=("nginx:$NGINX_PORT" "haproxy:$HAPROXY_PORT" "ringfront:$RF_PORT") twin="" v=${3:-}
     if [[ -n $v ]]; then
         start_ringfront "$1" "$v"
         targets+=("ringfront+$v:$RF_NOOP_PORT")
@@ -684,7 +734,7 @@ start_proxies() {   # workers worker_connections [noop|mods: also that ringfront
         targets+=("nginx+log:$NGINX_LOG_PORT")
         twin+=", nginx+log 127.0.0.1:$NGINX_LOG_PORT (pid $NGINX_LOG_PID)"
     fi
-    ((H2)) && targets=("nginx:$NGINX_PORT" "ringfront:$RF_HTTPS_PORT")
+    ((H2)) && targets=("nginx:$NGINX_PORT" "haproxy:$HAPROXY_PORT" "ringfront:$RF_HTTPS_PORT")
     for b in "${BODY_LIST[@]}"; do
         for p in "${targets[@]}"; do
             if ((H2)); then
@@ -702,11 +752,12 @@ start_proxies() {   # workers worker_connections [noop|mods: also that ringfront
             fi
         done
     done
-    log "proxies up with $1 worker(s): nginx 127.0.0.1:$NGINX_PORT (pid $NGINX_PROXY_PID), ringfront 127.0.0.1:$RF_PORT (pid $RF_PID)$twin$( ((PIN)) && echo ", workers pinned to CPU $(proxy_cpus "$1")")"
+    log "proxies up with $1 worker(s): nginx 127.0.0.1:$NGINX_PORT (pid $NGINX_PROXY_PID), haproxy 127.0.0.1:$HAPROXY_PORT (pid $HAPROXY_PID), ringfront 127.0.0.1:$RF_PORT (pid $RF_PID)$twin$( ((PIN)) && echo ", workers pinned to CPU $(proxy_cpus "$1")")"
 }
 
 stop_proxies() {
     kill_tree "$NGINX_PROXY_PID"; forget_pid "$NGINX_PROXY_PID"
+    kill_tree "$HAPROXY_PID"; forget_pid "$HAPROXY_PID"
     kill_tree "$RF_PID"; forget_pid "$RF_PID"
     if [[ -n $RF_NOOP_PID ]]; then
         kill_tree "$RF_NOOP_PID"; forget_pid "$RF_NOOP_PID"
@@ -718,7 +769,7 @@ stop_proxies() {
     fi
     local i
     for ((i = 0; i < 50; i++)); do
-        port_open "$NGINX_PORT" || port_open "$RF_PORT" || port_open "$RF_NOOP_PORT" ||
+        port_open "$NGINX_PORT" || port_open "$HAPROXY_PORT" || port_open "$RF_PORT" || port_open "$RF_NOOP_PORT" ||
             port_open "$NGINX_LOG_PORT" || break
         sleep 0.1
     done
@@ -755,6 +806,7 @@ run_h2load() {   # proxy port body outfile duration workers
 proxy_pid_port() {   # proxy -> "pid port"
     case $1 in
         nginx) echo "$NGINX_PROXY_PID $NGINX_PORT" ;;
+        haproxy) echo "$HAPROXY_PID $HAPROXY_PORT" ;;
         ringfront) if ((H2)); then echo "$RF_PID $RF_HTTPS_PORT"; else echo "$RF_PID $RF_PORT"; fi ;;
         ringfront+noop|ringfront+mods) echo "$RF_NOOP_PID $RF_NOOP_PORT" ;;
         nginx+log) echo "$NGINX_LOG_PID $NGINX_LOG_PORT" ;;
@@ -789,7 +841,7 @@ throughput() {   # mode workers [proxy...]: rounds in alternation, default nginx
     local mode=$1 w=$2 body r p pid port
     shift 2
     local proxies=("$@")
-    ((${#proxies[@]})) || proxies=(nginx ringfront)
+    ((${#proxies[@]})) || proxies=(nginx haproxy ringfront)
     for body in "${BODY_LIST[@]}"; do
         if ((WARMUP_S > 0)); then
             for p in "${proxies[@]}"; do
@@ -927,8 +979,8 @@ idle_open() {   # proxy port workers batch conns: client pid appended to IDLE_PI
 
 idle_run() {   # workers
     local w=$1 p pid port rss0 pss0 rss1 pss1 rss2 pss2 closed est1 est2 more=$((IDLE_CONNS / 2))
-    for p in nginx ringfront; do
-        if [[ $p == nginx ]]; then pid=$NGINX_PROXY_PID port=$NGINX_PORT; else pid=$RF_PID port=$RF_PORT; fi
+    for p in nginx haproxy ringfront; do
+        read -r pid port <<<"$(proxy_pid_port "$p")"
         sleep 1
         read -r _ rss0 pss0 _ <<<"$(python3 "$LIB" snap "$pid")"
         # first: the process's first burst of clients, so the growth also
@@ -970,7 +1022,7 @@ main() {
     chmod 755 "$TMP"
     read -r ORIGIN_PORT NGINX_PORT RF_PORT RF_MONITOR_PORT RF_HTTPS_PORT \
         RF_NOOP_PORT RF_NOOP_MONITOR_PORT RF_NOOP_HTTPS_PORT \
-        NGINX_LOG_PORT <<<"$(python3 "$LIB" port "$PORT_BASE" 9)"
+        NGINX_LOG_PORT HAPROXY_PORT <<<"$(python3 "$LIB" port "$PORT_BASE" 10)"
 
     RESULTS=$RESULTS_ROOT/$(date -u +%Y%m%dT%H%M%SZ)
     mkdir -p "$RESULTS/raw"
@@ -996,15 +1048,16 @@ EOF
         echo "host: $(uname -srm)"
         echo "cpus: $NCPU x ${cpu_model:-?}"
         echo "nginx: $("$NGINX" -v 2>&1)"
+        echo "haproxy: $("$HAPROXY" -v 2>&1 | head -1)"
         echo "wrk: $({ wrk -v 2>&1 || true; } | head -1)"
         echo "ringfront: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') $RINGFRONT_BIN"
         echo "nofile: $NOFILE"
-        echo "ports: origin $ORIGIN_PORT nginx $NGINX_PORT ringfront $RF_PORT monitor $RF_MONITOR_PORT$(
+        echo "ports: origin $ORIGIN_PORT nginx $NGINX_PORT haproxy $HAPROXY_PORT ringfront $RF_PORT monitor $RF_MONITOR_PORT$(
             [[ " ${MODES[*]} " == *" noop "* || " ${MODES[*]} " == *" modules "* ]] &&
                 echo " twin $RF_NOOP_PORT monitor $RF_NOOP_MONITOR_PORT nginx+log $NGINX_LOG_PORT")"
     } >"$RESULTS/env.txt"
     sed 's/^/bench: /' "$RESULTS/env.txt"
-    log "wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS alternating rounds (nginx, ringfront, ...), bodies: $BODIES"
+    log "wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS alternating rounds (nginx, haproxy, ringfront, ...), bodies: $BODIES"
 
     start_origin
     local wc=$((CONNS * 2 + 2048)) mode n
