@@ -221,7 +221,7 @@ async fn accept_loop(w: &Rc<Worker>, listener: TcpListener, tls: bool) {
                     monoio::spawn(refuse(w.clone(), stream));
                     continue;
                 }
-                monoio::spawn(crate::proxy::serve(w.clone(), stream, peer, tls));
+                crate::proxy::serve(w.clone(), stream, peer, tls);
             }
             Err(e) => {
                 if w.shutting_down.get() {

@@ -361,7 +361,11 @@ async fn sweep_idle(w: Rc<Worker>) {
         monoio::time::sleep(idle::SWEEP_EVERY).await;
         let now = Instant::now();
         w.coarse_now.set(now);
-        if trim.tick(w.stats.req_total.get(), w.stats.req_active.get()) {
+        if trim.tick(
+            w.stats.req_total.get(),
+            w.stats.req_active.get(),
+            w.stats.conn_active.get(),
+        ) {
             trim::release();
         }
         if !w.idle.is_empty() {
