@@ -393,18 +393,30 @@ mod raw {
     use monoio::io::IntoPollIo;
     use std::net::SocketAddr;
 
+    /// Run `f` to its end on a fresh single-threaded runtime (epoll, so
+    /// the tests do not depend on io_uring being allowed).
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    /// A TCP connection to `addr` on readiness IO, as `h2` wants it.
+    async fn connect(addr: SocketAddr) -> monoio::net::tcp::stream_poll::TcpStreamPoll {
+        monoio::net::TcpStream::connect(addr)
+            .await
+            .expect("connect")
+            .into_poll_io()
+            .expect("poll io")
+    }
+
     /// Send `req` on a fresh h2c connection; the status, or the reset
     /// reason the stream ended with.
     pub fn send(addr: SocketAddr, req: http::Request<()>) -> Result<u16, h2::Reason> {
-        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let tcp = monoio::net::TcpStream::connect(addr)
-                .await
-                .expect("connect");
-            let io = tcp.into_poll_io().expect("poll io");
+        block_on(async move {
+            let io = connect(addr).await;
             let (mut client, conn) = h2::client::handshake(io).await.expect("h2 handshake");
             monoio::spawn(async move {
                 let _ = conn.await;
@@ -422,19 +434,12 @@ mod raw {
     /// How many of the streams the server refused (REFUSED_STREAM) before
     /// the client's reset.
     pub fn open_and_cancel_tls(addr: SocketAddr, n: usize, settle: std::time::Duration) -> usize {
-        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let tcp = monoio::net::TcpStream::connect(addr)
-                .await
-                .expect("connect");
+        block_on(async move {
             let mut conf = (*super::t::verified_config()).clone();
             conf.alpn_protocols = vec![b"h2".to_vec()];
             let name = rustls::pki_types::ServerName::try_from("example.org").expect("name");
             let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(conf))
-                .connect(name, tcp.into_poll_io().expect("poll io"))
+                .connect(name, connect(addr).await)
                 .await
                 .expect("TLS handshake");
             let (client, conn) = h2::client::handshake(tls).await.expect("h2 handshake");
@@ -466,15 +471,8 @@ mod raw {
     /// server ended the connection, and with which GOAWAY reason (`None`
     /// for a clean close). Gives up after 10 s.
     pub fn idle_end(addr: SocketAddr) -> (std::time::Duration, Option<h2::Reason>) {
-        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let tcp = monoio::net::TcpStream::connect(addr)
-                .await
-                .expect("connect");
-            let io = tcp.into_poll_io().expect("poll io");
+        block_on(async move {
+            let io = connect(addr).await;
             let (client, conn) = h2::client::handshake(io).await.expect("h2 handshake");
             let conn = monoio::spawn(conn);
             let mut client = client.ready().await.expect("ready");
@@ -500,15 +498,8 @@ mod raw {
     /// stayed open to the end, else the GOAWAY reason; and how many
     /// streams were opened before it ended (`None`: closed under it).
     pub fn rapid_reset(addr: SocketAddr, n: usize) -> (Result<(), Option<h2::Reason>>, usize) {
-        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let tcp = monoio::net::TcpStream::connect(addr)
-                .await
-                .expect("connect");
-            let io = tcp.into_poll_io().expect("poll io");
+        block_on(async move {
+            let io = connect(addr).await;
             let (client, conn) = h2::client::handshake(io).await.expect("h2 handshake");
             let conn = monoio::spawn(conn);
             let mut opened = 0;
