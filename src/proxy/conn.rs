@@ -128,6 +128,10 @@ fn canonical(a: SocketAddr) -> SocketAddr {
     SocketAddr::new(a.ip().to_canonical(), a.port())
 }
 
+/// A connection's task from HandleAccept to HandleFinish: TLS (boxed),
+/// or plain HTTP/1.1 inline, turning into h2c when the client opens with
+/// the HTTP/2 preface. A panic in any of it is caught here, counted, and
+/// still ends with HandleFinish.
 async fn lifecycle(w: Rc<Worker>, c: Box<Client<TcpStream>>, tls: bool) {
     // Copies for the panic report: the connection state is gone by then.
     let ses = c.ses.clone();
