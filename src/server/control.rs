@@ -406,18 +406,8 @@ impl Control {
 
     /// Module counters of every worker, summed per page.
     fn collect_module_counters(&self) -> ModuleCounterPages {
-        let (tx, rx) = unbounded();
-        let sent = self
-            .workers
-            .iter()
-            .filter(|w| w.send(WorkerCmd::ModuleCounters(tx.clone())).is_ok())
-            .count();
-        let deadline = Instant::now() + WORKER_REPLY;
         let mut total: ModuleCounterPages = Vec::new();
-        for _ in 0..sent {
-            let Ok((_, pages)) = rx.recv_deadline(deadline) else {
-                break;
-            };
+        for (_, pages) in self.ask_workers(WorkerCmd::ModuleCounters) {
             for (page, values) in pages {
                 match total.iter_mut().find(|(p, _)| *p == page) {
                     Some((_, t)) => counters::merge(t, &values),
@@ -581,54 +571,50 @@ impl Control {
 
     /// Every worker's backend states, in worker order.
     fn collect_bal_state(&self) -> Vec<Vec<BackendRow>> {
-        let (tx, rx) = unbounded();
-        for w in &self.workers {
-            let _ = w.send(WorkerCmd::BalState(tx.clone()));
-        }
-        let mut out = vec![Vec::new(); self.workers.len()];
-        let deadline = Instant::now() + WORKER_REPLY;
-        for _ in 0..self.workers.len() {
-            match rx.recv_deadline(deadline) {
-                Ok((id, rows)) if id < out.len() => out[id] = rows,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        out
+        self.per_worker(WorkerCmd::BalState)
     }
 
     /// Every worker's backend response-time histograms, merged by name.
     fn collect_latency(&self) -> LatencyByName {
-        let (tx, rx) = unbounded();
-        let sent = self
-            .workers
-            .iter()
-            .filter(|w| w.send(WorkerCmd::Latency(tx.clone())).is_ok())
-            .count();
-        let deadline = Instant::now() + WORKER_REPLY;
         let mut total = LatencyByName::default();
-        for _ in 0..sent {
-            match rx.recv_deadline(deadline) {
-                Ok((_, l)) => total.merge(&l),
-                Err(_) => break,
-            }
+        for (_, l) in self.ask_workers(WorkerCmd::Latency) {
+            total.merge(&l);
         }
         total
     }
 
     /// Counters from every worker, in worker order.
     fn collect(&self) -> Vec<StatsSnapshot> {
+        self.per_worker(WorkerCmd::Stats)
+    }
+
+    /// Send every worker the command `ask` makes around a reply channel
+    /// and gather the `(worker id, value)` replies that come within
+    /// [`WORKER_REPLY`]; a worker that has gone or does not answer in time
+    /// is left out.
+    fn ask_workers<T>(&self, ask: impl Fn(Sender<(usize, T)>) -> WorkerCmd) -> Vec<(usize, T)> {
         let (tx, rx) = unbounded();
-        for w in &self.workers {
-            let _ = w.send(WorkerCmd::Stats(tx.clone()));
-        }
-        let mut out = vec![StatsSnapshot::default(); self.workers.len()];
+        let sent = self
+            .workers
+            .iter()
+            .filter(|w| w.send(ask(tx.clone())).is_ok())
+            .count();
         let deadline = Instant::now() + WORKER_REPLY;
-        for _ in 0..self.workers.len() {
-            match rx.recv_deadline(deadline) {
-                Ok((id, s)) if id < out.len() => out[id] = s,
-                Ok(_) => {}
-                Err(_) => break,
+        (0..sent)
+            .map_while(|_| rx.recv_deadline(deadline).ok())
+            .collect()
+    }
+
+    /// [`Self::ask_workers`], each reply at its worker's index (the
+    /// default for one that did not answer).
+    fn per_worker<T: Default + Clone>(
+        &self,
+        ask: impl Fn(Sender<(usize, T)>) -> WorkerCmd,
+    ) -> Vec<T> {
+        let mut out = vec![T::default(); self.workers.len()];
+        for (id, v) in self.ask_workers(ask) {
+            if let Some(slot) = out.get_mut(id) {
+                *slot = v;
             }
         }
         out
