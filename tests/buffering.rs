@@ -81,49 +81,82 @@ fn a_client_that_stops_sending_its_body_gets_408_and_no_backend() {
     assert_eq!(common::counter(&h, "err_client_timeout"), 1);
 }
 
+/// A client that asked for a `BIG` body (`/big`) through ringfront, with
+/// `conf` merged into the cluster's, and read one small piece of it, then
+/// nothing; ringfront and the origin (which answers `small` elsewhere).
+struct SlowReader {
+    _d: ConfDir,
+    h: ServerHandle,
+    o: Origin,
+    slow: TcpStream,
+    first: Vec<u8>,
+}
+
+impl SlowReader {
+    fn start(conf: serde_json::Value) -> SlowReader {
+        let big = vec![b'x'; BIG];
+        let o = Origin::start(move |s| match s.target.as_str() {
+            "/big" => Reply::Ok(big.clone()),
+            _ => Reply::text("small"),
+        });
+        let d = Layout::single(Cluster::simple("c", &[o.addr]).with_conf(conf)).write();
+        let h = common::start(d.path(), None);
+        let mut slow = TcpStream::connect(h.http_addr).unwrap();
+        slow.write_all(b"GET /big HTTP/1.1\r\nHost: example.org\r\n\r\n")
+            .unwrap();
+        let mut piece = [0u8; 1024];
+        let got = slow.read(&mut piece).unwrap();
+        SlowReader {
+            _d: d,
+            h,
+            o,
+            slow,
+            first: piece[..got].to_vec(),
+        }
+    }
+
+    /// Another client's `/small`, answered.
+    fn get_small(&self) {
+        assert_eq!(
+            client::get(self.h.http_addr, "example.org", "/small").text(),
+            "small"
+        );
+    }
+
+    /// Whether `/small` went over the backend connection `/big` came on.
+    fn same_backend_connection(&self) -> bool {
+        let seen = self.o.requests();
+        let on = |t: &str| seen.iter().find(|s| s.target == t).unwrap().conn;
+        on("/small") == on("/big")
+    }
+}
+
 #[test]
 fn a_client_that_stops_reading_does_not_hold_the_backend_connection() {
     // 16 MiB: more than the sockets between ringfront and a client that
     // reads nothing hold, so the relay is stuck on that client unless the
     // body was taken whole (the next test is the same with buffering off).
-    let big = vec![b'x'; BIG];
-    let o = Origin::start(move |s| match s.target.as_str() {
-        "/big" => Reply::Ok(big.clone()),
-        _ => Reply::text("small"),
-    });
-    let c = Cluster::simple("c", &[o.addr]).with_conf(
+    let mut s = SlowReader::start(
         json!({"ClusterBasic": {"ResponseBufferSize": BIG, "TimeoutWriteClient": 30000}}),
     );
-    let d = Layout::single(c).write();
-    let h = common::start(d.path(), None);
-    let mut slow = TcpStream::connect(h.http_addr).unwrap();
-    slow.write_all(b"GET /big HTTP/1.1\r\nHost: example.org\r\n\r\n")
-        .unwrap();
-    // The slow client reads one small piece and then nothing.
-    let mut piece = [0u8; 1024];
-    let got = slow.read(&mut piece).unwrap();
     // The next request reuses the backend connection the big response
     // came on: it went back to the pool while the slow client dawdles.
     let t = Instant::now();
-    assert_eq!(
-        client::get(h.http_addr, "example.org", "/small").text(),
-        "small"
-    );
+    s.get_small();
     assert!(t.elapsed() < Duration::from_secs(2));
-    let seen = o.requests();
-    let small = seen.iter().find(|s| s.target == "/small").unwrap();
-    let big = seen.iter().find(|s| s.target == "/big").unwrap();
-    assert_eq!(
-        small.conn, big.conn,
+    assert!(
+        s.same_backend_connection(),
         "the backend connection was not reused"
     );
     // And the slow client still gets its whole body when it reads.
-    let mut rest = piece[..got].to_vec();
-    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut rest = std::mem::take(&mut s.first);
+    s.slow
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let want = BIG + 40;
     let mut buf = [0u8; 65536];
     while rest.len() < want {
-        match slow.read(&mut buf) {
+        match s.slow.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => rest.extend_from_slice(&buf[..n]),
         }
@@ -137,26 +170,7 @@ fn a_slow_reader_of_a_body_past_the_limit_holds_its_backend() {
     // With ResponseBufferSize under the body, the body streams: the
     // backend connection stays with the slow client, and the next request
     // opens another.
-    let big = vec![b'y'; BIG];
-    let o = Origin::start(move |s| match s.target.as_str() {
-        "/big" => Reply::Ok(big.clone()),
-        _ => Reply::text("small"),
-    });
-    let c = Cluster::simple("c", &[o.addr])
-        .with_conf(json!({"ClusterBasic": {"ResponseBufferSize": 4096}}));
-    let d = Layout::single(c).write();
-    let h = common::start(d.path(), None);
-    let mut slow = TcpStream::connect(h.http_addr).unwrap();
-    slow.write_all(b"GET /big HTTP/1.1\r\nHost: example.org\r\n\r\n")
-        .unwrap();
-    let mut piece = [0u8; 1024];
-    let _ = slow.read(&mut piece).unwrap();
-    assert_eq!(
-        client::get(h.http_addr, "example.org", "/small").text(),
-        "small"
-    );
-    let seen = o.requests();
-    let small = seen.iter().find(|s| s.target == "/small").unwrap();
-    let big = seen.iter().find(|s| s.target == "/big").unwrap();
-    assert_ne!(small.conn, big.conn);
+    let s = SlowReader::start(json!({"ClusterBasic": {"ResponseBufferSize": 4096}}));
+    s.get_small();
+    assert!(!s.same_backend_connection());
 }
