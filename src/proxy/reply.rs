@@ -317,7 +317,6 @@ async fn stream_file<D: Downstream>(
     }
     let mut buf = w.lend_body(len.min(usize::MAX as u64) as usize);
     let r = pump_file(
-        w,
         d,
         &file,
         (offset, len),
@@ -338,7 +337,6 @@ async fn stream_file<D: Downstream>(
 
 /// The file's bytes through the filters to the client.
 async fn pump_file<D: Downstream>(
-    w: &Worker,
     d: &mut D,
     file: &std::fs::File,
     (offset, len): (u64, u64),
@@ -365,7 +363,7 @@ async fn pump_file<D: Downstream>(
             run_filters(filters, buf, pos >= end, &mut filtered);
             std::mem::take(&mut filtered)
         };
-        let (r, back) = d.send_data(w, out, framing).await;
+        let (r, back) = d.send_data(out, framing).await;
         match filters.is_empty() {
             true => *buf = back,
             false => filtered = back,
@@ -374,7 +372,7 @@ async fn pump_file<D: Downstream>(
             return Err(ErrorKind::ClientClose);
         }
     }
-    d.finish_body(w, framing)
+    d.finish_body(framing)
         .await
         .map_err(|_| ErrorKind::ClientClose)
 }
@@ -407,7 +405,6 @@ pub(crate) fn request_finish(w: &Worker, req: &mut Request, res: &mut Response) 
 /// `err_*` counters name it); at `debug` otherwise. A request that
 /// succeeds costs one level check here.
 fn log_outcome(w: &Worker, req: &Request, res: &Response) {
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match &req.error {
         Some((e, msg)) if log::log_enabled!(log::Level::Warn) => {
             let Some(dropped) = w.may_log_failure() else {
@@ -421,13 +418,9 @@ fn log_outcome(w: &Worker, req: &Request, res: &Response) {
                 );
             }
             log::warn!(
-                "worker {} conn {} {}: {} {} {}: status {} {} ({}){}{}",
+                "worker {} {}: status {} {} ({}){}{}",
                 w.id,
-                req.ses.id,
-                req.ses.peer,
-                text(req.method()),
-                text(req.host()),
-                text(req.uri()),
+                Said(req),
                 e.status,
                 e.kind.code(),
                 e.kind.counter(),
@@ -436,16 +429,27 @@ fn log_outcome(w: &Worker, req: &Request, res: &Response) {
             )
         }
         Some(_) => {}
-        None => log::debug!(
-            "worker {} conn {} {}: {} {} {}: status {}",
-            w.id,
-            req.ses.id,
-            req.ses.peer,
-            text(req.method()),
-            text(req.host()),
-            text(req.uri()),
-            res.status()
-        ),
+        None => log::debug!("worker {} {}: status {}", w.id, Said(req), res.status()),
+    }
+}
+
+/// A request as its log line names it: connection, client, method, host
+/// and URI (bytes that are not UTF-8 shown replaced).
+struct Said<'a>(&'a Request);
+
+impl std::fmt::Display for Said<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.0;
+        let text = String::from_utf8_lossy;
+        write!(
+            f,
+            "conn {} {}: {} {} {}",
+            r.ses.id,
+            r.ses.peer,
+            text(r.method()),
+            text(r.host()),
+            text(r.uri())
+        )
     }
 }
 
