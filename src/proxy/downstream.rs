@@ -168,15 +168,10 @@ pub(crate) trait Downstream {
 
     /// Send the next piece of a body whose head went out framed as `body`
     /// (the bytes as the body has them; the downstream frames them).
-    async fn send_data(
-        &mut self,
-        w: &Worker,
-        data: Vec<u8>,
-        body: BodyKind,
-    ) -> (Result<(), IoErr>, Vec<u8>);
+    async fn send_data(&mut self, data: Vec<u8>, body: BodyKind) -> (Result<(), IoErr>, Vec<u8>);
 
     /// End a body sent with [`Downstream::send_data`].
-    async fn finish_body(&mut self, w: &Worker, body: BodyKind) -> Result<(), IoErr>;
+    async fn finish_body(&mut self, body: BodyKind) -> Result<(), IoErr>;
 
     /// Send a backend response's head with the body bytes that are already
     /// here: `inline` of the response's own buffer, then all of `first`.

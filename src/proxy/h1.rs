@@ -167,12 +167,7 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         r
     }
 
-    async fn send_data(
-        &mut self,
-        _w: &Worker,
-        data: Vec<u8>,
-        body: BodyKind,
-    ) -> (Result<(), IoErr>, Vec<u8>) {
+    async fn send_data(&mut self, data: Vec<u8>, body: BodyKind) -> (Result<(), IoErr>, Vec<u8>) {
         let timeout = self.write_timeout;
         if data.is_empty() {
             return (Ok(()), data);
@@ -201,7 +196,7 @@ impl<S: ClientIo> Downstream for ClientConn<S> {
         (r, data)
     }
 
-    async fn finish_body(&mut self, _w: &Worker, body: BodyKind) -> Result<(), IoErr> {
+    async fn finish_body(&mut self, body: BodyKind) -> Result<(), IoErr> {
         if body != BodyKind::Chunked {
             return Ok(());
         }

@@ -964,12 +964,7 @@ impl Downstream for H2Stream {
         self.head(head, end)
     }
 
-    async fn send_data(
-        &mut self,
-        _w: &Worker,
-        data: Vec<u8>,
-        _body: BodyKind,
-    ) -> (Result<(), IoErr>, Vec<u8>) {
+    async fn send_data(&mut self, data: Vec<u8>, _body: BodyKind) -> (Result<(), IoErr>, Vec<u8>) {
         let r = self.data(&data, self.write_timeout).await;
         if r.is_ok() {
             self.ses.add_bytes_out(data.len() as u64);
@@ -977,7 +972,7 @@ impl Downstream for H2Stream {
         (r, data)
     }
 
-    async fn finish_body(&mut self, _w: &Worker, _body: BodyKind) -> Result<(), IoErr> {
+    async fn finish_body(&mut self, _body: BodyKind) -> Result<(), IoErr> {
         if self.ended {
             return Ok(());
         }

@@ -235,7 +235,7 @@ async fn filter_body<D: Downstream>(
         let end = pump.is_done();
         let mut out = Vec::with_capacity(decoded.len());
         run_filters(res.filters_mut(), &decoded, end, &mut out);
-        if d.send_data(w, out, framing).await.0.is_err() {
+        if d.send_data(out, framing).await.0.is_err() {
             return Err(ErrorKind::ClientClose);
         }
         if end {
@@ -250,7 +250,7 @@ async fn filter_body<D: Downstream>(
             Err(IoErr::Closed) if pump.source_closed(&mut decoded) => {
                 let mut out = Vec::new();
                 run_filters(res.filters_mut(), &[], true, &mut out);
-                if d.send_data(w, out, framing).await.0.is_err() {
+                if d.send_data(out, framing).await.0.is_err() {
                     return Err(ErrorKind::ClientClose);
                 }
                 clean = false;
@@ -260,7 +260,7 @@ async fn filter_body<D: Downstream>(
             Err(_) => return Err(ErrorKind::BackendBroken),
         }
     }
-    d.finish_body(w, framing)
+    d.finish_body(framing)
         .await
         .map_err(|_| ErrorKind::ClientClose)?;
     Ok(clean)
